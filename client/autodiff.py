@@ -1,0 +1,172 @@
+"""Forward and reverse mode as graph transformations: `jvp_graph(G)` and `vjp_graph(G)` are
+new graphs, built by replaying G and calling each op's rules, which are themselves written
+with graph ops. So a derivative graph can be cached, printed, sent, and differentiated again.
+
+Naming: tangent inputs and outputs are `tangent:<name>`, cotangent inputs (seeds on outputs)
+and outputs (on inputs) are `cotangent:<name>`. With `intermediates=True` every value's
+tangent or adjoint is an output too, named by its id (this is how `Trace` shows the tables).
+
+Broadcasting is handled here and only here: a tangent is broadcast up to its node's shape,
+and a cotangent flowing back along an edge is summed down to the input's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+
+import wengert.numpy_api as wg
+from wengert.builder import GraphBuilder, Value
+from wengert.errors import InvalidRequest, NoDerivative, node_error
+from wengert.graph import Graph, Node, TensorType
+
+TANGENT = "tangent:"
+COTANGENT = "cotangent:"
+
+
+def float_inputs(graph: Graph) -> list[str]:
+    return [name for name, t in graph.inputs if t.is_float]
+
+
+def check_wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
+    """The inputs to differentiate with respect to (default: every float input)."""
+    if wrt is None or not list(wrt):
+        return float_inputs(graph)
+    types = dict(graph.inputs)
+    wrt = list(wrt)
+    for name in wrt:
+        if name not in types:
+            raise InvalidRequest(f"wrt names {name!r}, which is not an input of the graph")
+        if not types[name].is_float:
+            raise InvalidRequest(f"cannot differentiate with respect to {name!r} of dtype {types[name].dtype}")
+    if len(set(wrt)) != len(wrt):
+        raise InvalidRequest(f"wrt lists an input twice: {wrt}")
+    return wrt
+
+
+def check_outputs(graph: Graph, outputs: Iterable[str] | None) -> list[str]:
+    """The outputs a request is about (default: all of them)."""
+    if outputs is None or not list(outputs):
+        return list(graph.output_names)
+    outputs = list(outputs)
+    for name in outputs:
+        if name not in graph.output_names:
+            raise InvalidRequest(f"{name!r} is not an output of the graph")
+    return outputs
+
+
+def _replay(graph: Graph, builder: GraphBuilder) -> dict[str, Value]:
+    """Record the primal graph in `builder`; returns id -> value."""
+    env = {name: builder.input(name, t) for name, t in graph.inputs}
+    for node in graph.nodes:
+        env[node.id] = builder.add(node.op, [env[i] for i in node.inputs], node.attr_dict)
+    return env
+
+
+def _or_zeros(value: Value | None, t: TensorType, builder: GraphBuilder) -> Value:
+    """`value`, or zeros of type `t` where no derivative flowed."""
+    if value is not None:
+        return value
+    zero = builder.constant(np.zeros((), dtype=t.dtype))
+    return zero if not t.shape else wg.broadcast_to(zero, t.shape)
+
+
+def _fit(value: Value, t: TensorType, *, reduce: bool) -> Value:
+    """`value` made into type `t`: cast, and broadcast up (tangents) or summed down (cotangents)."""
+    if value.dtype != t.dtype:
+        value = wg.cast(value, t.dtype)
+    if value.shape == t.shape:
+        return value
+    if not reduce:
+        return wg.broadcast_to(value, t.shape)
+    lead = value.ndim - t.ndim
+    axes = list(range(lead)) + [
+        lead + i for i, d in enumerate(t.shape) if d == 1 and value.shape[lead + i] != 1
+    ]
+    return wg.reshape(wg.sum(value, axis=axes, keepdims=True), t.shape)
+
+
+def _rule(node: Node, graph_op, kind: str, argnum: int):
+    if getattr(graph_op, kind) is None:
+        mode = "forward-mode (JVP)" if kind == "jvp" else "reverse-mode (VJP)"
+        raise node_error(NoDerivative, node.id, node.op, f"op has no {mode} derivative rule")
+    return graph_op.rule(kind, argnum)
+
+
+def _accumulate(total: Value | None, term: Value | None) -> Value | None:
+    if term is None:
+        return total
+    return term if total is None else total + term
+
+
+def jvp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, intermediates: bool = False,
+              registry=None) -> Graph:
+    """The graph of (outputs, output tangents) as a function of (inputs, input tangents)."""
+    wrt = check_wrt(graph, wrt)
+    b = GraphBuilder(registry, simplify=True)
+    env = _replay(graph, b)
+    tangent: dict[str, Value | None] = {name: None for name in graph.input_names}
+    for name in wrt:
+        tangent[name] = b.input(TANGENT + name, dict(graph.inputs)[name])
+    for node in graph.nodes:
+        ans = env[node.id]
+        flowing = [(i, tangent[x]) for i, x in enumerate(node.inputs) if tangent[x] is not None]
+        total = None
+        if flowing and ans.type.is_float:
+            op = b.registry.get(node.op)
+            primals = [env[x] for x in node.inputs]
+            for i, x_dot in flowing:
+                rule = _rule(node, op, "jvp", i)
+                term = rule(x_dot, ans, *primals, **node.attr_dict) if rule is not None else None
+                total = _accumulate(total, None if term is None else _fit(term, ans.type, reduce=False))
+        tangent[node.id] = total
+    outputs = {name: env[vid] for name, vid in graph.outputs}
+    if intermediates:
+        for vid, t in graph.types.items():
+            if t.is_float:
+                outputs[TANGENT + vid] = _or_zeros(tangent[vid], t, b)
+    else:
+        for name, vid in graph.outputs:
+            outputs[TANGENT + name] = _or_zeros(tangent[vid], graph.types[vid], b)
+    return b.build(outputs)
+
+
+def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence[str] | None = None,
+              intermediates: bool = False, registry=None) -> Graph:
+    """The graph of (outputs, input cotangents) as a function of (inputs, output cotangents).
+
+    `seeds` names the outputs that receive a cotangent input (default: all)."""
+    wrt = check_wrt(graph, wrt)
+    seeds = check_outputs(graph, seeds)
+    b = GraphBuilder(registry, simplify=True)
+    env = _replay(graph, b)
+    active = set(wrt)
+    for node in graph.nodes:
+        if any(x in active for x in node.inputs) and node.type.is_float:
+            active.add(node.id)
+    adjoint: dict[str, Value | None] = {}
+    for name in seeds:
+        vid = dict(graph.outputs)[name]
+        seed = b.input(COTANGENT + name, graph.types[vid])
+        if vid in active:
+            adjoint[vid] = _accumulate(adjoint.get(vid), seed)
+    for node in reversed(graph.nodes):
+        g = adjoint.get(node.id)
+        if g is None:
+            continue
+        op = b.registry.get(node.op)
+        primals = [env[x] for x in node.inputs]
+        for i, x in enumerate(node.inputs):
+            if x not in active:
+                continue
+            rule = _rule(node, op, "vjp", i)
+            term = rule(g, env[node.id], *primals, **node.attr_dict) if rule is not None else None
+            if term is not None:
+                adjoint[x] = _accumulate(adjoint.get(x), _fit(term, primals[i].type, reduce=True))
+    outputs = {name: env[vid] for name, vid in graph.outputs}
+    types = graph.types
+    names = [vid for vid in types if vid in active] if intermediates else wrt
+    for vid in names:
+        outputs[COTANGENT + vid] = _or_zeros(adjoint.get(vid), types[vid], b)
+    return b.build(outputs)

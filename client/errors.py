@@ -1,0 +1,99 @@
+"""Domain errors. Each class carries the gRPC status code it maps to, so the server maps
+exceptions to statuses in one place and the client maps statuses back to the same classes."""
+
+from __future__ import annotations
+
+
+class WengertError(Exception):
+    """Base of every error wengert raises on purpose; `code` names a `grpc.StatusCode`."""
+
+    code = "UNKNOWN"
+
+
+class InvalidGraph(WengertError):
+    """A malformed graph: unknown reference, bad arity or attribute, shape or dtype mismatch."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class InvalidTensor(WengertError):
+    """A tensor whose bytes, dtype or shape disagree with each other or with the graph."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class InvalidRequest(WengertError):
+    """A well-formed graph asked for something that makes no sense (unknown input name, ...)."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class EvaluationError(WengertError):
+    """An op failed on the values it was given (a singular matrix, say)."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class UnknownOp(WengertError):
+    """The graph names an op that no loaded plugin provides."""
+
+    code = "UNIMPLEMENTED"
+
+
+class NoDerivative(WengertError):
+    """A derivative was requested through an op that has no rule for it."""
+
+    code = "UNIMPLEMENTED"
+
+
+class GraphNotFound(WengertError):
+    """A graph id the server does not hold (never sent, or evicted from its cache)."""
+
+    code = "NOT_FOUND"
+
+
+class LimitExceeded(WengertError):
+    """A request over one of the server's resource limits."""
+
+    code = "RESOURCE_EXHAUSTED"
+
+
+class DeadlineExceeded(WengertError):
+    """The request's deadline passed while it was being computed."""
+
+    code = "DEADLINE_EXCEEDED"
+
+
+class Cancelled(WengertError):
+    """The client cancelled the request while it was being computed."""
+
+    code = "CANCELLED"
+
+
+class Unauthenticated(WengertError):
+    """The request carried no valid credentials."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Unavailable(WengertError):
+    """The server could not be reached or is draining."""
+
+    code = "UNAVAILABLE"
+
+
+class InternalError(WengertError):
+    """A bug on the server; its details are in the server's log, not in the message."""
+
+    code = "INTERNAL"
+
+
+class PluginError(WengertError):
+    """A plugin failed to load, declared a bad op record, or clashes with another plugin."""
+
+    code = "FAILED_PRECONDITION"
+
+
+def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> WengertError:
+    """An error naming the node and op at fault, in the one format every message uses."""
+    return cls(f"node {node_id!r} ({op}): {message}")

@@ -1,0 +1,192 @@
+"""The graph IR: four small immutable records and the Wengert-list printer.
+
+A `Graph` is a Wengert list: named typed inputs, nodes in topological order, named outputs.
+Every value is named by an id: an input's name or a node's id. Node records are produced by
+`wengert.builder.GraphBuilder`, which checks them and infers their output `type`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+DTYPES: dict[str, np.dtype] = {
+    name: np.dtype(name) for name in ("float64", "float32", "int64", "int32", "bool")
+}
+FLOAT_DTYPES = frozenset({"float64", "float32"})
+
+
+def dtype_name(dtype: Any) -> str:
+    """The wengert name of a NumPy dtype, or ValueError for one the wire cannot carry."""
+    name = np.dtype(dtype).name
+    if name not in DTYPES:
+        raise ValueError(f"dtype {name} is not supported (use one of {', '.join(DTYPES)})")
+    return name
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """dtype + shape. A dimension of -1 is open (any size), e.g. a batch dimension."""
+
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if -1 not in self.shape else -1
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOAT_DTYPES
+
+    @property
+    def is_concrete(self) -> bool:
+        return -1 not in self.shape
+
+    def accepts(self, array: np.ndarray) -> bool:
+        """True when `array` has this dtype and a shape matching this one (-1 matches any)."""
+        return (
+            array.dtype.name == self.dtype
+            and array.ndim == self.ndim
+            and all(d == -1 or d == a for d, a in zip(self.shape, array.shape))
+        )
+
+    @classmethod
+    def of(cls, array: np.ndarray) -> TensorType:
+        return cls(dtype_name(array.dtype), tuple(int(d) for d in array.shape))
+
+    def __str__(self) -> str:
+        return f"{self.dtype}[{','.join('?' if d == -1 else str(d) for d in self.shape)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Literal:
+    """A constant tensor inside a graph (a `constant` node's value, or a tensor attribute).
+
+    Frozen and read-only so graphs stay hashable; equality is by dtype, shape and bytes."""
+
+    array: np.ndarray
+    digest: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        array = np.array(self.array, copy=True, order="C")
+        dtype_name(array.dtype)
+        array.setflags(write=False)
+        object.__setattr__(self, "array", array)
+        h = hashlib.sha256(f"{array.dtype.name}{array.shape}".encode())
+        h.update(array.tobytes())
+        object.__setattr__(self, "digest", h.hexdigest())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Literal) and other.digest == self.digest
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __repr__(self) -> str:
+        if self.array.size <= 6:
+            return np.array2string(self.array, precision=4, separator=", ")
+        return f"<{TensorType.of(self.array)}>"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One line of the Wengert list: `id = op(inputs..., attrs...)`, of output `type`."""
+
+    id: str
+    op: str
+    inputs: tuple[str, ...]
+    attrs: tuple[tuple[str, Any], ...]
+    type: TensorType
+
+    @property
+    def attr_dict(self) -> dict[str, Any]:
+        return dict(self.attrs)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Inputs (name, type), nodes in topological order, outputs (name, value id)."""
+
+    inputs: tuple[tuple[str, TensorType], ...]
+    nodes: tuple[Node, ...]
+    outputs: tuple[tuple[str, str], ...]
+
+    def __hash__(self) -> int:
+        # Graphs key the engine's caches; hashing every node on each request would cost O(n).
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.inputs, self.nodes, self.outputs))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.inputs)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.outputs)
+
+    def type_of(self, value_id: str) -> TensorType:
+        return self.types[value_id]
+
+    @property
+    def types(self) -> dict[str, TensorType]:
+        types = dict(self.inputs)
+        types.update((node.id, node.type) for node in self.nodes)
+        return types
+
+    def output_type(self, name: str) -> TensorType:
+        return self.types[dict(self.outputs)[name]]
+
+    def __str__(self) -> str:
+        return wengert_list(self)
+
+
+_INFIX = {"add": "+", "sub": "-", "mul": "×", "div": "/", "pow": "^", "matmul": "@"}
+_NOTATION = {"log": "ln"}
+
+
+def wengert_list(graph: Graph, values: dict[str, np.ndarray] | None = None) -> str:
+    """The graph in the notes' notation: inputs v-(n-1)..v0, working variables v1..vl, outputs.
+
+    With `values` (id -> array), each line also shows its value, as the notes' primal trace does.
+    """
+    n = len(graph.inputs)
+    label = {name: f"v{i - n + 1}" for i, (name, _) in enumerate(graph.inputs)}
+    label.update((node.id, f"v{i + 1}") for i, node in enumerate(graph.nodes))
+
+    def shown(value_id: str) -> str:
+        if values is None or value_id not in values:
+            return ""
+        return " = " + _format_value(values[value_id])
+
+    lines = [f"{label[name]} = {name}{shown(name)}" for name, _ in graph.inputs]
+    for node in graph.nodes:
+        args = [label[i] for i in node.inputs]
+        attrs = {k: v for k, v in node.attrs if k != "value"}
+        if node.op == "constant":
+            expr = repr(node.attr_dict["value"])
+        elif node.op in _INFIX and len(args) == 2:
+            expr = f"{args[0]} {_INFIX[node.op]} {args[1]}"
+        else:
+            expr = f"{_NOTATION.get(node.op, node.op)} {' '.join(args)}".rstrip()
+        if attrs:
+            expr += " (" + ", ".join(f"{k}={v}" for k, v in attrs.items()) + ")"
+        lines.append(f"{label[node.id]} = {expr}{shown(node.id)}")
+    lines += [f"{name} = {label[vid]}{shown(vid)}" for name, vid in graph.outputs]
+    return "\n".join(lines)
+
+
+def _format_value(array: np.ndarray) -> str:
+    if np.ndim(array) == 0:
+        return f"{float(array):.4g}" if np.issubdtype(np.asarray(array).dtype, np.floating) else str(array)
+    return np.array2string(np.asarray(array), precision=4, threshold=8, separator=", ")

@@ -1,0 +1,142 @@
+"""Running graphs: a graph is compiled once into a `Plan` (a flat list of steps over
+slots, each value freed after its last use) and run on NumPy arrays.
+
+A plan can run over a batch: inputs named in `batched` carry one leading batch axis, and every
+value computed from them carries it too. That is how many JVP/VJP directions, and a whole
+Jacobian basis, go through the graph in one vectorized sweep. Elementwise ops broadcast over
+the batch axis by themselves; other ops use their `batched_forward`, or a loop as last resort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from wengert.errors import EvaluationError, InternalError, InvalidRequest, InvalidTensor, node_error
+from wengert.graph import Graph, Node, TensorType
+
+Check = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class _Step:
+    call: Callable[..., np.ndarray]
+    args: tuple[int, ...]
+    out: int
+    attrs: dict[str, Any]
+    node: Node
+    batched: bool
+    free: tuple[int, ...]
+
+
+class Plan:
+    """`graph` compiled for evaluation; `batched` names the inputs carrying a batch axis."""
+
+    def __init__(self, graph: Graph, registry, batched: frozenset[str] = frozenset(), *,
+                 keep_all: bool = False):
+        self.graph = graph
+        self.batched_inputs = frozenset(batched)
+        slot = {name: i for i, (name, _) in enumerate(graph.inputs)}
+        for node in graph.nodes:
+            slot[node.id] = len(slot)
+        self.slots = slot
+        is_batched = {name: name in batched for name in graph.input_names}
+        last_use: dict[str, int] = {}
+        for k, node in enumerate(graph.nodes):
+            for x in node.inputs:
+                last_use[x] = k
+        kept = set(graph.types) if keep_all else {vid for _, vid in graph.outputs}
+        steps = []
+        for k, node in enumerate(graph.nodes):
+            op = registry.get(node.op)
+            flags = tuple(is_batched[x] for x in node.inputs)
+            is_batched[node.id] = any(flags)
+            free = tuple(slot[x] for x in dict.fromkeys(node.inputs) if last_use[x] == k and x not in kept)
+            steps.append(_Step(_batched_call(op, node, flags) if any(flags) else op.forward,
+                               tuple(slot[x] for x in node.inputs), slot[node.id],
+                               node.attr_dict, node, any(flags), free))
+        self.steps = steps
+        self.is_batched = is_batched
+
+    def run(self, feeds: Mapping[str, np.ndarray], check: Check | None = None,
+            keep_all: bool = False) -> dict[str, np.ndarray]:
+        """Output name -> array (with `keep_all`, value id -> array for every value)."""
+        values: list[Any] = [None] * len(self.slots)
+        batch = self._feed(feeds, values)
+        for step in self.steps:
+            if check is not None:
+                check()
+            try:
+                out = step.call(*[values[i] for i in step.args], **step.attrs)
+            except Exception as exc:
+                raise node_error(EvaluationError, step.node.id, step.node.op,
+                                 f"{type(exc).__name__}: {exc}") from exc
+            values[step.out] = _conform(out, step, batch)
+            for i in step.free:
+                values[i] = None
+        if keep_all:
+            return {vid: values[i] for vid, i in self.slots.items()}
+        return {name: values[self.slots[vid]] for name, vid in self.graph.outputs}
+
+    def _feed(self, feeds: Mapping[str, np.ndarray], values: list[Any]) -> int | None:
+        """Check and place the inputs; returns the batch size (None when unbatched)."""
+        unknown = sorted(set(feeds) - set(self.graph.input_names))
+        if unknown:
+            raise InvalidRequest(f"unknown input(s) {', '.join(map(repr, unknown))}; the graph takes "
+                                 f"{', '.join(map(repr, self.graph.input_names))}")
+        batch = None
+        for name, t in self.graph.inputs:
+            if name not in feeds:
+                raise InvalidRequest(f"missing input {name!r} ({t})")
+            array = feeds[name]
+            core = array
+            if name in self.batched_inputs:
+                if array.ndim == 0:
+                    raise InvalidTensor(f"input {name!r} is batched but has no batch axis")
+                if batch is not None and array.shape[0] != batch:
+                    raise InvalidTensor(f"input {name!r} has batch size {array.shape[0]}, others {batch}")
+                batch = array.shape[0]
+                core = array[0] if batch else np.empty(array.shape[1:], array.dtype)
+            if not t.accepts(core):
+                raise InvalidTensor(f"input {name!r} must be {t}, got {TensorType.of(core)}")
+            values[self.slots[name]] = array
+        return batch
+
+
+def _conform(out: Any, step: _Step, batch: int | None) -> np.ndarray:
+    """The op's result with its declared dtype; a shape disagreeing with the shape rule is a
+    plugin bug, reported as such rather than passed on."""
+    out = np.asarray(out)
+    t = step.node.type
+    if out.dtype.name != t.dtype:
+        out = out.astype(t.dtype)
+    core = out.shape[1:] if step.batched else out.shape
+    if core != t.shape and -1 not in t.shape or (step.batched and out.shape[0] not in (1, batch)):
+        raise node_error(InternalError, step.node.id, step.node.op,
+                         f"op returned shape {out.shape}, its shape rule says {t.shape}"
+                         + (" after the batch axis" if step.batched else ""))
+    return out
+
+
+def _batched_call(op, node: Node, flags: tuple[bool, ...]) -> Callable[..., np.ndarray]:
+    """How to run `op` when the inputs marked in `flags` carry a leading batch axis."""
+    out_rank = node.type.ndim
+    if op.elementwise:
+        def elementwise(*arrays, **attrs):
+            # Right-align each batched input's own axes with the output's, batch axis first.
+            fixed = [a.reshape(a.shape[:1] + (1,) * (out_rank - a.ndim + 1) + a.shape[1:])
+                     if f and a.ndim - 1 < out_rank else a for a, f in zip(arrays, flags)]
+            return op.forward(*fixed, **attrs)
+        return elementwise
+    if op.batched_forward is not None:
+        def batched(*arrays, **attrs):
+            return op.batched_forward(*[a if f else a[None] for a, f in zip(arrays, flags)], **attrs)
+        return batched
+
+    def looped(*arrays, **attrs):
+        size = next(a.shape[0] for a, f in zip(arrays, flags) if f)
+        return np.stack([op.forward(*[a[b] if f else a for a, f in zip(arrays, flags)], **attrs)
+                         for b in range(size)])
+    return looped

@@ -1,0 +1,156 @@
+"""Elementwise ops: arithmetic, transcendental functions, activations, comparisons.
+
+Each op is one stanza: name, NumPy forward, and the derivative. A unary op is declared by its
+derivative factor f'(x) (as a graph, from `ans` = f(x) and `x`); the engine multiplies tangents
+and cotangents by it. Non-differentiable points take the one-sided value JAX and PyTorch use:
+abs'(0) = 0, relu'(0) = 0, and maximum/minimum split the derivative evenly on ties.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import wengert as wg
+from wengert.graph import TensorType
+from wengert.plugins.opdef import Attr, OpDef, ShapeError
+from wengert.plugins.shapes import broadcasting, comparison, floating, same_as_first
+
+
+def unary(name: str, forward, derivative, doc: str, infer=floating) -> OpDef:
+    """An elementwise op whose derivative is `derivative(ans, x)`, a graph of f'(x)."""
+    return OpDef(
+        name=name,
+        forward=forward,
+        infer=infer,
+        jvp=(lambda x_dot, ans, x: x_dot * derivative(ans, x),),
+        vjp=(lambda g, ans, x: g * derivative(ans, x),),
+        elementwise=True,
+        doc=doc,
+    )
+
+
+def linear(name: str, forward, arity: int, jvp, vjp, doc: str, infer=broadcasting) -> OpDef:
+    """An elementwise op linear in its inputs: its rules need no primal values."""
+    return OpDef(name=name, forward=forward, infer=infer, arity=arity, jvp=jvp, vjp=vjp,
+                 elementwise=True, doc=doc)
+
+
+def _sigmoid(x):
+    with np.errstate(over="ignore"):
+        return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))).astype(x.dtype)
+
+
+def _tie_weight(x, y, pick_x):
+    """1 where `pick_x` holds strictly, 1/2 on ties, 0 elsewhere: maximum/minimum's derivative."""
+    return wg.where(pick_x, 1.0, wg.where(x == y, 0.5, 0.0))
+
+
+def _pow_dy(ans, x):
+    """d(x**y)/dy = x**y ln x, taken as 0 where x <= 0 (where ln x is undefined)."""
+    return wg.where(x > 0, ans * wg.log(wg.where(x > 0, x, 1.0)), 0.0)
+
+
+def _cast_infer(x: TensorType, dtype: str) -> TensorType:
+    if dtype not in ("float64", "float32", "int64", "int32", "bool"):
+        raise ShapeError(f"cannot cast to unknown dtype {dtype!r}")
+    return TensorType(dtype, x.shape)
+
+
+def _where_infer(cond: TensorType, x: TensorType, y: TensorType) -> TensorType:
+    if cond.dtype != "bool":
+        raise ShapeError(f"condition must be bool, got {cond.dtype}")
+    return TensorType(broadcasting(x, y).dtype, broadcasting(cond, x, y).shape)
+
+
+def _comparison(name: str, forward) -> OpDef:
+    return OpDef(name=name, forward=forward, infer=comparison, arity=2, jvp=(None, None),
+                 vjp=(None, None), elementwise=True, doc=f"{name}(x, y), elementwise; bool, no derivative")
+
+
+OPS = [
+    # -- arithmetic ------------------------------------------------------------------------
+    linear("neg", np.negative, 1, (lambda x_dot, ans, x: -x_dot,), (lambda g, ans, x: -g,),
+           "-x", infer=same_as_first),
+    linear("add", np.add, 2, (lambda x_dot, ans, x, y: x_dot, lambda y_dot, ans, x, y: y_dot),
+           (lambda g, ans, x, y: g, lambda g, ans, x, y: g), "x + y"),
+    linear("sub", np.subtract, 2, (lambda x_dot, ans, x, y: x_dot, lambda y_dot, ans, x, y: -y_dot),
+           (lambda g, ans, x, y: g, lambda g, ans, x, y: -g), "x - y"),
+    OpDef("mul", np.multiply, broadcasting, arity=2, elementwise=True, doc="x * y",
+          jvp=(lambda x_dot, ans, x, y: x_dot * y, lambda y_dot, ans, x, y: x * y_dot),
+          vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)),
+    OpDef("div", np.true_divide, floating, arity=2, elementwise=True, doc="x / y (true division)",
+          jvp=(lambda x_dot, ans, x, y: x_dot / y, lambda y_dot, ans, x, y: -(y_dot * ans) / y),
+          vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans) / y)),
+    OpDef("pow", np.power, broadcasting, arity=2, elementwise=True,
+          doc="x ** y; d/dy is taken as 0 where x <= 0",
+          jvp=(lambda x_dot, ans, x, y: x_dot * (y * x ** (y - 1)),
+               lambda y_dot, ans, x, y: y_dot * _pow_dy(ans, x)),
+          vjp=(lambda g, ans, x, y: g * (y * x ** (y - 1)),
+               lambda g, ans, x, y: g * _pow_dy(ans, x))),
+    OpDef("log", np.log, floating, elementwise=True, doc="natural logarithm ln x",
+          jvp=(lambda x_dot, ans, x: x_dot / x,), vjp=(lambda g, ans, x: g / x,)),
+    unary("exp", np.exp, lambda ans, x: ans, "e ** x"),
+    unary("log1p", np.log1p, lambda ans, x: 1 / (1 + x), "ln(1 + x), accurate near 0"),
+    unary("expm1", np.expm1, lambda ans, x: ans + 1, "e ** x - 1, accurate near 0"),
+    unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, "square root"),
+    unary("square", np.square, lambda ans, x: 2 * x, "x * x"),
+    unary("reciprocal", np.reciprocal, lambda ans, x: -(ans * ans), "1 / x"),
+    # -- trigonometric and hyperbolic --------------------------------------------------------
+    unary("sin", np.sin, lambda ans, x: wg.cos(x), "sine"),
+    unary("cos", np.cos, lambda ans, x: -wg.sin(x), "cosine"),
+    unary("tan", np.tan, lambda ans, x: 1 + ans * ans, "tangent"),
+    unary("sinh", np.sinh, lambda ans, x: wg.cosh(x), "hyperbolic sine"),
+    unary("cosh", np.cosh, lambda ans, x: wg.sinh(x), "hyperbolic cosine"),
+    unary("tanh", np.tanh, lambda ans, x: 1 - ans * ans, "hyperbolic tangent"),
+    unary("arcsin", np.arcsin, lambda ans, x: 1 / wg.sqrt(1 - x * x), "inverse sine"),
+    unary("arccos", np.arccos, lambda ans, x: -1 / wg.sqrt(1 - x * x), "inverse cosine"),
+    unary("arctan", np.arctan, lambda ans, x: 1 / (1 + x * x), "inverse tangent"),
+    OpDef("arctan2", np.arctan2, floating, arity=2, elementwise=True,
+          doc="arctan2(y, x): the angle of the point (x, y)",
+          jvp=(lambda y_dot, ans, y, x: y_dot * x / (x * x + y * y),
+               lambda x_dot, ans, y, x: -(x_dot * y) / (x * x + y * y)),
+          vjp=(lambda g, ans, y, x: g * x / (x * x + y * y),
+               lambda g, ans, y, x: -(g * y) / (x * x + y * y))),
+    # -- piecewise and activations -----------------------------------------------------------
+    unary("abs", np.abs, lambda ans, x: wg.sign(x), "|x|; derivative 0 at 0", infer=same_as_first),
+    OpDef("sign", np.sign, same_as_first, jvp=(None,), vjp=(None,), elementwise=True,
+          doc="-1, 0 or 1; derivative 0 everywhere (undefined at 0)"),
+    unary("sigmoid", _sigmoid, lambda ans, x: ans * (1 - ans), "1 / (1 + e ** -x)"),
+    OpDef("relu", lambda x: np.maximum(x, 0).astype(x.dtype), same_as_first, elementwise=True,
+          doc="max(x, 0); derivative 0 at 0",
+          jvp=(lambda x_dot, ans, x: wg.where(x > 0, x_dot, 0.0),),
+          vjp=(lambda g, ans, x: wg.where(x > 0, g, 0.0),)),
+    unary("softplus", lambda x: np.logaddexp(x, 0).astype(x.dtype), lambda ans, x: wg.sigmoid(x),
+          "ln(1 + e ** x)"),
+    OpDef("maximum", np.maximum, broadcasting, arity=2, elementwise=True,
+          doc="elementwise max; ties split the derivative evenly",
+          jvp=(lambda x_dot, ans, x, y: x_dot * _tie_weight(x, y, x > y),
+               lambda y_dot, ans, x, y: y_dot * _tie_weight(y, x, y > x)),
+          vjp=(lambda g, ans, x, y: g * _tie_weight(x, y, x > y),
+               lambda g, ans, x, y: g * _tie_weight(y, x, y > x))),
+    OpDef("minimum", np.minimum, broadcasting, arity=2, elementwise=True,
+          doc="elementwise min; ties split the derivative evenly",
+          jvp=(lambda x_dot, ans, x, y: x_dot * _tie_weight(x, y, x < y),
+               lambda y_dot, ans, x, y: y_dot * _tie_weight(y, x, y < x)),
+          vjp=(lambda g, ans, x, y: g * _tie_weight(x, y, x < y),
+               lambda g, ans, x, y: g * _tie_weight(y, x, y < x))),
+    OpDef("where", np.where, _where_infer, arity=3, elementwise=True,
+          doc="where(cond, x, y): x where cond holds, else y",
+          jvp=(None, lambda x_dot, ans, c, x, y: wg.where(c, x_dot, 0.0),
+               lambda y_dot, ans, c, x, y: wg.where(c, 0.0, y_dot)),
+          vjp=(None, lambda g, ans, c, x, y: wg.where(c, g, 0.0),
+               lambda g, ans, c, x, y: wg.where(c, 0.0, g))),
+    # -- no derivative -------------------------------------------------------------------------
+    OpDef("stop_gradient", lambda x: x, same_as_first, jvp=(None,), vjp=(None,), elementwise=True,
+          doc="identity whose derivative is zero: blocks derivatives from flowing through"),
+    OpDef("cast", lambda x, dtype: x.astype(dtype), _cast_infer, attrs=(Attr("dtype", "str"),),
+          elementwise=True, doc="convert to `dtype`; derivatives flow between float dtypes only",
+          jvp=(lambda x_dot, ans, x, dtype: wg.cast(x_dot, dtype) if ans.type.is_float else None,),
+          vjp=(lambda g, ans, x, dtype: wg.cast(g, x.dtype) if x.type.is_float else None,)),
+    _comparison("less", np.less),
+    _comparison("less_equal", np.less_equal),
+    _comparison("greater", np.greater),
+    _comparison("greater_equal", np.greater_equal),
+    _comparison("equal", np.equal),
+    _comparison("not_equal", np.not_equal),
+]

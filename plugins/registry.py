@@ -1,0 +1,175 @@
+"""The op registry: built once from the loaded plugins, read-only afterwards.
+
+Plugins are found through the `wengert.plugins` entry-point group (the builtin ops are one of
+them) and, optionally, as plain modules named by the operator. A plugin that fails to import,
+yields a bad op record or clashes with another op name stops loading with a `PluginError`
+naming it, unless `skip_broken` is set: then it is left out and reported as not loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Iterable, Iterator
+
+import pluggy
+
+from wengert.errors import PluginError, UnknownOp
+from wengert.plugins import spec
+from wengert.plugins.opdef import OpDef
+
+ENTRY_POINT_GROUP = "wengert.plugins"
+log = logging.getLogger("wengert.plugins")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What `wengert plugins` and `ListOps` report about one plugin."""
+
+    name: str
+    version: str
+    ops: tuple[str, ...]
+    loaded: bool = True
+    error: str = ""
+
+
+class Registry:
+    """Ops by name, and the plugins they came from."""
+
+    def __init__(self, ops: dict[str, OpDef], plugins: list[PluginInfo]):
+        self._ops = dict(ops)
+        self.plugins = tuple(plugins)
+
+    def get(self, name: str) -> OpDef:
+        try:
+            return self._ops[name]
+        except KeyError:
+            raise UnknownOp(f"unknown op {name!r}: no loaded plugin provides it") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ops
+
+    def __iter__(self) -> Iterator[OpDef]:
+        return iter(self._ops.values())
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def names(self) -> list[str]:
+        return sorted(self._ops)
+
+    def restricted(self, names: Iterable[str]) -> Registry:
+        """The same registry without the ops in `names` (e.g. ops that failed verification)."""
+        dropped = set(names)
+        return Registry({k: v for k, v in self._ops.items() if k not in dropped}, list(self.plugins))
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        modules: Iterable[str] = (),
+        disabled: Iterable[str] = (),
+        skip_broken: bool = False,
+        use_entry_points: bool = True,
+    ) -> Registry:
+        """Load plugins from entry points and `modules`, leaving out the `disabled` names."""
+        disabled = set(disabled)
+        pm = pluggy.PluginManager(spec.PROJECT)
+        pm.add_hookspecs(spec)
+        candidates: list[tuple[str, str, object]] = []  # (name, version, loader)
+        if use_entry_points:
+            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                version = ep.dist.version if ep.dist is not None else ""
+                candidates.append((ep.name, version, ep.load))
+        for module in modules:
+            candidates.append((module, "", lambda m=module: importlib.import_module(m)))
+
+        ops: dict[str, OpDef] = {}
+        plugins: list[PluginInfo] = []
+        for name, version, loader in candidates:
+            if name in disabled:
+                log.info("plugin %s disabled", name)
+                continue
+            try:
+                provided = _load_one(pm, name, loader, ops)
+            except PluginError as exc:
+                if not skip_broken:
+                    raise
+                log.error("skipping broken plugin: %s", exc)
+                plugins.append(PluginInfo(name, version, (), loaded=False, error=str(exc)))
+                continue
+            for op in provided:
+                ops[op.name] = dataclasses.replace(op, plugin=name)
+            plugins.append(PluginInfo(name, version, tuple(op.name for op in provided)))
+        return cls(ops, plugins)
+
+
+def _load_one(pm: pluggy.PluginManager, name: str, loader, known: dict[str, OpDef]) -> list[OpDef]:
+    """Import one plugin and collect its op records, all checked before any is accepted."""
+    try:
+        module = loader()
+    except Exception as exc:
+        raise PluginError(f"plugin {name!r} failed to import: {type(exc).__name__}: {exc}") from exc
+    try:
+        pm.register(module, name=name)
+    except ValueError as exc:
+        raise PluginError(f"plugin {name!r} is registered twice: {exc}") from exc
+    impl = pm.hook.wengert_ops.get_hookimpls()
+    impl = next((i for i in impl if i.plugin_name == name), None)
+    if impl is None:
+        return []
+    try:
+        records = list(impl.function())
+    except Exception as exc:
+        pm.unregister(name=name)
+        raise PluginError(f"plugin {name!r}: wengert_ops() failed: {type(exc).__name__}: {exc}") from exc
+    problems = []
+    seen: set[str] = set()
+    for i, op in enumerate(records):
+        if not isinstance(op, OpDef):
+            problems.append(f"record #{i} is a {type(op).__name__}, not an OpDef")
+        elif op.name in known:
+            problems.append(
+                f"op {op.name!r} is provided by both plugin {known[op.name].plugin!r} and plugin {name!r}"
+            )
+        elif op.name in seen:
+            problems.append(f"op {op.name!r} is declared twice")
+        else:
+            seen.add(op.name)
+    if problems:
+        pm.unregister(name=name)
+        raise PluginError(f"plugin {name!r}: " + "; ".join(problems))
+    return records
+
+
+_default: Registry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The process-wide registry: entry-point plugins, plus WENGERT_PLUGINS modules, less
+    WENGERT_DISABLE_PLUGINS (both comma-separated). Built on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Registry.load(
+                modules=_split(os.environ.get("WENGERT_PLUGINS", "")),
+                disabled=_split(os.environ.get("WENGERT_DISABLE_PLUGINS", "")),
+            )
+        return _default
+
+
+def set_default_registry(registry: Registry) -> None:
+    """Make `registry` the one builders use by default (the server does this at start-up)."""
+    global _default
+    with _default_lock:
+        _default = registry
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]

@@ -1,0 +1,77 @@
+"""Shape and dtype rules shared by many ops (NumPy semantics; -1 is an open dimension)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from wengert.graph import TensorType
+from wengert.plugins.opdef import ShapeError
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy broadcasting of `shapes`, where -1 (open) matches anything."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(ndim):
+        dims = {s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 0}
+        known = dims - {1, -1}
+        if len(known) > 1:
+            shown = " and ".join(str(tuple(s)) for s in shapes)
+            raise ShapeError(f"shapes {shown} cannot be broadcast together")
+        out.append(known.pop() if known else (-1 if -1 in dims else 1))
+    return tuple(out)
+
+
+def result_dtype(*types: TensorType) -> str:
+    return np.result_type(*(np.dtype(t.dtype) for t in types)).name
+
+
+def same_as_first(x: TensorType, *rest: TensorType, **attrs) -> TensorType:
+    """The output is shaped and typed like the first input."""
+    return x
+
+
+def broadcasting(*types: TensorType, **attrs) -> TensorType:
+    """Elementwise op on broadcast inputs, dtype promoted as NumPy does."""
+    return TensorType(result_dtype(*types), broadcast_shapes(*(t.shape for t in types)))
+
+
+def floating(*types: TensorType, **attrs) -> TensorType:
+    """Elementwise math: like `broadcasting`, but integer and bool inputs give float64."""
+    t = broadcasting(*types)
+    return t if t.is_float else TensorType("float64", t.shape)
+
+
+def comparison(x: TensorType, y: TensorType, **attrs) -> TensorType:
+    return TensorType("bool", broadcast_shapes(x.shape, y.shape))
+
+
+def normalize_axes(axis: Iterable[int] | None, ndim: int) -> tuple[int, ...]:
+    """Axes as sorted non-negative ints (None means all); ShapeError when out of range."""
+    if axis is None:
+        return tuple(range(ndim))
+    out = []
+    for a in axis:
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"axis {a} is out of bounds for {ndim} dimension(s)")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"repeated axis in {tuple(axis)}")
+    return tuple(sorted(out))
+
+
+def reduced(x: TensorType, axis=None, keepdims: bool = False, **attrs) -> TensorType:
+    """The type of a reduction of `x` over `axis` (None: all axes)."""
+    axes = normalize_axes(axis, x.ndim)
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keepdims else tuple(
+        d for i, d in enumerate(x.shape) if i not in axes
+    )
+    return TensorType(x.dtype, shape)
+
+
+def require_float(*types: TensorType) -> None:
+    for t in types:
+        if not t.is_float:
+            raise ShapeError(f"needs a floating-point input, got {t.dtype}")
