@@ -25,6 +25,6 @@ from wengert.errors import (
 from wengert.graph import Graph, Literal, Node, TensorType, wengert_list
 from wengert.numpy_api import *  # noqa: F403 - the NumPy-named graph functions
 from wengert.numpy_api import abs, max, min, sum  # noqa: A004 - NumPy's names, on purpose
-from wengert.plugins import REQUIRED, Attr, OpDef, ShapeError, hookimpl
+from wengert.plugins import REQUIRED, Attr, Example, OpDef, ShapeError, hookimpl
 
 __version__ = "0.1.0"

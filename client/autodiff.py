@@ -3,7 +3,8 @@ new graphs, built by replaying G and calling each op's rules, which are themselv
 with graph ops. So a derivative graph can be cached, printed, sent, and differentiated again.
 
 Naming: tangent inputs and outputs are `tangent:<name>`, cotangent inputs (seeds on outputs)
-and outputs (on inputs) are `cotangent:<name>`. With `intermediates=True` every value's
+and outputs (on inputs) are `cotangent:<name>`. When the graph already uses that prefix (a
+derivative graph differentiated again the same way) the prefix is numbered: `cotangent2:`. With `intermediates=True` every value's
 tangent or adjoint is an output too, named by its id (this is how `Trace` shows the tables).
 
 Broadcasting is handled here and only here: a tangent is broadcast up to its node's shape,
@@ -23,6 +24,16 @@ from wengert.graph import Graph, Node, TensorType
 
 TANGENT = "tangent:"
 COTANGENT = "cotangent:"
+
+
+def prefix_for(graph: Graph, base: str) -> str:
+    """`base`, numbered if the graph already has names starting with it (see module doc)."""
+    names = set(graph.input_names) | set(graph.output_names)
+    prefix, k = base, 1
+    while any(n.startswith(prefix) for n in names):
+        k += 1
+        prefix = f"{base[:-1]}{k}:"
+    return prefix
 
 
 def float_inputs(graph: Graph) -> list[str]:
@@ -104,11 +115,12 @@ def jvp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, intermediates: 
               registry=None) -> Graph:
     """The graph of (outputs, output tangents) as a function of (inputs, input tangents)."""
     wrt = check_wrt(graph, wrt)
+    prefix = prefix_for(graph, TANGENT)
     b = GraphBuilder(registry, simplify=True)
     env = _replay(graph, b)
     tangent: dict[str, Value | None] = {name: None for name in graph.input_names}
     for name in wrt:
-        tangent[name] = b.input(TANGENT + name, dict(graph.inputs)[name])
+        tangent[name] = b.input(prefix + name, dict(graph.inputs)[name])
     for node in graph.nodes:
         ans = env[node.id]
         flowing = [(i, tangent[x]) for i, x in enumerate(node.inputs) if tangent[x] is not None]
@@ -125,10 +137,10 @@ def jvp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, intermediates: 
     if intermediates:
         for vid, t in graph.types.items():
             if t.is_float:
-                outputs[TANGENT + vid] = _or_zeros(tangent[vid], t, b)
+                outputs[prefix + vid] = _or_zeros(tangent[vid], t, b)
     else:
         for name, vid in graph.outputs:
-            outputs[TANGENT + name] = _or_zeros(tangent[vid], graph.types[vid], b)
+            outputs[prefix + name] = _or_zeros(tangent[vid], graph.types[vid], b)
     return b.build(outputs)
 
 
@@ -139,6 +151,7 @@ def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence
     `seeds` names the outputs that receive a cotangent input (default: all)."""
     wrt = check_wrt(graph, wrt)
     seeds = check_outputs(graph, seeds)
+    prefix = prefix_for(graph, COTANGENT)
     b = GraphBuilder(registry, simplify=True)
     env = _replay(graph, b)
     active = set(wrt)
@@ -148,7 +161,7 @@ def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence
     adjoint: dict[str, Value | None] = {}
     for name in seeds:
         vid = dict(graph.outputs)[name]
-        seed = b.input(COTANGENT + name, graph.types[vid])
+        seed = b.input(prefix + name, graph.types[vid])
         if vid in active:
             adjoint[vid] = _accumulate(adjoint.get(vid), seed)
     for node in reversed(graph.nodes):
@@ -168,5 +181,5 @@ def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence
     types = graph.types
     names = [vid for vid in types if vid in active] if intermediates else wrt
     for vid in names:
-        outputs[COTANGENT + vid] = _or_zeros(adjoint.get(vid), types[vid], b)
+        outputs[prefix + vid] = _or_zeros(adjoint.get(vid), types[vid], b)
     return b.build(outputs)

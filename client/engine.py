@@ -13,7 +13,7 @@ from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 
-from wengert.autodiff import COTANGENT, TANGENT, check_outputs, check_wrt, jvp_graph, vjp_graph
+from wengert.autodiff import COTANGENT, TANGENT, check_outputs, check_wrt, jvp_graph, prefix_for, vjp_graph
 from wengert.builder import GraphBuilder
 from wengert.errors import InvalidRequest
 from wengert.graph import Graph, TensorType
@@ -134,9 +134,10 @@ class Engine:
         if not wrt:
             raise InvalidRequest("give a tangent for at least one input")
         dgraph = self.derivative_graph(graph, "jvp", wrt)
-        feeds = {**inputs, **{TANGENT + k: v for k, v in tangents.items()}}
-        run = self.plan(dgraph, frozenset(TANGENT + k for k in wrt) if batched else frozenset())
-        return _split(run.run(feeds, check), run, graph.output_names, TANGENT,
+        prefix = prefix_for(graph, TANGENT)
+        feeds = {**inputs, **{prefix + k: v for k, v in tangents.items()}}
+        run = self.plan(dgraph, frozenset(prefix + k for k in wrt) if batched else frozenset())
+        return _split(run.run(feeds, check), run, graph.output_names, prefix,
                       _batch_size(tangents, batched))
 
     def vjp(self, graph: Graph, inputs: Mapping[str, Any], cotangents: Mapping[str, Any],
@@ -151,9 +152,10 @@ class Engine:
             raise InvalidRequest("give a cotangent for at least one output")
         seeds = [name for name in graph.output_names if name in cotangents]
         dgraph = self.derivative_graph(graph, "vjp", wrt, seeds=seeds)
-        feeds = {**inputs, **{COTANGENT + k: v for k, v in cotangents.items()}}
-        run = self.plan(dgraph, frozenset(COTANGENT + k for k in seeds) if batched else frozenset())
-        return _split(run.run(feeds, check), run, graph.output_names, COTANGENT,
+        prefix = prefix_for(graph, COTANGENT)
+        feeds = {**inputs, **{prefix + k: v for k, v in cotangents.items()}}
+        run = self.plan(dgraph, frozenset(prefix + k for k in seeds) if batched else frozenset())
+        return _split(run.run(feeds, check), run, graph.output_names, prefix,
                       _batch_size(cotangents, batched))
 
     def jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
@@ -200,8 +202,9 @@ class Engine:
         if mode == "forward":
             _check_names(seeds, graph.input_names, "tangent for")
             dgraph = self.derivative_graph(graph, "jvp", list(seeds) or None, intermediates=True)
-            feeds = {**inputs, **{TANGENT + k: v for k, v in seeds.items()}}
-            derivatives = _strip(self.plan(dgraph).run(feeds, check), TANGENT)
+            prefix = prefix_for(graph, TANGENT)
+            feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}
+            derivatives = _strip(self.plan(dgraph).run(feeds, check), prefix)
         elif mode == "reverse":
             if not seeds:
                 if len(graph.outputs) != 1 or graph.output_type(graph.output_names[0]).size != 1:
@@ -210,8 +213,9 @@ class Engine:
                 seeds = {graph.output_names[0]: np.ones(t.shape, t.dtype)}
             _check_names(seeds, graph.output_names, "cotangent for")
             dgraph = self.derivative_graph(graph, "vjp", None, seeds=list(seeds), intermediates=True)
-            feeds = {**inputs, **{COTANGENT + k: v for k, v in seeds.items()}}
-            derivatives = _strip(self.plan(dgraph).run(feeds, check), COTANGENT)
+            prefix = prefix_for(graph, COTANGENT)
+            feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}
+            derivatives = _strip(self.plan(dgraph).run(feeds, check), prefix)
         elif mode != "none":
             raise InvalidRequest(f"unknown trace mode {mode!r} (none, forward or reverse)")
         n = len(graph.inputs)

@@ -99,6 +99,14 @@ def _is_sequence(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class Example:
+    """Inputs (and attributes) on which the checker exercises an op's rules."""
+
+    inputs: tuple[np.ndarray, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class OpDef:
     """An elementary op: forward in NumPy, shape rule, derivative rules, attribute schema.
 
@@ -106,6 +114,9 @@ class OpDef:
     leading batch axis for free. Other ops vectorize with `batched_forward(*arrays, **attrs)`,
     which receives every input with one leading batch axis (of size B, or 1 for an input that
     does not vary across the batch); without one the engine loops over the batch.
+
+    The checker (`wengert check-plugin`) draws an elementwise op's inputs from `domain` on a
+    table of shapes; any other op lists its own `examples(rng) -> [Example, ...]`.
     """
 
     name: str
@@ -119,6 +130,8 @@ class OpDef:
     elementwise: bool = False
     batched_forward: Callable[..., np.ndarray] | None = None
     version: str = "1"
+    domain: tuple[float, float] = (-2.0, 2.0)
+    examples: Callable[[np.random.Generator], list[Example]] | None = None
     plugin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:

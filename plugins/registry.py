@@ -63,6 +63,10 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._ops)
 
+    def with_ops(self, ops: Iterable[OpDef]) -> Registry:
+        """The same registry with `ops` added or replacing those of the same name."""
+        return Registry({**self._ops, **{op.name: op for op in ops}}, list(self.plugins))
+
     def restricted(self, names: Iterable[str]) -> Registry:
         """The same registry without the ops in `names` (e.g. ops that failed verification)."""
         dropped = set(names)

@@ -16,8 +16,9 @@ from wengert.plugins.opdef import Attr, OpDef, ShapeError
 from wengert.plugins.shapes import broadcasting, comparison, floating, same_as_first
 
 
-def unary(name: str, forward, derivative, doc: str, infer=floating) -> OpDef:
-    """An elementwise op whose derivative is `derivative(ans, x)`, a graph of f'(x)."""
+def unary(name: str, forward, derivative, doc: str, infer=floating, domain=(-2.0, 2.0)) -> OpDef:
+    """An elementwise op whose derivative is `derivative(ans, x)`, a graph of f'(x).
+    `domain` is where the checker samples inputs (inside the op's real domain)."""
     return OpDef(
         name=name,
         forward=forward,
@@ -26,6 +27,7 @@ def unary(name: str, forward, derivative, doc: str, infer=floating) -> OpDef:
         vjp=(lambda g, ans, x: g * derivative(ans, x),),
         elementwise=True,
         doc=doc,
+        domain=domain,
     )
 
 
@@ -79,31 +81,32 @@ OPS = [
           jvp=(lambda x_dot, ans, x, y: x_dot * y, lambda y_dot, ans, x, y: x * y_dot),
           vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)),
     OpDef("div", np.true_divide, floating, arity=2, elementwise=True, doc="x / y (true division)",
+          domain=(0.3, 2.0),
           jvp=(lambda x_dot, ans, x, y: x_dot / y, lambda y_dot, ans, x, y: -(y_dot * ans) / y),
           vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans) / y)),
-    OpDef("pow", np.power, broadcasting, arity=2, elementwise=True,
+    OpDef("pow", np.power, broadcasting, arity=2, elementwise=True, domain=(0.2, 2.0),
           doc="x ** y; d/dy is taken as 0 where x <= 0",
           jvp=(lambda x_dot, ans, x, y: x_dot * (y * x ** (y - 1)),
                lambda y_dot, ans, x, y: y_dot * _pow_dy(ans, x)),
           vjp=(lambda g, ans, x, y: g * (y * x ** (y - 1)),
                lambda g, ans, x, y: g * _pow_dy(ans, x))),
-    OpDef("log", np.log, floating, elementwise=True, doc="natural logarithm ln x",
+    OpDef("log", np.log, floating, elementwise=True, doc="natural logarithm ln x", domain=(0.2, 2.0),
           jvp=(lambda x_dot, ans, x: x_dot / x,), vjp=(lambda g, ans, x: g / x,)),
     unary("exp", np.exp, lambda ans, x: ans, "e ** x"),
-    unary("log1p", np.log1p, lambda ans, x: 1 / (1 + x), "ln(1 + x), accurate near 0"),
+    unary("log1p", np.log1p, lambda ans, x: 1 / (1 + x), "ln(1 + x), accurate near 0", domain=(-0.5, 2.0)),
     unary("expm1", np.expm1, lambda ans, x: ans + 1, "e ** x - 1, accurate near 0"),
-    unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, "square root"),
+    unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, "square root", domain=(0.2, 2.0)),
     unary("square", np.square, lambda ans, x: 2 * x, "x * x"),
-    unary("reciprocal", np.reciprocal, lambda ans, x: -(ans * ans), "1 / x"),
+    unary("reciprocal", np.reciprocal, lambda ans, x: -(ans * ans), "1 / x", domain=(0.3, 2.0)),
     # -- trigonometric and hyperbolic --------------------------------------------------------
     unary("sin", np.sin, lambda ans, x: wg.cos(x), "sine"),
     unary("cos", np.cos, lambda ans, x: -wg.sin(x), "cosine"),
-    unary("tan", np.tan, lambda ans, x: 1 + ans * ans, "tangent"),
+    unary("tan", np.tan, lambda ans, x: 1 + ans * ans, "tangent", domain=(-1.2, 1.2)),
     unary("sinh", np.sinh, lambda ans, x: wg.cosh(x), "hyperbolic sine"),
     unary("cosh", np.cosh, lambda ans, x: wg.sinh(x), "hyperbolic cosine"),
     unary("tanh", np.tanh, lambda ans, x: 1 - ans * ans, "hyperbolic tangent"),
-    unary("arcsin", np.arcsin, lambda ans, x: 1 / wg.sqrt(1 - x * x), "inverse sine"),
-    unary("arccos", np.arccos, lambda ans, x: -1 / wg.sqrt(1 - x * x), "inverse cosine"),
+    unary("arcsin", np.arcsin, lambda ans, x: 1 / wg.sqrt(1 - x * x), "inverse sine", domain=(-0.9, 0.9)),
+    unary("arccos", np.arccos, lambda ans, x: -1 / wg.sqrt(1 - x * x), "inverse cosine", domain=(-0.9, 0.9)),
     unary("arctan", np.arctan, lambda ans, x: 1 / (1 + x * x), "inverse tangent"),
     OpDef("arctan2", np.arctan2, floating, arity=2, elementwise=True,
           doc="arctan2(y, x): the angle of the point (x, y)",

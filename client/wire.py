@@ -1,0 +1,225 @@
+"""The one place that converts between NumPy / the graph IR and the `wengert.v1` protobufs.
+
+Client and server both go through here, so a tensor or graph means the same thing on both
+ends. Decoding is defensive: everything that arrives is untrusted, and every rejection is a
+domain error (INVALID_ARGUMENT, UNIMPLEMENTED) whose message names the tensor or node at fault.
+
+A decoded graph is rebuilt node by node through `GraphBuilder(simplify=False)`, so op lookup,
+arity, attribute and shape/dtype checks live in the builder only; this module adds just the
+structural checks the builder cannot see (ids, references, outputs, wire types).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+from typing import Any
+
+import numpy as np
+
+from wengert.builder import GraphBuilder
+from wengert.errors import InvalidGraph, InvalidTensor, node_error
+from wengert.graph import DTYPES, Graph, Literal, TensorType, dtype_name
+from wengert.v1 import graph_pb2, tensor_pb2
+
+__all__ = [
+    "attr_from_proto",
+    "attr_to_proto",
+    "dtype_from_proto",
+    "dtype_to_proto",
+    "graph_digest",
+    "graph_from_proto",
+    "graph_to_proto",
+    "tensor_from_proto",
+    "tensor_to_proto",
+    "type_from_proto",
+    "type_to_proto",
+]
+
+_TO_PROTO = {
+    "float64": tensor_pb2.DTYPE_FLOAT64,
+    "float32": tensor_pb2.DTYPE_FLOAT32,
+    "int64": tensor_pb2.DTYPE_INT64,
+    "int32": tensor_pb2.DTYPE_INT32,
+    "bool": tensor_pb2.DTYPE_BOOL,
+}
+_FROM_PROTO = {code: name for name, code in _TO_PROTO.items()}
+# The wire is little-endian whatever the host is; these dtypes say so explicitly.
+_WIRE_DTYPE = {name: DTYPES[name].newbyteorder("<") for name in _TO_PROTO}
+
+
+# -- dtypes and types ----------------------------------------------------------------------
+def dtype_to_proto(name: str) -> int:
+    """The `DType` enum value of a wengert dtype name ("float64", ...)."""
+    return _TO_PROTO[name]
+
+
+def dtype_from_proto(code: int) -> str | None:
+    """The wengert dtype name of a `DType` value, or None for UNSPECIFIED or an unknown value
+    (proto3 enums are open: a newer client may send a number this server does not know)."""
+    return _FROM_PROTO.get(code)
+
+
+def type_to_proto(type_: TensorType) -> tensor_pb2.TensorType:
+    return tensor_pb2.TensorType(dtype=_TO_PROTO[type_.dtype], shape=type_.shape)
+
+
+def type_from_proto(msg: tensor_pb2.TensorType, what: str = "type") -> TensorType:
+    """A `TensorType`, or InvalidGraph (it is part of a graph) naming `what`."""
+    dtype = dtype_from_proto(msg.dtype)
+    if dtype is None:
+        raise InvalidGraph(f"{what}: unknown dtype {msg.dtype} (expected one of {', '.join(_TO_PROTO)})")
+    shape = tuple(msg.shape)
+    if any(d < -1 for d in shape):
+        raise InvalidGraph(f"{what}: bad shape {list(shape)} (dimensions are >= 0, or -1 for open)")
+    return TensorType(dtype, shape)
+
+
+# -- tensors -------------------------------------------------------------------------------
+def tensor_to_proto(array: Any) -> tensor_pb2.Tensor:
+    """A `Tensor` holding `array`'s elements as little-endian, C-order bytes.
+
+    Any layout and byte order is accepted: `astype` to the explicit little-endian dtype
+    byte-swaps big-endian input, and `tobytes()` writes C order even for a strided view."""
+    if isinstance(array, Literal):
+        array = array.array
+    array = np.asarray(array)
+    try:
+        name = dtype_name(array.dtype)
+    except ValueError as exc:
+        raise InvalidTensor(str(exc)) from None
+    data = array.astype(_WIRE_DTYPE[name], copy=False).tobytes(order="C")
+    return tensor_pb2.Tensor(dtype=_TO_PROTO[name], shape=array.shape, data=data)
+
+
+def tensor_from_proto(msg: tensor_pb2.Tensor, what: str = "tensor") -> np.ndarray:
+    """The array a `Tensor` holds, viewing its bytes without a copy (so it is read-only).
+
+    Raises InvalidTensor, naming `what` (e.g. "input 'x'"), for an unknown dtype, a negative
+    dimension, a byte length other than prod(shape) * itemsize, or a bool byte other than 0/1."""
+    name = dtype_from_proto(msg.dtype)
+    if name is None:
+        raise InvalidTensor(f"{what}: unknown dtype {msg.dtype} (expected one of {', '.join(_TO_PROTO)})")
+    shape = tuple(msg.shape)
+    if any(d < 0 for d in shape):
+        raise InvalidTensor(f"{what}: negative dimension in shape {list(shape)}")
+    dtype = _WIRE_DTYPE[name]
+    count = 1
+    for d in shape:  # Python ints: no overflow, unlike np.prod on absurd shapes
+        count *= d
+    data = msg.data
+    if len(data) != count * dtype.itemsize:
+        raise InvalidTensor(
+            f"{what}: {len(data)} bytes of data, but {name} shape {list(shape)} "
+            f"needs {count * dtype.itemsize} ({count} x {dtype.itemsize})"
+        )
+    if name == "bool" and data and np.frombuffer(data, np.uint8).max() > 1:
+        raise InvalidTensor(f"{what}: bool elements must be bytes 0 or 1")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+# -- attributes ----------------------------------------------------------------------------
+def attr_to_proto(value: Any) -> graph_pb2.AttrValue:
+    """An `AttrValue` for a normalized attribute value (see `OpDef.normalize_attrs`).
+
+    The field follows the Python type; the op's schema re-coerces on decoding, so an empty
+    list sent as `ints` still decodes correctly for a `floats` attribute."""
+    if isinstance(value, (bool, np.bool_)):
+        return graph_pb2.AttrValue(b=bool(value))
+    if isinstance(value, numbers.Integral):
+        return graph_pb2.AttrValue(i=int(value))
+    if isinstance(value, numbers.Real):
+        return graph_pb2.AttrValue(f=float(value))
+    if isinstance(value, str):
+        return graph_pb2.AttrValue(s=value)
+    if isinstance(value, (Literal, np.ndarray)):
+        return graph_pb2.AttrValue(tensor=tensor_to_proto(value))
+    if isinstance(value, (tuple, list)):
+        if all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in value):
+            return graph_pb2.AttrValue(ints=graph_pb2.Ints(values=[int(v) for v in value]))
+        if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in value):
+            return graph_pb2.AttrValue(floats=graph_pb2.Floats(values=[float(v) for v in value]))
+    raise TypeError(f"a {type(value).__name__} attribute value cannot be sent: {value!r}")
+
+
+def attr_from_proto(msg: graph_pb2.AttrValue, what: str = "attribute") -> Any:
+    """The Python value of an `AttrValue` (tuples for lists, `Literal` for a tensor)."""
+    field = msg.WhichOneof("value")
+    if field is None:
+        raise InvalidGraph(f"{what}: no value set")
+    if field == "ints":
+        return tuple(int(v) for v in msg.ints.values)
+    if field == "floats":
+        return tuple(float(v) for v in msg.floats.values)
+    if field == "tensor":
+        return Literal(tensor_from_proto(msg.tensor, what))
+    return getattr(msg, field)
+
+
+# -- graphs --------------------------------------------------------------------------------
+def graph_to_proto(graph: Graph) -> graph_pb2.Graph:
+    """The wire form of a graph. Attributes whose value is None (e.g. `axes` not given) are
+    left out, which is how the wire says "absent"; decoding restores them as the default."""
+    msg = graph_pb2.Graph()
+    for name, type_ in graph.inputs:
+        msg.inputs.add(name=name, type=type_to_proto(type_))
+    for node in graph.nodes:
+        out = msg.nodes.add(id=node.id, op=node.op, inputs=node.inputs)
+        for key, value in node.attrs:
+            if value is None:
+                continue
+            try:
+                out.attrs[key].CopyFrom(attr_to_proto(value))
+            except (TypeError, InvalidTensor) as exc:
+                raise node_error(InvalidGraph, node.id, node.op, f"attribute {key!r}: {exc}") from None
+    for name, value_id in graph.outputs:
+        msg.outputs.add(name=name, value=value_id)
+    return msg
+
+
+def graph_from_proto(msg: graph_pb2.Graph, registry=None) -> Graph:
+    """Check a wire graph and rebuild it as a `Graph`, keeping the wire's ids and all nodes.
+
+    Raises InvalidGraph / InvalidTensor (INVALID_ARGUMENT) or UnknownOp (UNIMPLEMENTED), with
+    messages naming the node and op. Requiring every input to be defined earlier in the list
+    both checks the topological order and rules out cycles."""
+    builder = GraphBuilder(registry, simplify=False)
+    for i, gi in enumerate(msg.inputs):
+        if not gi.HasField("type"):
+            raise InvalidGraph(f"input #{i} ({gi.name!r}) has no type")
+        builder.input(gi.name, type_from_proto(gi.type, f"input {gi.name!r}"))
+    for i, node in enumerate(msg.nodes):
+        if not node.id:
+            raise InvalidGraph(f"node #{i} ({node.op}): id is empty")
+        if node.id in builder.types:
+            raise node_error(InvalidGraph, node.id, node.op, "id is already defined")
+        for ref in node.inputs:
+            if ref not in builder.types:
+                raise node_error(InvalidGraph, node.id, node.op, f"input {ref!r} is not defined before use")
+        attrs = {
+            key: attr_from_proto(value, f"node {node.id!r} ({node.op}): attribute {key!r}")
+            for key, value in sorted(node.attrs.items())
+        }
+        builder.add(node.op, [builder.value(ref) for ref in node.inputs], attrs, node_id=node.id)
+    if not msg.outputs:
+        raise InvalidGraph("graph declares no outputs")
+    outputs: dict[str, str] = {}
+    for i, out in enumerate(msg.outputs):
+        if not out.name:
+            raise InvalidGraph(f"output #{i}: name is empty")
+        if out.name in outputs:
+            raise InvalidGraph(f"output {out.name!r} is declared twice")
+        if out.value not in builder.types:
+            raise InvalidGraph(f"output {out.name!r}: value {out.value!r} is not defined")
+        outputs[out.name] = out.value
+    return Graph(tuple(builder.inputs), tuple(builder.nodes), tuple(outputs.items()))
+
+
+def graph_digest(graph: Graph) -> str:
+    """The graph's content hash (sha256 hex), used as its `graph_id`.
+
+    Computed from the graph's canonical wire form (attributes normalized, defaults filled in)
+    with deterministic serialization (map keys sorted), so the same graph always gets the same
+    id on this server. It is a cache key, not a cross-language contract: clients treat it as
+    opaque."""
+    return hashlib.sha256(graph_to_proto(graph).SerializeToString(deterministic=True)).hexdigest()
