@@ -120,7 +120,7 @@ def jvp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, intermediates: 
     env = _replay(graph, b)
     tangent: dict[str, Value | None] = {name: None for name in graph.input_names}
     for name in wrt:
-        tangent[name] = b.input(prefix + name, dict(graph.inputs)[name])
+        tangent[name] = b.input(prefix + name, dict(graph.inputs)[name], derived=True)
     for node in graph.nodes:
         ans = env[node.id]
         flowing = [(i, tangent[x]) for i, x in enumerate(node.inputs) if tangent[x] is not None]
@@ -161,7 +161,7 @@ def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence
     adjoint: dict[str, Value | None] = {}
     for name in seeds:
         vid = dict(graph.outputs)[name]
-        seed = b.input(prefix + name, graph.types[vid])
+        seed = b.input(prefix + name, graph.types[vid], derived=True)
         if vid in active:
             adjoint[vid] = _accumulate(adjoint.get(vid), seed)
     for node in reversed(graph.nodes):

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from wengert import simplify
 from wengert.errors import InvalidGraph, UnknownOp, node_error
 from wengert.graph import Graph, Literal, Node, TensorType, dtype_name
 
@@ -130,17 +131,22 @@ class GraphBuilder:
         self.nodes: list[Node] = []
         self.types: dict[str, TensorType] = {}
         self.constants: dict[str, Literal] = {}
+        self.derived: set[str] = set()  # values that are tangents or cotangents (see simplify)
+        self._node_of: dict[str, Node] = {}
         self._memo: dict[tuple, str] = {}
         self._counter = 0
 
     # -- recording -----------------------------------------------------------------------
-    def input(self, name: str, type_: TensorType) -> Value:
+    def input(self, name: str, type_: TensorType, *, derived: bool = False) -> Value:
+        """Declare an input; `derived` marks a tangent or cotangent input (see simplify)."""
         if not isinstance(name, str) or not name:
             raise InvalidGraph(f"input names must be non-empty strings, got {name!r}")
         if name in self.types:
             raise InvalidGraph(f"input {name!r} is declared twice")
         self.inputs.append((name, type_))
         self.types[name] = type_
+        if derived:
+            self.derived.add(name)
         return Value(self, name, type_)
 
     def value(self, value_id: str) -> Value:
@@ -174,34 +180,36 @@ class GraphBuilder:
             raise node_error(InvalidGraph, node_id, op_name, "id is already defined")
         node = Node(node_id, op_name, tuple(v.id for v in inputs), norm, out_type)
         self.nodes.append(node)
+        self._node_of[node_id] = node
         self.types[node_id] = out_type
         if op_name == "constant":
             self.constants[node_id] = dict(norm)["value"]
+        if any(x in self.derived for x in node.inputs):
+            self.derived.add(node_id)
         if self.simplify:
-            self._memo[(op_name, node.inputs, norm)] = node_id
+            self._memo[simplify.memo_key(op_name, node.inputs, norm)] = node_id
         return Value(self, node_id, out_type)
 
     def _simplified(self, op, inputs, attrs, out_type) -> Value | None:
-        """An existing value equal to op(inputs), or None when a new node is needed."""
-        found = self._memo.get((op.name, tuple(v.id for v in inputs), attrs))
+        """An existing or cheaper value equal to op(inputs), or None when a new node is needed."""
+        found = self._memo.get(simplify.memo_key(op.name, tuple(v.id for v in inputs), attrs))
         if found is not None:
             return self.value(found)
         if inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT:
             arrays = [self.constants[v.id].array for v in inputs]
             return self.constant(np.asarray(op.forward(*arrays, **dict(attrs)), dtype=out_type.dtype))
-        if len(inputs) == 2:
-            x, y = inputs
-            neutral = {"add": (0, 0), "sub": (None, 0), "mul": (1, 1), "div": (None, 1)}.get(op.name)
-            if neutral is not None:
-                if neutral[0] is not None and self._is_const(x, neutral[0]) and y.type == out_type:
-                    return y
-                if self._is_const(y, neutral[1]) and x.type == out_type:
-                    return x
-        return None
+        return simplify.rewrite(self, op.name, inputs, out_type)
 
-    def _is_const(self, v: Value, scalar: float) -> bool:
+    def is_constant(self, v: Value, scalar: float) -> bool:
+        """True when `v` is a (small) constant equal to `scalar` everywhere."""
         lit = self.constants.get(v.id)
         return lit is not None and lit.array.size <= _FOLD_LIMIT and bool(np.all(lit.array == scalar))
+
+    def is_derived(self, v: Value) -> bool:
+        return v.id in self.derived
+
+    def node_of(self, v: Value) -> Node | None:
+        return self._node_of.get(v.id)
 
     def _fresh_id(self) -> str:
         while True:

@@ -15,6 +15,24 @@ import numpy as np
 from wengert.builder import Value, apply
 from wengert.graph import dtype_name
 
+# The graph functions; the NumPy-protocol hooks (array_ufunc, array_function) stay out.
+__all__ = [
+    "op",
+    # elementwise
+    "neg", "add", "sub", "mul", "div", "power", "exp", "log", "log1p", "expm1", "sqrt",
+    "square", "reciprocal", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos",
+    "arctan", "arctan2", "abs", "sign", "sigmoid", "relu", "softplus", "maximum", "minimum",
+    "where", "stop_gradient", "cast", "less", "less_equal", "greater", "greater_equal",
+    "equal", "not_equal",
+    # reductions
+    "sum", "mean", "prod", "max", "min", "logsumexp", "softmax", "log_softmax",
+    # linear algebra
+    "matmul", "dot", "solve", "inv", "det", "cholesky",
+    # shapes
+    "transpose", "reshape", "broadcast_to", "expand_dims", "squeeze", "concatenate", "stack",
+    "flip", "take", "scatter_slice", "scatter_add", "pad", "getitem",
+]
+
 _builtin_slice = builtins.slice
 
 
@@ -95,6 +113,17 @@ def concatenate(xs, axis=0): return apply("concatenate", *xs, axis=axis)
 def stack(xs, axis=0): return apply("stack", *xs, axis=axis)
 def flip(x, axis=None): return apply("flip", x, axis=axis)
 def take(x, indices, axis=0): return apply("take", x, _indices(indices), axis=axis)
+
+
+# The transposes of `slice` and `take` (their VJPs), as ops of their own.
+def scatter_slice(x, shape, starts, stops, steps):
+    """Zeros of `shape` with `x` written into the slice (normalized bounds, one per axis)."""
+    return apply("scatter_slice", x, shape=_shape(shape), starts=starts, stops=stops, steps=steps)
+
+
+def scatter_add(updates, indices, axis, size):
+    """Zeros with `updates` added at `indices` along `axis`, which has length `size`."""
+    return apply("scatter_add", updates, _indices(indices), axis=axis, size=size)
 
 
 def pad(x, pad_width, constant_values=0.0):

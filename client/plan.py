@@ -29,6 +29,7 @@ class _Step:
     node: Node
     batched: bool
     free: tuple[int, ...]
+    dtype: np.dtype
 
 
 class Plan:
@@ -56,7 +57,7 @@ class Plan:
             free = tuple(slot[x] for x in dict.fromkeys(node.inputs) if last_use[x] == k and x not in kept)
             steps.append(_Step(_batched_call(op, node, flags) if any(flags) else op.forward,
                                tuple(slot[x] for x in node.inputs), slot[node.id],
-                               node.attr_dict, node, any(flags), free))
+                               node.attr_dict, node, any(flags), free, np.dtype(node.type.dtype)))
         self.steps = steps
         self.is_batched = is_batched
 
@@ -108,12 +109,13 @@ class Plan:
 def _conform(out: Any, step: _Step, batch: int | None) -> np.ndarray:
     """The op's result with its declared dtype; a shape disagreeing with the shape rule is a
     plugin bug, reported as such rather than passed on."""
-    out = np.asarray(out)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if out.dtype != step.dtype:
+        out = out.astype(step.dtype)
     t = step.node.type
-    if out.dtype.name != t.dtype:
-        out = out.astype(t.dtype)
     core = out.shape[1:] if step.batched else out.shape
-    if core != t.shape and -1 not in t.shape or (step.batched and out.shape[0] not in (1, batch)):
+    if core != t.shape or (step.batched and out.shape[0] not in (1, batch)):
         raise node_error(InternalError, step.node.id, step.node.op,
                          f"op returned shape {out.shape}, its shape rule says {t.shape}"
                          + (" after the batch axis" if step.batched else ""))

@@ -75,3 +75,32 @@ def require_float(*types: TensorType) -> None:
     for t in types:
         if not t.is_float:
             raise ShapeError(f"needs a floating-point input, got {t.dtype}")
+
+
+def same_dim(a: int, b: int) -> bool:
+    """Two dimensions agree: equal, or either one open (-1)."""
+    return a == b or -1 in (a, b)
+
+
+def float_result(*types: TensorType) -> str:
+    """The dtype of a float-valued op (linear algebra, mean, ...): integers and bools give float64."""
+    dtype = result_dtype(*types)
+    return dtype if dtype in ("float32", "float64") else "float64"
+
+
+# -- batching: helpers for `batched_forward`, whose arrays carry one leading batch axis --------
+def batched_axes(axis: Iterable[int] | None, ndim: int) -> tuple[int, ...]:
+    """`axis` of an unbatched operand of `ndim` dimensions, as axes of its batched array."""
+    return tuple(a + 1 for a in normalize_axes(axis, ndim))
+
+
+def batch_lift(x: np.ndarray, ndim: int) -> np.ndarray:
+    """Batched `x` with size-1 axes inserted after the batch axis up to `ndim` dimensions, so
+    its own axes broadcast right-aligned against another batched array's."""
+    return x.reshape(x.shape[:1] + (1,) * (ndim - x.ndim) + x.shape[1:])
+
+
+def broadcast_batch(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays with their batch axes (of size B or 1) broadcast to the common size B."""
+    size = max(a.shape[0] for a in arrays)
+    return [np.broadcast_to(a, (size,) + a.shape[1:]) for a in arrays]

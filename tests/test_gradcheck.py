@@ -66,6 +66,7 @@ def test_checker_passes_a_correct_op():
 
 
 def test_checker_catches_a_batched_forward_that_disagrees():
-    op = _planted("tanh", elementwise=False, batched_forward=lambda x: np.tanh(x) * 1.5)
+    op = _planted("tanh", elementwise=False, batched_forward=lambda x: np.tanh(x) * 1.5,
+                  examples=lambda rng: [wg.Example((rng.normal(size=(3, 4)),))])
     report = check_op(op, REGISTRY)
     assert any("batched" in f.check for f in report.failures), report.text()

@@ -12,7 +12,7 @@ import numpy as np
 
 import wengert as wg
 from wengert.graph import TensorType
-from wengert.plugins.opdef import Attr, OpDef, ShapeError
+from wengert.plugins.opdef import Attr, Example, OpDef, ShapeError
 from wengert.plugins.shapes import broadcasting, comparison, floating, same_as_first
 
 
@@ -62,6 +62,12 @@ def _where_infer(cond: TensorType, x: TensorType, y: TensorType) -> TensorType:
     if cond.dtype != "bool":
         raise ShapeError(f"condition must be bool, got {cond.dtype}")
     return TensorType(broadcasting(x, y).dtype, broadcasting(cond, x, y).shape)
+
+
+def _where_examples(rng):
+    shapes = [((3,), (3,), (3,)), ((3, 4), (4,), ()), ((1, 4), (3, 1), (3, 4))]
+    return [Example((rng.normal(size=c) > 0, rng.normal(size=x), rng.normal(size=y)))
+            for c, x, y in shapes]
 
 
 def _comparison(name: str, forward) -> OpDef:
@@ -138,7 +144,7 @@ OPS = [
           vjp=(lambda g, ans, x, y: g * _tie_weight(x, y, x < y),
                lambda g, ans, x, y: g * _tie_weight(y, x, y < x))),
     OpDef("where", np.where, _where_infer, arity=3, elementwise=True,
-          doc="where(cond, x, y): x where cond holds, else y",
+          doc="where(cond, x, y): x where cond holds, else y", examples=_where_examples,
           jvp=(None, lambda x_dot, ans, c, x, y: wg.where(c, x_dot, 0.0),
                lambda y_dot, ans, c, x, y: wg.where(c, 0.0, y_dot)),
           vjp=(None, lambda g, ans, c, x, y: wg.where(c, g, 0.0),
@@ -148,6 +154,7 @@ OPS = [
           doc="identity whose derivative is zero: blocks derivatives from flowing through"),
     OpDef("cast", lambda x, dtype: x.astype(dtype), _cast_infer, attrs=(Attr("dtype", "str"),),
           elementwise=True, doc="convert to `dtype`; derivatives flow between float dtypes only",
+          examples=lambda rng: [Example((rng.normal(size=s),), {"dtype": "float64"}) for s in [(), (3, 4)]],
           jvp=(lambda x_dot, ans, x, dtype: wg.cast(x_dot, dtype) if ans.type.is_float else None,),
           vjp=(lambda g, ans, x, dtype: wg.cast(g, x.dtype) if x.type.is_float else None,)),
     _comparison("less", np.less),

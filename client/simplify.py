@@ -1,0 +1,79 @@
+"""Algebraic simplification of derivative graphs, applied as each node is recorded.
+
+Derivative values (tangents and cotangents) are linear in the directions and are the large
+values of a derivative graph: in a Jacobian sweep each one carries a batch axis. So besides
+dropping neutral elements, the rewrites move work off them onto primal values: a chain of
+scalings of one derivative value, `((d * a) * b) + d * c`, collapses into a single scaling
+`d * (a * b + c)` whose factor is computed once, without the batch axis. For an elementwise
+function this turns a forward-mode Jacobian into one batched multiply.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from wengert.builder import GraphBuilder, Value
+
+COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum", "equal", "not_equal"})
+# op -> (neutral value on the left or None, neutral value on the right)
+NEUTRAL = {"add": (0, 0), "sub": (None, 0), "mul": (1, 1), "div": (None, 1)}
+
+
+def memo_key(op_name: str, input_ids: tuple[str, ...], attrs: tuple) -> tuple:
+    """The key under which identical nodes are shared; commutative inputs in canonical order."""
+    return (op_name, tuple(sorted(input_ids)) if op_name in COMMUTATIVE else input_ids, attrs)
+
+
+def rewrite(b: GraphBuilder, op_name: str, inputs: tuple[Value, ...], out_type) -> Value | None:
+    """A value equal to `op_name(*inputs)` built more cheaply, or None to record it as is."""
+    found = _drop_neutral(b, op_name, inputs, out_type) or _collapse_scalings(b, op_name, inputs)
+    return found if found is not None and found.type == out_type else None
+
+
+def _drop_neutral(b, op_name, inputs, out_type):
+    if op_name not in NEUTRAL:
+        return None
+    (x, y), (left, right) = inputs, NEUTRAL[op_name]
+    if left is not None and b.is_constant(x, left) and y.type == out_type:
+        return y
+    if b.is_constant(y, right) and x.type == out_type:
+        return x
+    return None
+
+
+def _collapse_scalings(b, op_name, inputs):
+    from wengert import numpy_api as wg
+
+    derived = [b.is_derived(v) for v in inputs]
+    if op_name == "neg" and derived[0]:
+        base, scale = _scaled(b, inputs[0])
+        return None if scale is None else wg.mul(base, wg.neg(scale))
+    if op_name == "mul" and sum(derived) == 1:
+        d, p = inputs if derived[0] else inputs[::-1]
+        base, scale = _scaled(b, d)
+        return None if scale is None else wg.mul(base, wg.mul(scale, p))
+    if op_name in ("add", "sub") and all(derived):
+        (base_x, scale_x), (base_y, scale_y) = _scaled(b, inputs[0]), _scaled(b, inputs[1])
+        if base_x.id != base_y.id or (scale_x is None and scale_y is None):
+            return None
+        one = b.constant(np.ones((), dtype=base_x.dtype))
+        combine = wg.add if op_name == "add" else wg.sub
+        return wg.mul(base_x, combine(_or(scale_x, one), _or(scale_y, one)))
+    return None
+
+
+def _scaled(b, v):
+    """(base, scale) when `v` is `base * scale` with only `base` derived, else (v, None)."""
+    node = b.node_of(v)
+    if node is not None and node.op == "mul":
+        x, y = (b.value(i) for i in node.inputs)
+        if b.is_derived(x) != b.is_derived(y):
+            return (x, y) if b.is_derived(x) else (y, x)
+    return v, None
+
+
+def _or(value, default):
+    return default if value is None else value

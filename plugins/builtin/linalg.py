@@ -1,0 +1,206 @@
+"""Linear algebra: matmul, dot, solve, inv, det, cholesky (NumPy semantics, stacks broadcast).
+
+Rules are matrix identities written with graph ops (`mT` transposes the last two axes), so
+they differentiate again. A 1-D operand of matmul or solve is lifted to a matrix (a row on the
+left, a column on the right), the matrix rule applied, and the lifted axis dropped again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import wengert as wg
+from wengert.graph import TensorType
+from wengert.plugins.opdef import Example, OpDef, ShapeError
+from wengert.plugins.shapes import (
+    batch_lift, broadcast_shapes, float_result, result_dtype, same_dim,
+)
+
+
+def mT(x):
+    """`x` with its last two axes swapped (a stack of transposed matrices)."""
+    return wg.transpose(x, (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2))
+
+
+def _batch(a: tuple[int, ...], b: tuple[int, ...], what: str) -> tuple[int, ...]:
+    try:
+        return broadcast_shapes(a, b)
+    except ShapeError:
+        raise ShapeError(f"{what}: batch dimensions {a} and {b} do not broadcast") from None
+
+
+def _matmul_infer(a: TensorType, b: TensorType) -> TensorType:
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul needs operands of at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    if not same_dim(a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]):
+        raise ShapeError(f"shapes {a.shape} and {b.shape} cannot be multiplied")
+    batch = _batch(a.shape[:-2], b.shape[:-2], f"shapes {a.shape} and {b.shape} cannot be multiplied")
+    return TensorType(result_dtype(a, b), batch + a.shape[-2:-1] + b.shape[-1:] * (b.ndim > 1))
+
+
+def _matmul_vjp(g, a, b, argnum):
+    """Cotangent of matmul operand `argnum`: G B^T for a, A^T G for b, with 1-D operands lifted."""
+    if b.ndim == 1:
+        g = wg.expand_dims(g, -1)
+    if a.ndim == 1:
+        g = wg.expand_dims(g, -2)
+    if argnum == 0:
+        da = wg.matmul(g, mT(b) if b.ndim > 1 else wg.expand_dims(b, 0))
+        return da if a.ndim > 1 else wg.squeeze(da, -2)
+    db = wg.matmul(mT(a) if a.ndim > 1 else wg.expand_dims(a, 1), g)
+    return db if b.ndim > 1 else wg.squeeze(db, -1)
+
+
+def _matmul_batched(a, b):
+    a2 = a[:, None, :] if a.ndim == 2 else a  # a 1-D operand becomes a row, b's a column
+    b2 = b[..., None] if b.ndim == 2 else b
+    ndim = max(a2.ndim, b2.ndim)
+    out = np.matmul(batch_lift(a2, ndim), batch_lift(b2, ndim))
+    out = out if a.ndim > 2 else out[..., 0, :]
+    return out if b.ndim > 2 else out[..., 0]
+
+
+def _dot_infer(a: TensorType, b: TensorType) -> TensorType:
+    if a.ndim > 2 or b.ndim > 2:
+        raise ShapeError(f"dot takes operands of at most 2 dimensions, got shapes {a.shape} and "
+                         f"{b.shape}; use matmul for stacks")
+    if a.ndim == 0 or b.ndim == 0:
+        return TensorType(result_dtype(a, b), a.shape or b.shape)
+    return _matmul_infer(a, b)
+
+
+def _dot_vjp(g, ans, a, b, argnum):
+    if a.ndim == 0 or b.ndim == 0:
+        return g * (b if argnum == 0 else a)
+    return _matmul_vjp(g, a, b, argnum)
+
+
+def _dot_batched(a, b):
+    if a.ndim == 1 or b.ndim == 1:  # a scalar operand: dot is a product
+        ndim = max(a.ndim, b.ndim)
+        return batch_lift(a, ndim) * batch_lift(b, ndim)
+    return _matmul_batched(a, b)
+
+
+def _square(x: TensorType, what: str) -> None:
+    if x.ndim < 2 or not same_dim(x.shape[-1], x.shape[-2]):
+        raise ShapeError(f"{what} needs square matrices (..., n, n), got shape {x.shape}")
+
+
+def _square_infer(what: str, reduce: bool = False):
+    """Shape rule of a function of square matrices: same shape (or the batch shape), float."""
+    def infer(x: TensorType) -> TensorType:
+        _square(x, what)
+        return TensorType(float_result(x), x.shape[:-2] if reduce else x.shape)
+    return infer
+
+
+def _solve_infer(a: TensorType, b: TensorType) -> TensorType:
+    _square(a, "solve")
+    rows = b.shape[0] if b.ndim == 1 else b.shape[-2] if b.ndim > 1 else None
+    if rows is None or not same_dim(a.shape[-1], rows):
+        raise ShapeError(f"solve: shapes {a.shape} and {b.shape} are incompatible "
+                         f"(b needs {a.shape[-1]} rows)")
+    if b.ndim == 1:
+        return TensorType(float_result(a, b), a.shape[:-1])
+    batch = _batch(a.shape[:-2], b.shape[:-2], f"solve: shapes {a.shape} and {b.shape} are incompatible")
+    return TensorType(float_result(a, b), batch + b.shape[-2:])
+
+
+def _col(v, b):
+    """`v` (shaped like b or the answer) as a stack of matrices: a vector b becomes a column."""
+    return wg.expand_dims(v, -1) if b.ndim == 1 else v
+
+
+def _uncol(v, b):
+    return wg.squeeze(v, -1) if b.ndim == 1 else v
+
+
+def _solve_batched(a, b):
+    vector = b.ndim == 2
+    b = b[..., None] if vector else b
+    ndim = max(a.ndim, b.ndim)
+    out = np.linalg.solve(batch_lift(a, ndim), batch_lift(b, ndim))
+    return out[..., 0] if vector else out
+
+
+def _det_vjp(g, ans, x):
+    """d det(x) = det(x) tr(x^-1 dx), so the cotangent is g det(x) x^-T (x must be invertible)."""
+    return wg.expand_dims(g * ans, (-2, -1)) * mT(wg.inv(x))
+
+
+def _phi(x):
+    """The lower triangle of (stacks of) `x` with the diagonal halved."""
+    n = x.shape[-1]
+    return x * (np.tril(np.ones((n, n)), -1) + np.eye(n) / 2).astype(x.dtype)
+
+
+def _cholesky_jvp(x_dot, ans, x):
+    """L_dot = L Phi(L^-1 S L^-T), S the symmetric tangent NumPy's cholesky sees: it reads the
+    lower triangle of x only, so S = tril(x_dot) + tril(x_dot, -1)^T."""
+    n = x.shape[-1]
+    s = x_dot * np.tril(np.ones((n, n))).astype(x.dtype)
+    s = s + mT(x_dot * np.tril(np.ones((n, n)), -1).astype(x.dtype))
+    return wg.matmul(ans, _phi(wg.solve(ans, mT(wg.solve(ans, s)))))
+
+
+def _cholesky_vjp(g, ans, x):
+    """The transpose of _cholesky_jvp: Z = L^-T Phi(L^T g) L^-1, folded onto the lower triangle
+    as tril(Z) + tril(Z^T, -1), i.e. Phi(Z + Z^T)."""
+    lt = mT(ans)
+    z = wg.solve(lt, mT(wg.solve(lt, mT(_phi(wg.matmul(lt, g))))))
+    return _phi(z + mT(z))
+
+
+def _matrices(rng, *shapes):
+    """Random matrices, well conditioned (a multiple of the identity added)."""
+    return tuple(rng.standard_normal(s) + 3 * np.eye(s[-1]) for s in shapes)
+
+
+def _spd(rng, *shape):
+    a = rng.standard_normal(shape)
+    return a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1])
+
+
+OPS = [
+    OpDef("matmul", np.matmul, _matmul_infer, arity=2,
+          doc="matrix product with NumPy's rules: 1-D operands and broadcast batch dimensions",
+          jvp=(lambda a_dot, ans, a, b: wg.matmul(a_dot, b), lambda b_dot, ans, a, b: wg.matmul(a, b_dot)),
+          vjp=(lambda g, ans, a, b: _matmul_vjp(g, a, b, 0), lambda g, ans, a, b: _matmul_vjp(g, a, b, 1)),
+          batched_forward=_matmul_batched,
+          examples=lambda rng: [Example((rng.standard_normal(s), rng.standard_normal(t))) for s, t in [
+              ((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)),
+              ((2, 3, 4), (4, 2)), ((2, 1, 3, 4), (3, 4, 2)), ((4,), (2, 4, 3))]]),
+    OpDef("dot", np.dot, _dot_infer, arity=2,
+          doc="NumPy dot for operands of at most 2 dimensions (a 0-d operand multiplies)",
+          jvp=(lambda a_dot, ans, a, b: wg.dot(a_dot, b), lambda b_dot, ans, a, b: wg.dot(a, b_dot)),
+          vjp=(lambda g, ans, a, b: _dot_vjp(g, ans, a, b, 0), lambda g, ans, a, b: _dot_vjp(g, ans, a, b, 1)),
+          batched_forward=_dot_batched,
+          examples=lambda rng: [Example((rng.standard_normal(s), rng.standard_normal(t))) for s, t in [
+              ((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)), ((), (2, 3)), ((3,), ())]]),
+    OpDef("solve", np.linalg.solve, _solve_infer, arity=2,
+          doc="x with a @ x = b (np.linalg.solve; b a vector or a stack of matrices); a invertible",
+          jvp=(lambda a_dot, ans, a, b: -_uncol(wg.solve(a, wg.matmul(a_dot, _col(ans, b))), b),
+               lambda b_dot, ans, a, b: wg.solve(a, b_dot)),
+          vjp=(lambda g, ans, a, b: -wg.matmul(wg.solve(mT(a), _col(g, b)), mT(_col(ans, b))),
+               lambda g, ans, a, b: _uncol(wg.solve(mT(a), _col(g, b)), b)),
+          batched_forward=_solve_batched,
+          examples=lambda rng: [Example(_matrices(rng, (3, 3)) + (rng.standard_normal(s),))
+                                for s in [(3,), (3, 2), (2, 3, 1)]]
+          + [Example(_matrices(rng, (2, 3, 3)) + (rng.standard_normal(3),))]),
+    OpDef("inv", np.linalg.inv, _square_infer("inv"),
+          doc="matrix inverse (of each matrix in a stack); undefined for singular matrices",
+          jvp=(lambda x_dot, ans, x: -wg.matmul(wg.matmul(ans, x_dot), ans),),
+          vjp=(lambda g, ans, x: -wg.matmul(wg.matmul(mT(ans), g), mT(ans)),),
+          batched_forward=np.linalg.inv,
+          examples=lambda rng: [Example(_matrices(rng, (3, 3))), Example(_matrices(rng, (2, 2, 2)))]),
+    OpDef("det", np.linalg.det, _square_infer("det", reduce=True),
+          doc="determinant (of each matrix in a stack); derivative rules need x invertible",
+          jvp=(lambda x_dot, ans, x: ans * wg.sum(mT(wg.inv(x)) * x_dot, axis=(-2, -1)),),
+          vjp=(_det_vjp,), batched_forward=np.linalg.det,
+          examples=lambda rng: [Example(_matrices(rng, (3, 3))), Example(_matrices(rng, (2, 2, 2)))]),
+    OpDef("cholesky", np.linalg.cholesky, _square_infer("cholesky"),
+          doc="lower Cholesky factor L (L L^T = x) of a positive definite x; reads x's lower triangle",
+          jvp=(_cholesky_jvp,), vjp=(_cholesky_vjp,), batched_forward=np.linalg.cholesky,
+          examples=lambda rng: [Example((_spd(rng, 3, 3),)), Example((_spd(rng, 2, 2, 2),))]),
+]
