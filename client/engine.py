@@ -180,11 +180,11 @@ class Engine:
         if mode == "auto":
             mode = "forward" if n <= m else "reverse"
         if mode == "forward":
-            basis = _basis(in_types, out_types)
+            basis = _basis(in_types)
             values, tangents = self.jvp(graph, inputs, basis, batched=True, check=check)
             blocks = _blocks(tangents, out_types, in_types, transpose=True)
         else:
-            basis = _basis(out_types, in_types)
+            basis = _basis(out_types)
             values, cotangents = self.vjp(graph, inputs, basis, wrt, batched=True, check=check)
             blocks = _blocks(cotangents, in_types, out_types, transpose=False)
         return JacobianResult({k: values[k] for k in graph.output_names}, blocks, mode)
@@ -269,15 +269,14 @@ def _strip(out: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix):]: v for k, v in out.items() if k.startswith(prefix)}
 
 
-def _basis(sources: dict[str, TensorType], others: dict[str, TensorType]) -> dict[str, np.ndarray]:
+def _basis(sources: dict[str, TensorType]) -> dict[str, np.ndarray]:
     """The identity basis over all of `sources` together, split per source: source k gets
-    shape (n, *shape_k), zero outside its own block of rows."""
+    shape (n, *shape_k), its columns of the n x n identity."""
     n = sum(t.size for t in sources.values())
+    eye = np.eye(n, dtype=np.result_type(*(t.dtype for t in sources.values())))
     basis, offset = {}, 0
     for name, t in sources.items():
-        block = np.zeros((n, t.size), dtype=t.dtype)
-        block[offset:offset + t.size] = np.eye(t.size, dtype=t.dtype)
-        basis[name] = block.reshape((n,) + t.shape)
+        basis[name] = eye[:, offset:offset + t.size].astype(t.dtype, copy=False).reshape((n,) + t.shape)
         offset += t.size
     return basis
 
@@ -293,8 +292,8 @@ def _blocks(results: dict[str, np.ndarray], result_types: dict[str, TensorType],
         for bname, bt in basis_types.items():
             rows = swept[offset:offset + bt.size]  # (basis size, result size)
             offset += bt.size
-            if transpose:  # forward: results are outputs, basis is inputs
-                blocks[(rname, bname)] = np.ascontiguousarray(rows.T).reshape(rt.shape + bt.shape)
+            if transpose:  # forward: results are outputs, basis is inputs (a view where possible)
+                blocks[(rname, bname)] = rows.T.reshape(rt.shape + bt.shape)
             else:          # reverse: results are inputs, basis is outputs
-                blocks[(bname, rname)] = np.ascontiguousarray(rows).reshape(bt.shape + rt.shape)
+                blocks[(bname, rname)] = rows.reshape(bt.shape + rt.shape)
     return blocks
