@@ -32,3 +32,13 @@ def worked_graph() -> wg.Graph:
 @pytest.fixture
 def engine() -> Engine:
     return Engine(default_registry())
+
+
+# -- a real server, shared by the end-to-end tests (see tests/serving.py) ------------------
+@pytest.fixture(scope="session")
+def server():
+    """A `python -m wengert.server` subprocess with default settings; use `server.target`."""
+    from serving import start_server
+
+    with start_server() as running:
+        yield running

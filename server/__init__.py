@@ -1,0 +1,98 @@
+"""The wengert gRPC server: the differentiation service plus health, reflection, metrics.
+
+`create_server(config)` builds a ready-to-start server bound to `config.port` (0 picks a free
+port, which it returns), so tests and embedders get the same server `wengert serve` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from wengert.plugins.checker import verify_registry
+from wengert.plugins.registry import Registry, set_default_registry
+from wengert.server import health as health_service
+from wengert.server.cache import GraphCache
+from wengert.server.config import Config
+from wengert.server.interceptors import CallInterceptor, TokenAuthInterceptor
+from wengert.server.limits import Limits
+from wengert.server.metrics import Metrics
+from wengert.server.servicer import DifferentiationServicer
+from wengert.v1 import service_pb2_grpc
+
+__all__ = ["Config", "create_server", "load_registry"]
+
+log = logging.getLogger("wengert.server")
+
+
+def load_registry(config: Config) -> Registry:
+    """The plugins' ops, less those that fail the derivative checker under --verify-plugins."""
+    registry = Registry.load(modules=config.plugin_modules, disabled=config.disabled_plugins,
+                             skip_broken=config.skip_broken_plugins)
+    if config.verify_plugins:
+        registry, reports = verify_registry(registry)
+        for report in reports:
+            if not report.passed:
+                log.warning("leaving out op %s: it failed verification:\n%s", report.op, report.text())
+    set_default_registry(registry)  # derivative rules build graphs with the default registry
+    return registry
+
+
+def create_server(config: Config, *, registry: Registry | None = None, health=None,
+                  calls: CallInterceptor | None = None) -> tuple[grpc.Server, int]:
+    """A configured, bound, not yet started server, and its port. Pass `health` (from
+    `wengert.server.health.create()`) to control its status, and `calls` (a
+    `CallInterceptor(Metrics())`) to read its metrics or drain it."""
+    registry = registry if registry is not None else load_registry(config)
+    health = health if health is not None else health_service.create()
+    calls = calls if calls is not None else CallInterceptor(Metrics())
+    interceptors: list[grpc.ServerInterceptor] = [calls]
+    if config.auth_token:
+        interceptors.insert(0, TokenAuthInterceptor(config.auth_token))
+    max_bytes = config.max_message_mb * 1024 * 1024
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="wengert"),
+        interceptors=interceptors,
+        options=[("grpc.max_send_message_length", max_bytes),
+                 ("grpc.max_receive_message_length", max_bytes),
+                 ("grpc.so_reuseport", 0),
+                 *_connection_age(config.max_connection_age)],
+    )
+    limits = Limits(config.max_nodes, config.max_tensor_elements, config.max_jacobian_elements,
+                    config.max_batch)
+    cache = GraphCache(config.cache_size, calls.metrics.record_cache)
+    service_pb2_grpc.add_DifferentiationServiceServicer_to_server(
+        DifferentiationServicer(registry, limits, cache), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (health_service.SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME), server)
+    address = f"[{config.host}]:{config.port}" if ":" in config.host else f"{config.host}:{config.port}"
+    tls = config.tls_cert or config.tls_key or config.tls_client_ca
+    port = server.add_secure_port(address, _credentials(config)) if tls else server.add_insecure_port(address)
+    return server, port
+
+
+def _connection_age(seconds: float) -> list[tuple[str, int]]:
+    """gRPC's connection-age options: a closed connection makes a client re-resolve DNS."""
+    if seconds <= 0:
+        return []
+    return [("grpc.max_connection_age_ms", int(seconds * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(seconds * 1000))]
+
+
+def _credentials(config: Config) -> grpc.ServerCredentials:
+    if not (config.tls_cert and config.tls_key):
+        raise ValueError("TLS needs both --tls-cert and --tls-key")
+    client_ca = _read(config.tls_client_ca) if config.tls_client_ca else None
+    return grpc.ssl_server_credentials([(_read(config.tls_key), _read(config.tls_cert))],
+                                       root_certificates=client_ca, require_client_auth=client_ca is not None)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()

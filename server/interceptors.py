@@ -1,0 +1,154 @@
+"""Server interceptors: bearer-token authentication, and the one place where a call's outcome
+becomes a status code, a log line and metrics.
+
+Domain errors carry their status (`WengertError.code`) and are sent with their message; any
+other exception is a server bug: its traceback goes to the log and the client sees only a
+generic INTERNAL, so nothing about the server's insides leaks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import threading
+import time
+
+import grpc
+
+from wengert.errors import Unavailable, WengertError, error_metadata
+from wengert.server.metrics import Metrics
+
+SERVICE_PREFIX = "/wengert.v1."
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+INTERNAL_MESSAGE = "internal server error (details are in the server log)"
+
+log = logging.getLogger("wengert.server")
+request_log = logging.getLogger("wengert.server.requests")
+
+
+class CallInterceptor(grpc.ServerInterceptor):
+    """Maps errors to status codes, logs one line per call and records metrics, for the
+    unary methods of the wengert service (health and reflection pass through untouched).
+
+    It also admits calls: once `close()`d (draining) it refuses new ones with UNAVAILABLE,
+    which the contract calls safe to retry, and `wait_idle` waits for the admitted ones."""
+
+    def __init__(self, metrics: Metrics):
+        self.metrics = metrics
+        self._open = True
+        self._active = 0
+        self._idle = threading.Condition()
+
+    def close(self) -> None:
+        with self._idle:
+            self._open = False
+
+    def wait_idle(self, timeout: float, interrupted: threading.Event) -> bool:
+        """True once no admitted call is running; False after `timeout` or `interrupted`."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._active and not interrupted.is_set() and time.monotonic() < deadline:
+                self._idle.wait(min(0.1, max(deadline - time.monotonic(), 0)))
+            return not self._active
+
+    @contextlib.contextmanager
+    def _admitted(self):
+        with self._idle:
+            if not self._open:
+                raise Unavailable("the server is shutting down; retry on another replica")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def intercept_service(self, continuation, details):
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None or not details.method.startswith(SERVICE_PREFIX):
+            return handler
+        method = details.method.rsplit("/", 1)[-1]
+        behavior = handler.unary_unary
+
+        def handle(request, context):
+            start = time.perf_counter()
+            code, response = "OK", None
+            self.metrics.in_flight.inc()
+            try:
+                with self._admitted():
+                    response = behavior(request, context)
+                return response
+            except WengertError as exc:
+                code = exc.code
+                context.set_trailing_metadata(error_metadata(exc))
+                context.abort(grpc.StatusCode[code], str(exc))
+            except Exception:
+                code = "INTERNAL"
+                log.exception("internal error in %s", method)
+                context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+            finally:
+                seconds = time.perf_counter() - start
+                self.metrics.in_flight.dec()
+                self.metrics.record_call(method, code, seconds)
+                if request_log.isEnabledFor(logging.INFO):
+                    request_log.info("rpc method=%s code=%s ms=%.3f %s", method, code, seconds * 1e3,
+                                     describe(request, response))
+
+        return grpc.unary_unary_rpc_method_handler(handle, request_deserializer=handler.request_deserializer,
+                                                   response_serializer=handler.response_serializer)
+
+
+class TokenAuthInterceptor(grpc.ServerInterceptor):
+    """Requires `authorization: Bearer <token>` metadata on every call except health checks,
+    so orchestrator probes work without the secret."""
+
+    def __init__(self, token: str):
+        self._expected = f"Bearer {token}"
+
+    def intercept_service(self, continuation, details):
+        handler = continuation(details)
+        if handler is None or details.method.startswith(HEALTH_PREFIX) or self._authorized(details):
+            return handler
+        return _refusal(handler)
+
+    def _authorized(self, details) -> bool:
+        given = next((v for k, v in details.invocation_metadata or () if k == "authorization"), "")
+        return hmac.compare_digest(str(given).encode(), self._expected.encode())
+
+
+def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as `handler` that answers UNAUTHENTICATED."""
+
+    def refuse(request, context):
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+
+    kind = {(False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler}
+    return kind[handler.request_streaming, handler.response_streaming](
+        refuse, request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer)
+
+
+def describe(request, response) -> str:
+    """The request's graph id, size and mode as `key=value` pairs for the request log."""
+    graph_id = getattr(response, "graph_id", "") or getattr(request, "graph_id", "")
+    elements = 0
+    for field in ("inputs", "tangents", "cotangents"):
+        for tensor in getattr(request, field, {}).values():
+            count = 1
+            for d in tensor.shape:
+                count *= d
+            elements += count
+    parts = [f"graph={graph_id[:12] or '-'}", f"in_bytes={request.ByteSize()}", f"in_elements={elements}"]
+    mode_field = request.DESCRIPTOR.fields_by_name.get("mode")
+    if mode_field is not None:
+        mode = response.mode if getattr(response, "mode", 0) else request.mode
+        value = mode_field.enum_type.values_by_number.get(mode)
+        parts.append(f"mode={value.name if value else mode}")
+    if getattr(request, "batched", False):
+        parts.append("batched=true")
+    return " ".join(parts)

@@ -1,0 +1,35 @@
+"""Prometheus metrics: request counts by method and status, latency, in-flight calls, cache use.
+
+Each server owns its own `CollectorRegistry`, so several servers in one process (tests) do not
+collide. They are recorded always and exposed over HTTP only with `--metrics-port`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("wengert_requests", "RPCs handled, by method and status code",
+                                ["method", "code"], registry=self.registry)
+        self.latency = Histogram("wengert_request_duration_seconds", "RPC handling time, by method",
+                                 ["method"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.in_flight = Gauge("wengert_requests_in_flight", "RPCs being handled now",
+                               registry=self.registry)
+        self.cache = Counter("wengert_graph_cache", "Graph cache look-ups, by result",
+                             ["result"], registry=self.registry)
+
+    def record_cache(self, hit: bool) -> None:
+        self.cache.labels("hit" if hit else "miss").inc()
+
+    def record_call(self, method: str, code: str, seconds: float) -> None:
+        self.requests.labels(method, code).inc()
+        self.latency.labels(method).observe(seconds)
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> None:
+        """Expose /metrics on `port` from a daemon thread."""
+        start_http_server(port, addr=host, registry=self.registry)
