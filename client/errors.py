@@ -1,5 +1,9 @@
 """Domain errors. Each class carries the gRPC status code it maps to, so the server maps
-exceptions to statuses in one place and the client maps statuses back to the same classes."""
+exceptions to statuses in one place and the client maps statuses back to the same classes.
+
+Several classes share a status (INVALID_ARGUMENT, UNIMPLEMENTED), so the server also names the
+class in the trailing metadata key `ERROR_CLASS_KEY` (see `error_metadata`); `error_from_status`
+reads both back through the one table, `BY_STATUS`."""
 
 from __future__ import annotations
 
@@ -97,3 +101,41 @@ class PluginError(WengertError):
 def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> WengertError:
     """An error naming the node and op at fault, in the one format every message uses."""
     return cls(f"node {node_id!r} ({op}): {message}")
+
+
+ERROR_CLASS_KEY = "wengert-error-class"
+
+# gRPC status -> the classes that travel under it. The first is raised when the status names no
+# class of its own (gRPC itself produced it: a passed deadline, an unreachable server, ...).
+BY_STATUS: dict[str, tuple[type[WengertError], ...]] = {
+    "INVALID_ARGUMENT": (InvalidRequest, InvalidGraph, InvalidTensor, EvaluationError),
+    "UNIMPLEMENTED": (UnknownOp, NoDerivative),
+    "NOT_FOUND": (GraphNotFound,),
+    "RESOURCE_EXHAUSTED": (LimitExceeded,),
+    "DEADLINE_EXCEEDED": (DeadlineExceeded,),
+    "CANCELLED": (Cancelled,),
+    "UNAUTHENTICATED": (Unauthenticated,),
+    "UNAVAILABLE": (Unavailable,),
+    "INTERNAL": (InternalError,),
+    "FAILED_PRECONDITION": (PluginError,),
+}
+_TABLED = {cls for classes in BY_STATUS.values() for cls in classes}
+
+
+def error_metadata(error: WengertError) -> tuple[tuple[str, str], ...]:
+    """The trailing metadata a server sends with `error`'s status: the name of its class in the
+    table (for a subclass, the nearest tabled ancestor), so the client can raise the same class."""
+    cls = next(c for c in type(error).__mro__ if c in _TABLED or c is WengertError)
+    return ((ERROR_CLASS_KEY, cls.__name__),)
+
+
+def error_from_status(code: str, message: str, class_name: str | None = None) -> WengertError:
+    """The error to raise for a gRPC status (`code` is a `grpc.StatusCode` name). A status outside
+    the table becomes a plain `WengertError` carrying that code."""
+    classes = BY_STATUS.get(code)
+    if classes is None:
+        error = WengertError(message)
+        error.code = code
+        return error
+    cls = next((c for c in classes if c.__name__ == class_name), classes[0])
+    return cls(message)

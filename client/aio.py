@@ -1,0 +1,68 @@
+"""`wg.AsyncClient`: `wg.Client`'s methods as coroutines, over `grpc.aio`.
+
+    async with wg.AsyncClient("localhost:50051") as client:
+        value, grad = await client.value_and_grad(f, 2.0, 5.0)
+
+Requests, results, retries and errors are `Client`'s own (`wengert.api`, `wengert.codec`,
+`wengert.remote`); only the waiting is asynchronous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+
+from wengert.api import Call, ClientAPI
+from wengert.local import LocalTransport
+from wengert.remote import Attempt, RemoteTransport
+
+
+class AsyncRemoteTransport(RemoteTransport):
+    """Runs calls over a `grpc.aio` channel."""
+
+    grpc_module = grpc.aio
+
+    async def __call__(self, call: Call) -> Any:
+        attempt = Attempt(call, self.ids, self.policy)
+        method = getattr(self.stub, call.rpc)
+        while True:
+            try:
+                response = await method(attempt.request, timeout=attempt.timeout(), metadata=self.metadata)
+            except grpc.RpcError as exc:
+                await asyncio.sleep(attempt.retry_after(exc))
+            else:
+                return attempt.result(response)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+
+class AsyncLocalTransport(LocalTransport):
+    """The in-process engine, run in a worker thread to keep the event loop free."""
+
+    async def __call__(self, call: Call) -> Any:
+        return await asyncio.to_thread(super().__call__, call)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class AsyncClient(ClientAPI):
+    """An asyncio client: every method is a coroutine; the arguments are `ClientAPI`'s."""
+
+    remote_transport = AsyncRemoteTransport
+    local_transport = AsyncLocalTransport
+
+    async def _run(self, call, finish):
+        return finish(await self._transport(call))
+
+    async def close(self) -> None:
+        await self._transport.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()

@@ -1,0 +1,296 @@
+"""The SDK's methods, written once for every client (local or remote, sync or async).
+
+Each method binds its arguments to the graph, describes the request as a transport-neutral
+`Call`, and hands it to `_run` with a `finish` function that packs the transport's raw result
+into what the caller gets back. A sync client's `_run` returns that result; an async client's
+returns a coroutine of it, so the same method body serves `Client` and `AsyncClient`.
+
+How arguments and results are shaped (the same for every method):
+
+* `f` is a `wg.Graph`, or a Python function traced on the fly from the given arrays.
+* Inputs are positional, in graph-input order, or one dict by input name. Python numbers and
+  lists take the declared dtype of their input; NumPy arrays are sent as they are.
+* Output-side results (values, JVP tangents) are the array when the graph has one output (or
+  `outputs="name"`), otherwise a dict by output name.
+* Input-side results (VJP cotangents, gradients, Jacobian blocks) follow how the inputs were
+  chosen, as in JAX: `argnums=0` (the default) gives one array, `argnums=(0, 1)` a tuple,
+  `wrt="x"` one array, `wrt=["x", "b"]` a dict by input name.
+* A Jacobian block is shaped `out_shape + in_shape`. With several outputs the result is a dict
+  by output name of the input-side results above.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from wengert.builder import trace as trace_graph
+from wengert.engine import MODES
+from wengert.errors import InvalidRequest
+from wengert.graph import Graph
+from wengert.tables import Trace
+
+TRACE_MODES = ("none", "forward", "reverse")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, before any transport sees it: the RPC's name and its fields as arrays."""
+
+    rpc: str
+    graph: Graph | None = None
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+    tangents: dict[str, np.ndarray] = field(default_factory=dict)
+    cotangents: dict[str, np.ndarray] = field(default_factory=dict)
+    wrt: tuple[str, ...] = ()
+    batched: bool = False
+    mode: str = ""
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    """One op of the catalogue `list_ops` returns. `arity` is None for a variadic op."""
+
+    name: str
+    plugin: str
+    version: str
+    arity: int | None
+    attrs: tuple[str, ...]
+    doc: str
+    has_jvp: bool
+    has_vjp: bool
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Names picked from a graph's inputs or outputs, and the form the caller gets them in."""
+
+    names: tuple[str, ...]
+    form: str  # "one", "tuple" or "dict"
+
+    def pack(self, arrays: Mapping[str, Any]) -> Any:
+        if self.form == "one":
+            return arrays[self.names[0]]
+        if self.form == "tuple":
+            return tuple(arrays[n] for n in self.names)
+        return {n: arrays[n] for n in self.names}
+
+
+class ClientAPI:
+    """The methods every client offers. A subclass names its two transports (callables taking
+    a `Call`, with `close()`) and defines `_run(call, finish)`.
+
+    `target`: "host:port", "dns:///name:port", ... `timeout`: seconds per call, retries
+    included. `credentials`: `grpc.ChannelCredentials` for TLS. `token`: sent as a bearer
+    token. `retries`: how often UNAVAILABLE is retried. `load_balancing="round_robin"` spreads
+    calls over every address the target resolves to (e.g. a headless Kubernetes service).
+    `options`: extra gRPC channel options. `registry`: the ops functions are traced with
+    (default: the plugins installed here), e.g. one that holds a plugin the server loads.
+    """
+
+    remote_transport: Any
+    local_transport: Any
+
+    def __init__(self, target: str, *, timeout: float | None = None, credentials=None,
+                 token: str | None = None, retries: int = 5,
+                 options: Sequence[tuple[str, Any]] = (), load_balancing: str | None = None,
+                 registry=None):
+        self._transport = self.remote_transport.connect(
+            target, timeout=timeout, credentials=credentials, token=token, retries=retries,
+            options=options, load_balancing=load_balancing)
+        self._registry = registry
+
+    @classmethod
+    def local(cls, registry=None):
+        """The same API on an in-process engine (no network), with `registry`'s ops."""
+        client = cls.__new__(cls)
+        client._transport = cls.local_transport(registry)
+        client._registry = registry
+        return client
+
+    def _run(self, call: Call, finish: Callable[[Any], Any]) -> Any:
+        raise NotImplementedError
+
+    def evaluate(self, f, *args, outputs: str | Sequence[str] | None = None):
+        """The value(s) of `f` at the inputs `args`."""
+        graph, inputs = self._bind(f, _arguments(args))
+        outs = _select_outputs(graph, outputs)
+        return self._run(Call("Evaluate", graph, inputs, outs.names), outs.pack)
+
+    def jvp(self, f, primals, tangents, *, outputs: str | Sequence[str] | None = None,
+            batched: bool = False):
+        """Forward mode, like `jax.jvp`: `(values, J·tangents)`. `primals` is a tuple or a dict
+        of inputs; `tangents` has the same form (None or a missing name: zero tangent). With
+        `batched`, each tangent has a leading axis of B directions, and so has each result."""
+        graph, inputs = self._bind(f, primals)
+        outs = _select_outputs(graph, outputs)
+        call = Call("Jvp", graph, inputs, outs.names, tangents=_by_input(graph, tangents, primals),
+                    batched=batched)
+        return self._run(call, lambda r: (outs.pack(r[0]), outs.pack(r[1])))
+
+    def vjp(self, f, primals, cotangents, *, argnums: int | Sequence[int] | None = None,
+            wrt: str | Sequence[str] | None = None, batched: bool = False):
+        """Reverse mode: `(values, cotangents·J)` for the inputs chosen by `argnums` or `wrt`.
+        `cotangents` is an array for a one-output graph, else a dict by output name (a missing
+        name: zero). With `batched`, each cotangent has a leading axis of B directions."""
+        graph, inputs = self._bind(f, primals)
+        sel = _select_inputs(graph, argnums, wrt)
+        outs = _select_outputs(graph, None)
+        call = Call("Vjp", graph, inputs, cotangents=_by_output(graph, cotangents), wrt=sel.names,
+                    batched=batched)
+        return self._run(call, lambda r: (outs.pack(r[0]), sel.pack(r[1])))
+
+    def jacobian(self, f, *args, argnums: int | Sequence[int] | None = None,
+                 wrt: str | Sequence[str] | None = None,
+                 outputs: str | Sequence[str] | None = None, mode: str = "auto"):
+        """The Jacobian of the (float) outputs with respect to the chosen inputs, in "forward",
+        "reverse" or "auto" mode (forward when the inputs are the smaller side)."""
+        if mode not in MODES:
+            raise InvalidRequest(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        graph, inputs = self._bind(f, _arguments(args))
+        sel = _select_inputs(graph, argnums, wrt)
+        floats = [n for n in graph.output_names if graph.output_type(n).is_float]
+        outs = _select_outputs(graph, outputs, floats)
+        call = Call("Jacobian", graph, inputs, outs.names, wrt=sel.names, mode=mode)
+        return self._run(call, lambda r: outs.pack(
+            {o: sel.pack({i: r.blocks[(o, i)] for i in sel.names}) for o in outs.names}))
+
+    def value_and_grad(self, f, *args, argnums: int | Sequence[int] | None = None,
+                       wrt: str | Sequence[str] | None = None):
+        """`(value, gradient)` of a function with one scalar float output."""
+        call, finish = self._grad(f, args, argnums, wrt)
+        return self._run(call, finish)
+
+    def grad(self, f, *args, argnums: int | Sequence[int] | None = None,
+             wrt: str | Sequence[str] | None = None):
+        """The gradient of a function with one scalar float output, like `jax.grad`."""
+        call, finish = self._grad(f, args, argnums, wrt)
+        return self._run(call, lambda r: finish(r)[1])
+
+    def trace(self, f, *args, tangents=None, cotangents=None, mode: str | None = None) -> Trace:
+        """The evaluation trace: every value in Wengert order, with tangents along `tangents`
+        (forward, as in the notes' §2.4) or adjoints of `cotangents` (reverse, §2.6; default 1
+        for a single scalar output). `print(result)` shows the table."""
+        mode = mode or ("forward" if tangents is not None else
+                        "reverse" if cotangents is not None else "none")
+        if mode not in TRACE_MODES:
+            raise InvalidRequest(f"unknown trace mode {mode!r}; use one of {', '.join(TRACE_MODES)}")
+        if mode == "forward" and tangents is None:
+            raise InvalidRequest("a forward trace needs tangents, e.g. tangents=(1.0, 0.0)")
+        given = _arguments(args)
+        graph, inputs = self._bind(f, given)
+        seeds = {}
+        if mode == "forward":
+            seeds = {"tangents": _by_input(graph, tangents, given)}
+        elif mode == "reverse":
+            seeds = {"cotangents": _by_output(graph, cotangents) if cotangents is not None
+                     else _unit_seed(graph)}
+        call = Call("Trace", graph, inputs, mode=mode, **seeds)
+        return self._run(call, lambda r: Trace.of(graph, mode, *r))
+
+    def list_ops(self) -> list[OpInfo]:
+        """The ops the engine (local) or the server (remote) can run, sorted by name."""
+        return self._run(Call("ListOps"), list)
+
+    # -- shared steps ----------------------------------------------------------------------
+    def _bind(self, f, given: Mapping[str, Any] | Sequence[Any]) -> tuple[Graph, dict[str, np.ndarray]]:
+        """The graph (traced if `f` is a function) and its inputs by name, as arrays."""
+        if isinstance(f, Graph):
+            names = f.input_names
+            if not isinstance(given, Mapping):
+                if len(given) != len(names):
+                    raise InvalidRequest(f"the graph takes {len(names)} input(s) "
+                                         f"({', '.join(names)}), got {len(given)}")
+                given = dict(zip(names, given))
+            declared = dict(f.inputs)
+            return f, {k: _as_array(v, declared[k].dtype if k in declared else None)
+                       for k, v in given.items()}
+        if isinstance(given, Mapping):
+            given = inspect.signature(f).bind(**given).args
+        examples = [_as_array(v) for v in given]
+        graph = trace_graph(f, *examples, registry=self._registry)
+        return graph, dict(zip(graph.input_names, examples))
+
+    def _grad(self, f, args, argnums, wrt) -> tuple[Call, Callable[[Any], Any]]:
+        graph, inputs = self._bind(f, _arguments(args))
+        sel = _select_inputs(graph, argnums, wrt)
+        seed = _unit_seed(graph)
+        (name,) = seed
+        call = Call("Vjp", graph, inputs, cotangents=seed, wrt=sel.names)
+        return call, lambda r: (r[0][name], sel.pack(r[1]))
+
+
+def _arguments(args: tuple) -> Mapping[str, Any] | tuple:
+    """`*args` as given: one dict means inputs by name."""
+    return args[0] if len(args) == 1 and isinstance(args[0], Mapping) else args
+
+
+def _as_array(value: Any, dtype: str | None = None) -> np.ndarray:
+    """NumPy values as they are; Python numbers and lists in the declared dtype."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value)
+    return np.asarray(value, dtype=dtype)
+
+
+def _select_inputs(graph: Graph, argnums, wrt) -> Selection:
+    if wrt is not None and argnums is not None:
+        raise InvalidRequest("give argnums or wrt, not both")
+    if wrt is not None:
+        return Selection((wrt,), "one") if isinstance(wrt, str) else Selection(tuple(wrt), "dict")
+    argnums = 0 if argnums is None else argnums
+    numbers = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    count = len(graph.inputs)
+    bad = [i for i in numbers if not -count <= i < count]
+    if bad:
+        raise InvalidRequest(f"argnums {bad[0]} is out of range: the graph takes {count} input(s)")
+    names = tuple(graph.input_names[i] for i in numbers)
+    return Selection(names, "one" if isinstance(argnums, int) else "tuple")
+
+
+def _select_outputs(graph: Graph, outputs, default: Sequence[str] | None = None) -> Selection:
+    if isinstance(outputs, str):
+        return Selection((outputs,), "one")
+    if outputs is not None:
+        return Selection(tuple(outputs), "dict")
+    names = tuple(graph.output_names if default is None else default)
+    return Selection(names, "one" if len(names) == 1 else "dict")
+
+
+def _by_input(graph: Graph, directions, primals) -> dict[str, np.ndarray]:
+    """Tangents given like the primals (a sequence aligned with them, or a dict), by input name,
+    in the input's dtype; None entries are left out (zero)."""
+    if isinstance(primals, Mapping) != isinstance(directions, Mapping):
+        raise InvalidRequest("give tangents in the same form as the inputs (a sequence or a dict)")
+    if not isinstance(directions, Mapping):
+        if len(directions) != len(graph.inputs):
+            raise InvalidRequest(f"give one tangent (or None) per input: the graph takes "
+                                 f"{len(graph.inputs)}, got {len(directions)}")
+        directions = dict(zip(graph.input_names, directions))
+    declared = dict(graph.inputs)
+    return {k: _as_array(v, declared[k].dtype if k in declared else None)
+            for k, v in directions.items() if v is not None}
+
+
+def _by_output(graph: Graph, cotangents) -> dict[str, np.ndarray]:
+    """Cotangents by output name, in the output's dtype: an array means the only output's."""
+    if not isinstance(cotangents, Mapping):
+        if len(graph.outputs) != 1:
+            raise InvalidRequest(f"the graph has {len(graph.outputs)} outputs: give cotangents "
+                                 f"as a dict by output name ({', '.join(graph.output_names)})")
+        cotangents = {graph.output_names[0]: cotangents}
+    names = set(graph.output_names)
+    return {k: _as_array(v, graph.output_type(k).dtype if k in names else None)
+            for k, v in cotangents.items()}
+
+
+def _unit_seed(graph: Graph) -> dict[str, np.ndarray]:
+    """Cotangent 1 on the graph's only output, which must be a float scalar (a loss)."""
+    types = [graph.output_type(n) for n in graph.output_names]
+    if len(types) != 1 or types[0].size != 1 or not types[0].is_float:
+        shown = ", ".join(f"{n}: {t}" for n, t in zip(graph.output_names, types))
+        raise InvalidRequest(f"a gradient needs one scalar float output; the graph has {shown}")
+    return {graph.output_names[0]: np.ones(types[0].shape, types[0].dtype)}

@@ -1,0 +1,33 @@
+"""`wg.Client`: the SDK's methods over gRPC, or in-process with `Client.local()`.
+
+    client = wg.Client("localhost:50051", timeout=10)
+    client.grad(f, 2.0, 5.0, argnums=(0, 1))        # (5.5, 1.716)
+
+Local and remote give the same results and raise the same error classes. `wengert.api` says
+how arguments and results are shaped; `wengert.remote` how retries and graph ids work.
+"""
+
+from __future__ import annotations
+
+from wengert.api import ClientAPI
+from wengert.local import LocalTransport
+from wengert.remote import RemoteTransport
+
+
+class Client(ClientAPI):
+    """A blocking client of the server at `target`; the arguments are `ClientAPI`'s."""
+
+    remote_transport = RemoteTransport
+    local_transport = LocalTransport
+
+    def _run(self, call, finish):
+        return finish(self._transport(call))
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
