@@ -1,10 +1,12 @@
 """The derivative checker: proves an op's rules numerically before anyone relies on them.
 
 For each example input (and each float dtype) it checks that the forward agrees with the shape
-rule, the JVP with central finite differences, the VJP with the JVP through the dot-product
+rule and runs the same over a batch as one at a time, the JVP with central finite differences, the VJP with the JVP through the dot-product
 identity <u, J v> = <J^T u, v>, batched directions with stacked single ones, and, where the
 rules are themselves differentiable, the same again on the op's VJP graph (second order).
-`wengert check-plugin`, `--verify-plugins` and the test suite all call `check_op`.
+`wengert check-plugin`, `--verify-plugins` (through `verify_registry`) and the test suite all
+call `check_op`. A rule that raises, or returns a value of the wrong shape, is a failure of its
+op like any numeric disagreement, never an exception out of the checker.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ class Failure:
 
     def __str__(self) -> str:
         shapes = ", ".join(str(s) for s in self.shapes)
-        return (f"{self.check} [{self.dtype}, inputs {shapes}]: worst error {self.worst:.3g}"
-                + (f" ({self.detail})" if self.detail else ""))
+        head = f"{self.check} [{self.dtype}, inputs {shapes}]: "
+        if self.worst == float("inf") and self.detail:  # a broken rule or shape, not a number
+            return head + self.detail
+        return head + f"worst error {self.worst:.3g}" + (f" ({self.detail})" if self.detail else "")
 
 
 @dataclass
@@ -57,7 +61,8 @@ class OpReport:
         return not self.failures
 
     def text(self) -> str:
-        head = f"{'ok  ' if self.passed else 'FAIL'} {self.op} ({self.plugin or 'unregistered'}): "
+        status = "FAIL" if not self.passed else "ok  " if self.examples else "skip"  # skip: nothing checked
+        head = f"{status} {self.op} ({self.plugin or 'unregistered'}): "
         head += f"{self.examples} example(s)"
         lines = [head] + [f"     {f}" for f in self.failures] + [f"     note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -75,7 +80,7 @@ def check_op(op: OpDef | str, registry: Registry | None = None, *, dtypes: Itera
     engine = Engine(registry)
     rng = np.random.default_rng(seed)
     report = OpReport(op.name, op.plugin)
-    examples = list(op.examples(rng)) if op.examples is not None else _generated(op, rng)
+    examples = op_examples(op, rng)
     if not examples:
         report.notes.append("no examples to check")
     for example in examples:
@@ -90,6 +95,26 @@ def check_plugin(name: str, registry: Registry | None = None, **options) -> list
     """Check every op that plugin `name` provides."""
     registry = registry or default_registry()
     return [check_op(op, registry, **options) for op in registry if op.plugin == name]
+
+
+def verify_registry(registry: Registry, **options) -> tuple[Registry, list[OpReport]]:
+    """`registry` without the ops that fail their check, and every op's report.
+
+    For `wengert serve --verify-plugins`. Dropping an op can break another whose rules use it
+    (gelu's use erf), so the survivors are checked again until none fails."""
+    reports: dict[str, OpReport] = {}
+    while True:
+        fresh = [check_op(op, registry, **options) for op in registry]
+        reports.update((r.op, r) for r in fresh)
+        failing = [r.op for r in fresh if not r.passed]
+        if not failing:
+            return registry, list(reports.values())
+        registry = registry.restricted(failing)
+
+
+def op_examples(op: OpDef, rng: np.random.Generator) -> list[Example]:
+    """The inputs an op is checked on: its own `examples`, else its domain on the shape table."""
+    return list(op.examples(rng)) if op.examples is not None else _generated(op, rng)
 
 
 def _generated(op: OpDef, rng: np.random.Generator) -> list[Example]:
@@ -128,10 +153,27 @@ def _check_example(engine: Engine, op: OpDef, example: Example, dtype: str, seco
         return
     graph = builder.build({"y": out})
     inputs = dict(zip(names, arrays))
-    problems = check_graph(engine, graph, inputs, rng, reference=reference)
+    try:
+        worst = _batched_forward_error(engine, graph, inputs, rng)
+    except Exception as exc:
+        fail("batched forward", float("inf"), f"{type(exc).__name__}: {exc}")
+        return
+    if worst > 1:
+        fail("batched forward vs a loop over the batch", worst)
+    try:
+        misfits = _misfit_rules(engine.registry, op, args, builder.nodes[-1].attr_dict)
+        problems = [] if misfits else check_graph(engine, graph, inputs, rng, reference=reference)
+    except NoDerivative as exc:
+        report.notes.append(f"derivatives not checked: {exc}")
+        return
+    except Exception as exc:
+        fail("derivative rules", float("inf"), f"{type(exc).__name__}: {exc}")
+        return
+    for detail in misfits:
+        fail("rule result shape", float("inf"), detail)
     for check, worst, detail in problems:
         fail(check, worst, detail)
-    if not second_order or problems or not _differentiable(graph):
+    if misfits or problems or not second_order or not _differentiable(graph):
         return
     try:
         vgraph = engine.derivative_graph(graph, "vjp")
@@ -142,8 +184,56 @@ def _check_example(engine: Engine, op: OpDef, example: Example, dtype: str, seco
         if not any("second order" in n for n in report.notes):
             report.notes.append(f"second order unavailable: {exc}")
         return
+    except Exception as exc:
+        fail("second order: derivative rules", float("inf"), f"{type(exc).__name__}: {exc}")
+        return
     for check, worst, detail in problems:
         fail("second order: " + check, worst, detail)
+
+
+def _misfit_rules(registry: Registry, op: OpDef, args: list, attrs: dict) -> list[str]:
+    """Rules whose result cannot stand for their value: a JVP term must broadcast to the
+    output's shape, a VJP term must sum down to its input's. Caught here, the failure names
+    the rule; caught later, it would name a node of the engine's derivative graph."""
+    builder = GraphBuilder(registry)
+    primals = [builder.input(f"x{i}", x.type) for i, x in enumerate(args)]
+    ans = builder.add(op.name, primals, attrs)
+
+    def term(kind: str, i: int, seed: TensorType):
+        rule = op.rule(kind, i) if getattr(op, kind) is not None else None
+        return rule and rule(builder.input(f"{kind}{i}", seed), ans, *primals, **attrs)
+
+    misfits = []
+    for i, x in enumerate(primals):
+        if not (x.type.is_float and ans.type.is_float):
+            continue
+        tangent, cotangent = term("jvp", i, x.type), term("vjp", i, ans.type)
+        if tangent is not None and not _broadcasts(tangent.shape, ans.shape):
+            misfits.append(f"jvp rule for input {i} returned shape {tangent.shape}, "
+                           f"which does not broadcast to the output's shape {ans.shape}")
+        if cotangent is not None and not _broadcasts(x.shape, cotangent.shape):
+            misfits.append(f"vjp rule for input {i} returned shape {cotangent.shape}, "
+                           f"which does not sum down to the input's shape {x.shape}")
+    return misfits
+
+
+def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(small, big) == tuple(big)
+    except ValueError:
+        return False
+
+
+def _batched_forward_error(engine: Engine, graph: Graph, inputs: dict, rng) -> float:
+    """The op run over a batch of slightly different inputs vs one at a time (this is how
+    it runs inside a Jacobian sweep, whatever its `batched_forward` or `elementwise` says)."""
+    stacked = {n: np.stack([a + (1e-2 * rng.standard_normal(a.shape)).astype(a.dtype)
+                            if a.dtype.kind == "f" else a for _ in range(3)])
+               for n, a in inputs.items()}
+    got = engine.plan(graph, frozenset(stacked)).run(stacked)["y"]
+    rtol, atol = TOLERANCE.get(graph.output_type("y").dtype, TOLERANCE["float32"])
+    return max(_scaled_error(got[b], engine.evaluate(graph, {n: s[b] for n, s in stacked.items()})["y"],
+                             rtol * 1e-3, atol * 1e-3) for b in range(3))
 
 
 def _differentiable(graph: Graph) -> bool:

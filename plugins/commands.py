@@ -1,0 +1,91 @@
+"""`wengert plugins` and `wengert check-plugin`: the plugin author's two commands.
+
+`wengert.server.cli` adds them through `register`. They load plugins exactly as `wengert serve`
+does, from the same flags and environment variables (--plugins / WENGERT_PLUGINS,
+--disable-plugins, --skip-broken-plugins), so what they show is what a server would serve.
+Each handler returns the process exit code: 0 when all is well, 1 when a plugin is broken or
+an op fails its check, 2 when the plugin asked for does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+from wengert.errors import PluginError
+from wengert.plugins.checker import check_plugin
+from wengert.plugins.norm_checker import check_norm
+from wengert.plugins.registry import Registry
+from wengert.server import config, load_registry
+
+PLUGIN_FLAGS = {"plugins", "disable_plugins", "skip_broken_plugins"}
+
+
+def register(subparsers) -> None:
+    """Add `plugins` and `check-plugin` to the `wengert` command's subparsers."""
+    listing = subparsers.add_parser("plugins", help="list the plugins a server would load, and their ops")
+    config.add_flags(listing, PLUGIN_FLAGS)
+    listing.set_defaults(func=list_plugins)
+
+    check = subparsers.add_parser("check-plugin", help="check every op (and norm) of one plugin")
+    check.add_argument("name", help="the plugin's name, as `wengert plugins` shows it")
+    check.add_argument("--seed", type=int, default=0, help="seed of the random inputs and directions")
+    config.add_flags(check, PLUGIN_FLAGS)
+    check.set_defaults(func=check_plugin_command)
+
+
+def list_plugins(args: argparse.Namespace) -> int:
+    registry = _load(args)
+    if registry is None:
+        return 1
+    for plugin in registry.plugins:
+        if plugin.loaded:
+            norms = f", {len(plugin.norms)} norm(s)" if plugin.norms else ""
+            print(f"{plugin.name} {plugin.version or '(no version)'}: {len(plugin.ops)} op(s){norms}")
+            print(_wrapped(" ".join(sorted(plugin.ops))))
+            if plugin.norms:
+                print(_wrapped("norms: " + " ".join(sorted(plugin.norms))))
+        else:
+            print(f"{plugin.name} {plugin.version or '(no version)'}: NOT LOADED")
+            print(f"    {plugin.error}")
+    return 0
+
+
+def check_plugin_command(args: argparse.Namespace) -> int:
+    registry = _load(args)
+    if registry is None:
+        return 1
+    plugin = next((p for p in registry.plugins if p.name == args.name), None)
+    if plugin is None:
+        known = ", ".join(p.name for p in registry.plugins) or "none"
+        print(f"wengert: error: no plugin named {args.name!r} (plugins: {known})", file=sys.stderr)
+        return 2
+    if not plugin.loaded:
+        print(f"wengert: error: {plugin.error}", file=sys.stderr)
+        return 1
+    ops = check_plugin(args.name, registry, seed=args.seed)
+    norms = [check_norm(name, registry, seed=args.seed) for name in plugin.norms]
+    for report in [*ops, *norms]:
+        print(report.text())
+    failed = [r.op for r in ops if not r.passed] + [f"norm {r.norm}" for r in norms if not r.passed]
+    checked = len(ops) + len(norms)
+    if failed:
+        print(f"{args.name}: {len(failed)} of {checked} FAILED: {', '.join(failed)}")
+        return 1
+    print(f"{args.name}: all {checked} passed")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> Registry | None:
+    """The registry `wengert serve` would build from these flags, or None (and the reason on
+    stderr) when a plugin fails to load."""
+    try:
+        return load_registry(config.from_args(args))
+    except PluginError as exc:
+        print(f"wengert: error: {exc}", file=sys.stderr)
+        return None
+
+
+def _wrapped(text: str) -> str:
+    return textwrap.fill(text, width=96, initial_indent="    ", subsequent_indent="    ")

@@ -1,0 +1,120 @@
+"""Loading and checking plugins from the command line, with the fixture plugins of
+`tests/plugin_fixtures` (each broken in one way) loaded by module name with `--plugins`.
+
+A broken plugin stops `wengert serve` with one line naming the plugin and the problem, or is
+skipped and reported as not loaded when asked; `wengert check-plugin` names every planted
+mistake; `verify_registry` (behind `--verify-plugins`) drops the ops that fail.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from plugin_fixtures.cli import FIXTURES, run_wengert
+from serving import start_server
+
+from wengert.plugins.checker import verify_registry
+from wengert.plugins.registry import Registry
+from wengert.v1 import service_pb2
+
+# fixture module -> what the error must say about it
+BROKEN = {
+    "broken_import": "failed to import: ModuleNotFoundError: No module named 'wengert_no_such_dependency'",
+    "duplicate_op": "op 'sin' is provided by both plugin 'builtin' and plugin 'duplicate_op'",
+    "malformed_record": "record #0 is a dict",
+    "misspelt_hook": "unknown hook 'wengert_op'",
+}
+
+
+@pytest.mark.parametrize("module", BROKEN)
+def test_a_broken_plugin_stops_the_server_with_one_line_naming_it(module):
+    result = run_wengert("serve", "--host", "127.0.0.1", "--port", "0", "--plugins", module, timeout=60)
+    assert result.returncode != 0
+    assert f"plugin {module!r}" in result.stderr and BROKEN[module] in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_running_server_reports_skipped_plugins_as_not_loaded():
+    with start_server("--plugins", ",".join(BROKEN), "--skip-broken-plugins",
+                      pythonpath=(str(FIXTURES),)) as server:
+        response = server.stub().ListOps(service_pb2.ListOpsRequest(), timeout=10)
+    plugins = {p.name: p for p in response.plugins}
+    for module, message in BROKEN.items():
+        assert not plugins[module].loaded and not plugins[module].ops
+        assert message in plugins[module].error
+    assert plugins["builtin"].loaded
+    assert {op.name: op.plugin for op in response.ops}["sin"] == "builtin"
+
+
+def test_plugins_lists_a_broken_plugin_as_not_loaded_only_when_skipping():
+    failed = run_wengert("plugins", "--plugins", "broken_import")
+    assert failed.returncode == 1
+    assert failed.stderr.startswith(f"wengert: error: plugin 'broken_import' {BROKEN['broken_import']}")
+
+    skipped = run_wengert("plugins", env={"WENGERT_PLUGINS": "broken_import", "WENGERT_SKIP_BROKEN_PLUGINS": "1"})
+    assert skipped.returncode == 0, skipped.stderr
+    lines = skipped.stdout.splitlines()
+    at = lines.index("broken_import (no version): NOT LOADED")
+    assert BROKEN["broken_import"] in lines[at + 1]
+    assert re.match(r"builtin \S+: \d+ op\(s\)", lines[0])
+
+
+def test_plugins_honours_disable_plugins():
+    result = run_wengert("plugins", "--plugins", "depends_on_planted", "--disable-plugins", "builtin")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["depends_on_planted (no version): 1 op(s)", "    cos_via_planted"]
+
+
+def test_check_plugin_names_each_planted_mistake_with_its_inputs_and_error():
+    result = run_wengert("check-plugin", "planted_mistakes", "--plugins", "planted_mistakes")
+    assert result.returncode == 1
+    reports = _reports(result.stdout)
+    assert reports["good_cube"][0].startswith("ok   good_cube (planted_mistakes)")
+    expected = {
+        "wrong_sign_vjp": r"VJP vs JVP dot product .* \[float64, inputs \(4,\)\]: worst error \d",
+        "missing_term_jvp": r"JVP vs finite differences \[float64, inputs \(3, 4\), \(4,\)\]: worst error \d",
+        "wrong_shape_rule_result": r"\[float64, inputs \(3, 4\)\]: vjp rule for input 0 returned shape \(\), "
+                                   r"which does not sum down to the input's shape \(3, 4\)",
+        "shape_rule_disagrees": r"\[float64, inputs \(4,\)\]: forward gave float64\[4\], "
+                                r"shape rule says float64\[4,1\]",
+    }
+    for op, line in expected.items():
+        head, *failures = reports[op]
+        assert head.startswith(f"FAIL {op} (planted_mistakes)")
+        assert any(re.search(line, f) for f in failures), "\n".join(reports[op])
+    assert result.stdout.splitlines()[-1] == (
+        "planted_mistakes: 4 of 5 FAILED: wrong_sign_vjp, missing_term_jvp, "
+        "wrong_shape_rule_result, shape_rule_disagrees")
+
+
+def test_check_plugin_of_an_unknown_plugin_says_which_exist():
+    result = run_wengert("check-plugin", "no_such_plugin")
+    assert result.returncode == 2
+    assert "no plugin named 'no_such_plugin' (plugins: builtin" in result.stderr
+
+
+def test_verify_registry_drops_failing_ops_then_the_ops_their_removal_breaks(monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    registry = Registry.load(modules=["planted_mistakes", "depends_on_planted"])
+    verified, reports = verify_registry(registry, dtypes=("float64",), second_order=False)
+    by_op = {r.op: r for r in reports}
+    assert sorted(by_op) == registry.names()
+    dropped = set(registry.names()) - set(verified.names())
+    planted = {"wrong_sign_vjp", "missing_term_jvp", "wrong_shape_rule_result", "shape_rule_disagrees"}
+    assert planted | {"cos_via_planted"} <= dropped
+    assert "good_cube" in verified and by_op["good_cube"].passed
+    assert "unknown op 'wrong_sign_vjp'" in by_op["cos_via_planted"].text()
+    assert all(not by_op[name].passed for name in dropped)
+
+
+def _reports(stdout: str) -> dict[str, list[str]]:
+    """`check-plugin` output split into each op's report: op -> [head line, failure lines...]."""
+    reports: dict[str, list[str]] = {}
+    for line in stdout.splitlines():
+        head = re.match(r"(ok  |FAIL|skip) (\S+) ", line)
+        if head:
+            reports[head.group(2)] = [line]
+        elif line.startswith("     ") and reports:
+            reports[list(reports)[-1]].append(line.strip())
+    return reports
