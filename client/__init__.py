@@ -2,10 +2,18 @@
 
 `import wengert as wg` gives the SDK: symbolic values and NumPy-named graph functions
 (`wg.sin`, `wg.sum`, ...), `wg.trace` to turn a Python function into a graph, the engine's
-`evaluate`/`jvp`/`vjp`/`jacobian`, typed errors, and `hookimpl`/`OpDef` for plugin authors.
+`evaluate`/`jvp`/`vjp`/`jacobian`, `wg.optim` (steepest descent under any norm), typed errors,
+and `hookimpl`/`OpDef`/`NormDef` for plugin authors. The clients (`wg.Client`,
+`wg.Client.local()`, `wg.AsyncClient`) offer `evaluate`/`jvp`/`vjp`/`jacobian`/`grad`/`trace`
+in-process or over gRPC; `wg.grad(f)(x)` is the JAX-style shorthand; `wg.save`/`wg.load` keep
+graphs in files.
 """
 
+from wengert import optim
+from wengert.aio import AsyncClient
+from wengert.api import OpInfo
 from wengert.builder import GraphBuilder, Value, apply, spec, trace
+from wengert.client import Client
 from wengert.errors import (
     Cancelled,
     DeadlineExceeded,
@@ -25,6 +33,9 @@ from wengert.errors import (
 from wengert.graph import Graph, Literal, Node, TensorType, wengert_list
 from wengert.numpy_api import *  # noqa: F403 - the NumPy-named graph functions
 from wengert.numpy_api import abs, max, min, sum  # noqa: A004 - NumPy's names, on purpose
-from wengert.plugins import REQUIRED, Attr, Example, OpDef, ShapeError, hookimpl
+from wengert.plugins import REQUIRED, Attr, Example, NormDef, OpDef, ShapeError, hookimpl
+from wengert.serialization import load, save
+from wengert.tables import Trace, TraceRow
+from wengert.transforms import grad, jacobian, value_and_grad
 
 __version__ = "0.1.0"

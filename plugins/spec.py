@@ -35,3 +35,39 @@ def wengert_ops() -> list:
                 doc="x * sigmoid(x)",
             )]
     """
+
+
+@hookspec
+def wengert_norms() -> list:
+    """Return the norms this plugin provides, as a list of `wengert.NormDef` records.
+
+    Called once when the registry is built, like `wengert_ops`; norm names are global too. A
+    norm is the geometry of steepest descent (`wg.optim.SteepestDescent(params, norm="l4")`):
+    write its dual norm and the unit step that attains it, plus the norm itself, which the
+    checker (`wengert.plugins.norm_checker.check_norm`) needs to verify the other two. Each
+    function receives the parameters (or their gradient) as a list of arrays.
+
+    **Example**::
+
+        import numpy as np
+        from wengert import NormDef, hookimpl
+
+        P, Q = 4.0, 4.0 / 3.0  # the l4 norm and the exponent of its dual
+
+        def _lp(w, p):
+            return float(sum(np.sum(np.abs(b) ** p) for b in w) ** (1 / p))
+
+        def _dualize(g):
+            scale = _lp(g, Q) or 1.0  # a zero gradient dualizes to zero
+            return [np.sign(b) * (np.abs(b) / scale) ** (Q - 1) for b in g]
+
+        @hookimpl
+        def wengert_norms():
+            return [NormDef(
+                name="l4",
+                norm=lambda w: _lp(w, P),
+                dual_norm=lambda g: _lp(g, Q),
+                dualize=_dualize,
+                doc="l4 norm: between gradient descent (l2) and sign descent (l-inf)",
+            )]
+    """
