@@ -145,12 +145,16 @@ def jvp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, intermediates: 
 
 
 def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence[str] | None = None,
-              intermediates: bool = False, registry=None) -> Graph:
+              intermediates: bool = False, unit_seeds: bool = False, registry=None) -> Graph:
     """The graph of (outputs, input cotangents) as a function of (inputs, output cotangents).
 
-    `seeds` names the outputs that receive a cotangent input (default: all)."""
+    `seeds` names the outputs that receive a cotangent input (default: all). With `unit_seeds`
+    the seeds are constant ones instead of inputs: for scalar outputs, the gradient graph."""
     wrt = check_wrt(graph, wrt)
     seeds = check_outputs(graph, seeds)
+    for name in seeds if unit_seeds else ():
+        if graph.output_type(name).size != 1:
+            raise InvalidRequest(f"a gradient needs a scalar output; {name!r} is {graph.output_type(name)}")
     prefix = prefix_for(graph, COTANGENT)
     b = GraphBuilder(registry, simplify=True)
     env = _replay(graph, b)
@@ -161,7 +165,9 @@ def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence
     adjoint: dict[str, Value | None] = {}
     for name in seeds:
         vid = dict(graph.outputs)[name]
-        seed = b.input(prefix + name, graph.types[vid], derived=True)
+        t = graph.types[vid]
+        seed = (b.constant(np.ones(t.shape, t.dtype)) if unit_seeds
+                else b.input(prefix + name, t, derived=True))
         if vid in active:
             adjoint[vid] = _accumulate(adjoint.get(vid), seed)
     for node in reversed(graph.nodes):

@@ -15,21 +15,12 @@ import numpy as np
 
 from wengert.autodiff import COTANGENT, TANGENT, check_outputs, check_wrt, jvp_graph, prefix_for, vjp_graph
 from wengert.builder import GraphBuilder
+from wengert.chunking import DEFAULT_BUDGET
 from wengert.errors import InvalidRequest
 from wengert.graph import Graph, TensorType
+from wengert.hessian import HessianResult, hessian, hvp
+from wengert.sweeps import MODES, JacobianResult, Sweeps, sweep  # noqa: F401 - MODES re-exported
 from wengert.plan import Check, Plan
-
-MODES = ("auto", "forward", "reverse")
-
-
-@dataclass(frozen=True)
-class JacobianResult:
-    """`blocks[(output, input)]` is shaped `out_shape + in_shape`; `mode` is the one used."""
-
-    values: dict[str, np.ndarray]
-    blocks: dict[tuple[str, str], np.ndarray]
-    mode: str
-
 
 @dataclass(frozen=True)
 class TraceRow:
@@ -68,30 +59,41 @@ class _LRU:
 class Engine:
     """Evaluates graphs and their derivatives with the ops of `registry`."""
 
-    def __init__(self, registry=None, cache_size: int = 512):
+    def __init__(self, registry=None, cache_size: int = 512, memory_budget: int = DEFAULT_BUDGET):
         if registry is None:
             from wengert.plugins.registry import default_registry
 
             registry = default_registry()
         self.registry = registry
+        self.memory_budget = memory_budget  # bytes one Jacobian or Hessian request may use
         self._cache = _LRU(cache_size)
+
+    def cached(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """`make()`, computed once per `key`: for structure found in a graph (sparsity, ...)."""
+        return self._cache.get(key, make)
 
     # -- building blocks -----------------------------------------------------------------
     def derivative_graph(self, graph: Graph, kind: str, wrt: Sequence[str] | None = None, *,
                          seeds: Sequence[str] | None = None, intermediates: bool = False) -> Graph:
-        """The JVP (`kind="jvp"`) or VJP (`kind="vjp"`) graph of `graph`, cached."""
+        """The JVP (`kind="jvp"`), VJP (`"vjp"`) or gradient (`"gradient"`: the VJP graph of
+        scalar `seeds` with cotangent 1) graph of `graph`, cached."""
         wrt = tuple(check_wrt(graph, wrt))
         if kind == "jvp":
+            if seeds:
+                raise InvalidRequest("a JVP graph has tangents of every output: name no seeds")
             key = (graph, "jvp", wrt, intermediates)
             return self._cache.get(key, lambda: jvp_graph(graph, wrt, intermediates=intermediates,
                                                           registry=self.registry))
-        if kind == "vjp":
+        if kind in ("vjp", "gradient"):
             seeds = tuple(check_outputs(graph, seeds))
-            key = (graph, "vjp", wrt, seeds, intermediates)
+            if kind == "gradient" and len(seeds) != 1:
+                raise InvalidRequest("a gradient graph is of one scalar output: name it")
+            key = (graph, kind, wrt, seeds, intermediates)
             return self._cache.get(key, lambda: vjp_graph(graph, wrt, seeds=seeds,
                                                           intermediates=intermediates,
+                                                          unit_seeds=kind == "gradient",
                                                           registry=self.registry))
-        raise InvalidRequest(f"unknown derivative kind {kind!r} (jvp or vjp)")
+        raise InvalidRequest(f"unknown derivative kind {kind!r} (jvp, vjp or gradient)")
 
     def plan(self, graph: Graph, batched: frozenset[str] = frozenset(), keep_all: bool = False) -> Plan:
         return self._cache.get((graph, "plan", batched, keep_all),
@@ -160,34 +162,36 @@ class Engine:
 
     def jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
                  outputs: Sequence[str] | None = None, mode: str = "auto",
-                 check: Check | None = None) -> JacobianResult:
-        """Every block d output / d input, in one vectorized sweep over a basis of directions:
-        forward over the inputs' basis when they are no larger than the outputs, else reverse."""
-        if mode not in MODES:
-            raise InvalidRequest(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+                 check: Check | None = None, format: str = "dense") -> JacobianResult:
+        """Every block d output / d input, shaped out_shape + in_shape ("sparse": COO blocks).
+        Directions are basis vectors, or one per colour when the sparsity pattern allows
+        (see `wengert.sweeps`); "auto" picks the mode needing fewer sweeps."""
         inputs = _arrays(inputs)
         graph = self.specialize(graph, inputs)
-        wrt = check_wrt(graph, wrt)
-        outs = check_outputs(graph, outputs or [n for n in graph.output_names
-                                                if graph.output_type(n).is_float])
-        for name in outs:
-            if not graph.output_type(name).is_float:
-                raise InvalidRequest(f"output {name!r} is not floating-point; it has no Jacobian")
-        in_types = {name: dict(graph.inputs)[name] for name in wrt}
-        out_types = {name: graph.output_type(name) for name in outs}
-        n = sum(t.size for t in in_types.values())
-        m = sum(t.size for t in out_types.values())
-        if mode == "auto":
-            mode = "forward" if n <= m else "reverse"
-        if mode == "forward":
-            basis = _basis(in_types)
-            values, tangents = self.jvp(graph, inputs, basis, batched=True, check=check)
-            blocks = _blocks(tangents, out_types, in_types, transpose=True)
-        else:
-            basis = _basis(out_types)
-            values, cotangents = self.vjp(graph, inputs, basis, wrt, batched=True, check=check)
-            blocks = _blocks(cotangents, in_types, out_types, transpose=False)
-        return JacobianResult({k: values[k] for k in graph.output_names}, blocks, mode)
+        return sweep(self, graph, inputs, wrt, outputs, mode, hold=format, check=check).collect(format)
+
+    def jacobian_stream(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
+                        outputs: Sequence[str] | None = None, mode: str = "auto",
+                        check: Check | None = None, max_chunk: int | None = None) -> Sweeps:
+        """The Jacobian as pieces to hand out one by one (results larger than memory or a
+        message), in chunks of at most `max_chunk` directions."""
+        inputs = _arrays(inputs)
+        graph = self.specialize(graph, inputs)
+        return sweep(self, graph, inputs, wrt, outputs, mode, hold=None, max_chunk=max_chunk, check=check)
+
+    def hessian(self, graph: Graph, inputs: Mapping[str, Any], output: str | None = None,
+                wrt: Sequence[str] | None = None, format: str = "dense",
+                check: Check | None = None) -> HessianResult:
+        """The Hessian of scalar `output`: blocks (a, b) shaped a's shape + b's shape."""
+        return hessian(self, graph, _arrays(inputs), output, wrt, format, check)
+
+    def hvp(self, graph: Graph, inputs: Mapping[str, Any], directions: Mapping[str, Any],
+            output: str | None = None, *, batched: bool = False, check: Check | None = None
+            ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(value, gradient, Hessian-vector products) of scalar `output` along `directions`
+        (input name -> direction, a leading batch axis when `batched`)."""
+        return hvp(self, graph, _arrays(inputs), _arrays(directions), output,
+                                batched, check)
 
     def trace(self, graph: Graph, inputs: Mapping[str, Any], mode: str = "none",
               seeds: Mapping[str, Any] | None = None, check: Check | None = None) -> list[TraceRow]:
@@ -267,33 +271,3 @@ def _split(out: dict[str, np.ndarray], plan: Plan, names: Sequence[str], prefix:
 
 def _strip(out: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix):]: v for k, v in out.items() if k.startswith(prefix)}
-
-
-def _basis(sources: dict[str, TensorType]) -> dict[str, np.ndarray]:
-    """The identity basis over all of `sources` together, split per source: source k gets
-    shape (n, *shape_k), its columns of the n x n identity."""
-    n = sum(t.size for t in sources.values())
-    eye = np.eye(n, dtype=np.result_type(*(t.dtype for t in sources.values())))
-    basis, offset = {}, 0
-    for name, t in sources.items():
-        basis[name] = eye[:, offset:offset + t.size].astype(t.dtype, copy=False).reshape((n,) + t.shape)
-        offset += t.size
-    return basis
-
-
-def _blocks(results: dict[str, np.ndarray], result_types: dict[str, TensorType],
-            basis_types: dict[str, TensorType], *, transpose: bool) -> dict[tuple[str, str], np.ndarray]:
-    """Cut the swept results into Jacobian blocks shaped out_shape + in_shape."""
-    n = sum(t.size for t in basis_types.values())
-    blocks = {}
-    for rname, rt in result_types.items():
-        swept = np.broadcast_to(results[rname], (n,) + rt.shape).reshape(n, rt.size)
-        offset = 0
-        for bname, bt in basis_types.items():
-            rows = swept[offset:offset + bt.size]  # (basis size, result size)
-            offset += bt.size
-            if transpose:  # forward: results are outputs, basis is inputs (a view where possible)
-                blocks[(rname, bname)] = rows.T.reshape(rt.shape + bt.shape)
-            else:          # reverse: results are inputs, basis is outputs
-                blocks[(bname, rname)] = rows.reshape(bt.shape + rt.shape)
-    return blocks

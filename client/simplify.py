@@ -29,7 +29,9 @@ def memo_key(op_name: str, input_ids: tuple[str, ...], attrs: tuple) -> tuple:
 
 def rewrite(b: GraphBuilder, op_name: str, inputs: tuple[Value, ...], out_type) -> Value | None:
     """A value equal to `op_name(*inputs)` built more cheaply, or None to record it as is."""
-    found = _drop_neutral(b, op_name, inputs, out_type) or _collapse_scalings(b, op_name, inputs)
+    found = _drop_neutral(b, op_name, inputs, out_type)
+    if found is None:  # not `or`: a Value has no truth value
+        found = _collapse_scalings(b, op_name, inputs)
     return found if found is not None and found.type == out_type else None
 
 

@@ -32,6 +32,32 @@ class TraceMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRACE_MODE_NONE: _ClassVar[TraceMode]
     TRACE_MODE_FORWARD: _ClassVar[TraceMode]
     TRACE_MODE_REVERSE: _ClassVar[TraceMode]
+
+class ScheduleKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCHEDULE_KIND_CONSTANT: _ClassVar[ScheduleKind]
+    SCHEDULE_KIND_EXPONENTIAL: _ClassVar[ScheduleKind]
+    SCHEDULE_KIND_COSINE: _ClassVar[ScheduleKind]
+
+class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STOP_REASON_NONE: _ClassVar[StopReason]
+    STOP_REASON_CONVERGED: _ClassVar[StopReason]
+    STOP_REASON_MAX_STEPS: _ClassVar[StopReason]
+    STOP_REASON_TIME_LIMIT: _ClassVar[StopReason]
+    STOP_REASON_DIVERGED: _ClassVar[StopReason]
+
+class Format(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FORMAT_DENSE: _ClassVar[Format]
+    FORMAT_SPARSE: _ClassVar[Format]
+
+class DerivativeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DERIVATIVE_KIND_UNSPECIFIED: _ClassVar[DerivativeKind]
+    DERIVATIVE_KIND_JVP: _ClassVar[DerivativeKind]
+    DERIVATIVE_KIND_VJP: _ClassVar[DerivativeKind]
+    DERIVATIVE_KIND_GRADIENT: _ClassVar[DerivativeKind]
 MODE_AUTO: Mode
 MODE_FORWARD: Mode
 MODE_REVERSE: Mode
@@ -47,6 +73,20 @@ ATTR_KIND_TENSOR: AttrKind
 TRACE_MODE_NONE: TraceMode
 TRACE_MODE_FORWARD: TraceMode
 TRACE_MODE_REVERSE: TraceMode
+SCHEDULE_KIND_CONSTANT: ScheduleKind
+SCHEDULE_KIND_EXPONENTIAL: ScheduleKind
+SCHEDULE_KIND_COSINE: ScheduleKind
+STOP_REASON_NONE: StopReason
+STOP_REASON_CONVERGED: StopReason
+STOP_REASON_MAX_STEPS: StopReason
+STOP_REASON_TIME_LIMIT: StopReason
+STOP_REASON_DIVERGED: StopReason
+FORMAT_DENSE: Format
+FORMAT_SPARSE: Format
+DERIVATIVE_KIND_UNSPECIFIED: DerivativeKind
+DERIVATIVE_KIND_JVP: DerivativeKind
+DERIVATIVE_KIND_VJP: DerivativeKind
+DERIVATIVE_KIND_GRADIENT: DerivativeKind
 
 class EvaluateRequest(_message.Message):
     __slots__ = ("graph", "graph_id", "inputs", "outputs")
@@ -193,7 +233,7 @@ class VjpResponse(_message.Message):
     def __init__(self, graph_id: _Optional[str] = ..., outputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., cotangents: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ...) -> None: ...
 
 class JacobianRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "inputs", "outputs", "wrt", "mode")
+    __slots__ = ("graph", "graph_id", "inputs", "outputs", "wrt", "mode", "format")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -207,26 +247,30 @@ class JacobianRequest(_message.Message):
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     WRT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
     outputs: _containers.RepeatedScalarFieldContainer[str]
     wrt: _containers.RepeatedScalarFieldContainer[str]
     mode: Mode
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., wrt: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[Mode, str]] = ...) -> None: ...
+    format: Format
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., wrt: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[Mode, str]] = ..., format: _Optional[_Union[Format, str]] = ...) -> None: ...
 
 class JacobianBlock(_message.Message):
-    __slots__ = ("output", "input", "jacobian")
+    __slots__ = ("output", "input", "jacobian", "sparse")
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     JACOBIAN_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_FIELD_NUMBER: _ClassVar[int]
     output: str
     input: str
     jacobian: _tensor_pb2.Tensor
-    def __init__(self, output: _Optional[str] = ..., input: _Optional[str] = ..., jacobian: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    sparse: SparseTensor
+    def __init__(self, output: _Optional[str] = ..., input: _Optional[str] = ..., jacobian: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., sparse: _Optional[_Union[SparseTensor, _Mapping]] = ...) -> None: ...
 
 class JacobianResponse(_message.Message):
-    __slots__ = ("graph_id", "outputs", "mode", "blocks")
+    __slots__ = ("graph_id", "outputs", "mode", "blocks", "sweep")
     class OutputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -238,11 +282,13 @@ class JacobianResponse(_message.Message):
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
     graph_id: str
     outputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
     mode: Mode
     blocks: _containers.RepeatedCompositeFieldContainer[JacobianBlock]
-    def __init__(self, graph_id: _Optional[str] = ..., outputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., mode: _Optional[_Union[Mode, str]] = ..., blocks: _Optional[_Iterable[_Union[JacobianBlock, _Mapping]]] = ...) -> None: ...
+    sweep: SweepInfo
+    def __init__(self, graph_id: _Optional[str] = ..., outputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., mode: _Optional[_Union[Mode, str]] = ..., blocks: _Optional[_Iterable[_Union[JacobianBlock, _Mapping]]] = ..., sweep: _Optional[_Union[SweepInfo, _Mapping]] = ...) -> None: ...
 
 class ListOpsRequest(_message.Message):
     __slots__ = ()
@@ -390,3 +436,318 @@ class TraceResponse(_message.Message):
     output_labels: _containers.ScalarMap[str, str]
     text: str
     def __init__(self, graph_id: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[TraceRow, _Mapping]]] = ..., output_labels: _Optional[_Mapping[str, str]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class Norm(_message.Message):
+    __slots__ = ("name", "parameter_norms")
+    class ParameterNormsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMETER_NORMS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    parameter_norms: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., parameter_norms: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Schedule(_message.Message):
+    __slots__ = ("kind", "decay", "steps")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DECAY_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    kind: ScheduleKind
+    decay: float
+    steps: int
+    def __init__(self, kind: _Optional[_Union[ScheduleKind, str]] = ..., decay: _Optional[float] = ..., steps: _Optional[int] = ...) -> None: ...
+
+class StopRule(_message.Message):
+    __slots__ = ("max_steps", "gradient_tolerance", "max_seconds")
+    MAX_STEPS_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_TOLERANCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    max_steps: int
+    gradient_tolerance: float
+    max_seconds: float
+    def __init__(self, max_steps: _Optional[int] = ..., gradient_tolerance: _Optional[float] = ..., max_seconds: _Optional[float] = ...) -> None: ...
+
+class MinimizeRequest(_message.Message):
+    __slots__ = ("graph", "graph_id", "loss", "parameters", "data", "norm", "learning_rate", "schedule", "momentum", "stop", "report_every", "report_parameters")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    class DataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    NORM_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    MOMENTUM_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    REPORT_EVERY_FIELD_NUMBER: _ClassVar[int]
+    REPORT_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    graph: _graph_pb2.Graph
+    graph_id: str
+    loss: str
+    parameters: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    data: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    norm: Norm
+    learning_rate: float
+    schedule: Schedule
+    momentum: float
+    stop: StopRule
+    report_every: int
+    report_parameters: bool
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., loss: _Optional[str] = ..., parameters: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., data: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., norm: _Optional[_Union[Norm, _Mapping]] = ..., learning_rate: _Optional[float] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., momentum: _Optional[float] = ..., stop: _Optional[_Union[StopRule, _Mapping]] = ..., report_every: _Optional[int] = ..., report_parameters: _Optional[bool] = ...) -> None: ...
+
+class MinimizeResponse(_message.Message):
+    __slots__ = ("graph_id", "step", "loss", "gradient_norm", "parameters", "stop_reason")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_NORM_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    graph_id: str
+    step: int
+    loss: float
+    gradient_norm: float
+    parameters: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    stop_reason: StopReason
+    def __init__(self, graph_id: _Optional[str] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., gradient_norm: _Optional[float] = ..., parameters: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ...) -> None: ...
+
+class SparseTensor(_message.Message):
+    __slots__ = ("shape", "indices", "values")
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    indices: _tensor_pb2.Tensor
+    values: _tensor_pb2.Tensor
+    def __init__(self, shape: _Optional[_Iterable[int]] = ..., indices: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class SweepInfo(_message.Message):
+    __slots__ = ("sweeps", "nnz", "chunk")
+    SWEEPS_FIELD_NUMBER: _ClassVar[int]
+    NNZ_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    sweeps: int
+    nnz: int
+    chunk: int
+    def __init__(self, sweeps: _Optional[int] = ..., nnz: _Optional[int] = ..., chunk: _Optional[int] = ...) -> None: ...
+
+class HessianRequest(_message.Message):
+    __slots__ = ("graph", "graph_id", "inputs", "output", "wrt", "format")
+    class InputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    WRT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    graph: _graph_pb2.Graph
+    graph_id: str
+    inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    output: str
+    wrt: _containers.RepeatedScalarFieldContainer[str]
+    format: Format
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., output: _Optional[str] = ..., wrt: _Optional[_Iterable[str]] = ..., format: _Optional[_Union[Format, str]] = ...) -> None: ...
+
+class HessianBlock(_message.Message):
+    __slots__ = ("row", "column", "hessian", "sparse")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    HESSIAN_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_FIELD_NUMBER: _ClassVar[int]
+    row: str
+    column: str
+    hessian: _tensor_pb2.Tensor
+    sparse: SparseTensor
+    def __init__(self, row: _Optional[str] = ..., column: _Optional[str] = ..., hessian: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., sparse: _Optional[_Union[SparseTensor, _Mapping]] = ...) -> None: ...
+
+class HessianResponse(_message.Message):
+    __slots__ = ("graph_id", "value", "gradient", "blocks", "sweep")
+    class GradientEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_FIELD_NUMBER: _ClassVar[int]
+    BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    graph_id: str
+    value: _tensor_pb2.Tensor
+    gradient: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    blocks: _containers.RepeatedCompositeFieldContainer[HessianBlock]
+    sweep: SweepInfo
+    def __init__(self, graph_id: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., gradient: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., blocks: _Optional[_Iterable[_Union[HessianBlock, _Mapping]]] = ..., sweep: _Optional[_Union[SweepInfo, _Mapping]] = ...) -> None: ...
+
+class HvpRequest(_message.Message):
+    __slots__ = ("graph", "graph_id", "inputs", "output", "directions", "batched")
+    class InputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    class DirectionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    BATCHED_FIELD_NUMBER: _ClassVar[int]
+    graph: _graph_pb2.Graph
+    graph_id: str
+    inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    output: str
+    directions: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    batched: bool
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., output: _Optional[str] = ..., directions: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., batched: _Optional[bool] = ...) -> None: ...
+
+class HvpResponse(_message.Message):
+    __slots__ = ("graph_id", "value", "gradient", "products")
+    class GradientEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    class ProductsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_FIELD_NUMBER: _ClassVar[int]
+    PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    graph_id: str
+    value: _tensor_pb2.Tensor
+    gradient: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    products: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    def __init__(self, graph_id: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., gradient: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., products: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ...) -> None: ...
+
+class NamedType(_message.Message):
+    __slots__ = ("name", "type")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: _tensor_pb2.TensorType
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[_tensor_pb2.TensorType, _Mapping]] = ...) -> None: ...
+
+class JacobianHeader(_message.Message):
+    __slots__ = ("graph_id", "outputs", "mode", "sweep", "rows", "columns")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    graph_id: str
+    outputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    mode: Mode
+    sweep: SweepInfo
+    rows: _containers.RepeatedCompositeFieldContainer[NamedType]
+    columns: _containers.RepeatedCompositeFieldContainer[NamedType]
+    def __init__(self, graph_id: _Optional[str] = ..., outputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., mode: _Optional[_Union[Mode, str]] = ..., sweep: _Optional[_Union[SweepInfo, _Mapping]] = ..., rows: _Optional[_Iterable[_Union[NamedType, _Mapping]]] = ..., columns: _Optional[_Iterable[_Union[NamedType, _Mapping]]] = ...) -> None: ...
+
+class JacobianSlab(_message.Message):
+    __slots__ = ("start", "values")
+    START_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    values: _tensor_pb2.Tensor
+    def __init__(self, start: _Optional[int] = ..., values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class JacobianEntries(_message.Message):
+    __slots__ = ("rows", "columns", "values")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    rows: _tensor_pb2.Tensor
+    columns: _tensor_pb2.Tensor
+    values: _tensor_pb2.Tensor
+    def __init__(self, rows: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., columns: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class JacobianPiece(_message.Message):
+    __slots__ = ("header", "slab", "entries")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    SLAB_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    header: JacobianHeader
+    slab: JacobianSlab
+    entries: JacobianEntries
+    def __init__(self, header: _Optional[_Union[JacobianHeader, _Mapping]] = ..., slab: _Optional[_Union[JacobianSlab, _Mapping]] = ..., entries: _Optional[_Union[JacobianEntries, _Mapping]] = ...) -> None: ...
+
+class DerivativeGraphRequest(_message.Message):
+    __slots__ = ("graph", "graph_id", "kind", "wrt", "outputs")
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    WRT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    graph: _graph_pb2.Graph
+    graph_id: str
+    kind: DerivativeKind
+    wrt: _containers.RepeatedScalarFieldContainer[str]
+    outputs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., kind: _Optional[_Union[DerivativeKind, str]] = ..., wrt: _Optional[_Iterable[str]] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DerivativeGraphResponse(_message.Message):
+    __slots__ = ("graph_id", "graph", "derivative_graph_id")
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    DERIVATIVE_GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    graph_id: str
+    graph: _graph_pb2.Graph
+    derivative_graph_id: str
+    def __init__(self, graph_id: _Optional[str] = ..., graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., derivative_graph_id: _Optional[str] = ...) -> None: ...

@@ -65,6 +65,31 @@ class DifferentiationServiceStub:
                 request_serializer=wengert_dot_v1_dot_service__pb2.TraceRequest.SerializeToString,
                 response_deserializer=wengert_dot_v1_dot_service__pb2.TraceResponse.FromString,
                 _registered_method=True)
+        self.Minimize = channel.unary_stream(
+                '/wengert.v1.DifferentiationService/Minimize',
+                request_serializer=wengert_dot_v1_dot_service__pb2.MinimizeRequest.SerializeToString,
+                response_deserializer=wengert_dot_v1_dot_service__pb2.MinimizeResponse.FromString,
+                _registered_method=True)
+        self.Hessian = channel.unary_unary(
+                '/wengert.v1.DifferentiationService/Hessian',
+                request_serializer=wengert_dot_v1_dot_service__pb2.HessianRequest.SerializeToString,
+                response_deserializer=wengert_dot_v1_dot_service__pb2.HessianResponse.FromString,
+                _registered_method=True)
+        self.Hvp = channel.unary_unary(
+                '/wengert.v1.DifferentiationService/Hvp',
+                request_serializer=wengert_dot_v1_dot_service__pb2.HvpRequest.SerializeToString,
+                response_deserializer=wengert_dot_v1_dot_service__pb2.HvpResponse.FromString,
+                _registered_method=True)
+        self.JacobianStream = channel.unary_stream(
+                '/wengert.v1.DifferentiationService/JacobianStream',
+                request_serializer=wengert_dot_v1_dot_service__pb2.JacobianRequest.SerializeToString,
+                response_deserializer=wengert_dot_v1_dot_service__pb2.JacobianPiece.FromString,
+                _registered_method=True)
+        self.DerivativeGraph = channel.unary_unary(
+                '/wengert.v1.DifferentiationService/DerivativeGraph',
+                request_serializer=wengert_dot_v1_dot_service__pb2.DerivativeGraphRequest.SerializeToString,
+                response_deserializer=wengert_dot_v1_dot_service__pb2.DerivativeGraphResponse.FromString,
+                _registered_method=True)
 
 
 class DifferentiationServiceServicer:
@@ -114,6 +139,48 @@ class DifferentiationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Minimize(self, request, context):
+        """Steepest descent on the server: minimizes a scalar output of the graph over some of its
+        inputs (the parameters) with the others held fixed (the data), streaming progress as it
+        goes and ending with the parameters. See MinimizeResponse for what a cancelled call keeps.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Hessian(self, request, context):
+        """The Hessian of a scalar output with respect to chosen inputs, computed forward over
+        reverse (the Jacobian of the gradient graph); a sparse Hessian is swept with one
+        direction per colour of a symmetric colouring.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Hvp(self, request, context):
+        """Hessian-vector products H·v of a scalar output for one or many directions v: the JVP of
+        the gradient graph.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def JacobianStream(self, request, context):
+        """The Jacobian as a stream, for results larger than one message or than the server's
+        memory budget: a header, then pieces of the flattened Jacobian (see JacobianPiece).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DerivativeGraph(self, request, context):
+        """A derivative graph itself (JVP, VJP or gradient graph), to inspect, store, send back or
+        differentiate again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DifferentiationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +213,31 @@ def add_DifferentiationServiceServicer_to_server(servicer, server):
                     servicer.Trace,
                     request_deserializer=wengert_dot_v1_dot_service__pb2.TraceRequest.FromString,
                     response_serializer=wengert_dot_v1_dot_service__pb2.TraceResponse.SerializeToString,
+            ),
+            'Minimize': grpc.unary_stream_rpc_method_handler(
+                    servicer.Minimize,
+                    request_deserializer=wengert_dot_v1_dot_service__pb2.MinimizeRequest.FromString,
+                    response_serializer=wengert_dot_v1_dot_service__pb2.MinimizeResponse.SerializeToString,
+            ),
+            'Hessian': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hessian,
+                    request_deserializer=wengert_dot_v1_dot_service__pb2.HessianRequest.FromString,
+                    response_serializer=wengert_dot_v1_dot_service__pb2.HessianResponse.SerializeToString,
+            ),
+            'Hvp': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hvp,
+                    request_deserializer=wengert_dot_v1_dot_service__pb2.HvpRequest.FromString,
+                    response_serializer=wengert_dot_v1_dot_service__pb2.HvpResponse.SerializeToString,
+            ),
+            'JacobianStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.JacobianStream,
+                    request_deserializer=wengert_dot_v1_dot_service__pb2.JacobianRequest.FromString,
+                    response_serializer=wengert_dot_v1_dot_service__pb2.JacobianPiece.SerializeToString,
+            ),
+            'DerivativeGraph': grpc.unary_unary_rpc_method_handler(
+                    servicer.DerivativeGraph,
+                    request_deserializer=wengert_dot_v1_dot_service__pb2.DerivativeGraphRequest.FromString,
+                    response_serializer=wengert_dot_v1_dot_service__pb2.DerivativeGraphResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -311,6 +403,141 @@ class DifferentiationService:
             '/wengert.v1.DifferentiationService/Trace',
             wengert_dot_v1_dot_service__pb2.TraceRequest.SerializeToString,
             wengert_dot_v1_dot_service__pb2.TraceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Minimize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/wengert.v1.DifferentiationService/Minimize',
+            wengert_dot_v1_dot_service__pb2.MinimizeRequest.SerializeToString,
+            wengert_dot_v1_dot_service__pb2.MinimizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hessian(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wengert.v1.DifferentiationService/Hessian',
+            wengert_dot_v1_dot_service__pb2.HessianRequest.SerializeToString,
+            wengert_dot_v1_dot_service__pb2.HessianResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hvp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wengert.v1.DifferentiationService/Hvp',
+            wengert_dot_v1_dot_service__pb2.HvpRequest.SerializeToString,
+            wengert_dot_v1_dot_service__pb2.HvpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JacobianStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/wengert.v1.DifferentiationService/JacobianStream',
+            wengert_dot_v1_dot_service__pb2.JacobianRequest.SerializeToString,
+            wengert_dot_v1_dot_service__pb2.JacobianPiece.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DerivativeGraph(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wengert.v1.DifferentiationService/DerivativeGraph',
+            wengert_dot_v1_dot_service__pb2.DerivativeGraphRequest.SerializeToString,
+            wengert_dot_v1_dot_service__pb2.DerivativeGraphResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,116 @@
+"""Second derivatives, forward over reverse: the Hessian is the Jacobian of the gradient graph.
+
+The gradient graph (the VJP graph of a scalar output with its cotangent fixed to 1) is an
+ordinary graph, so its JVP gives Hessian-vector products and its Jacobian the Hessian, swept
+forward with a symmetric (star) colouring when the Hessian is sparse. Every op whose rules are
+written with graph ops works unchanged. When an op's rules cannot be differentiated again, the
+error names that op of the user's graph, not a node of the derivative graph.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from wengert.autodiff import COTANGENT, check_wrt, jvp_graph, prefix_for, vjp_graph
+from wengert.builder import GraphBuilder
+from wengert.errors import InvalidRequest, NoDerivative, node_error
+from wengert.graph import Graph
+from wengert.sweeps import sweep
+
+if TYPE_CHECKING:
+    from wengert.engine import Engine
+
+
+@dataclass(frozen=True)
+class HessianResult:
+    """`blocks[(a, b)]` holds d²f / da db, shaped a's shape + b's shape (a `SparseBlock` when
+    `format` is "sparse"); `sweeps`, `nnz` and `chunk` as for `JacobianResult`."""
+
+    value: np.ndarray
+    gradient: dict[str, np.ndarray]
+    blocks: dict[tuple[str, str], Any]
+    format: str
+    sweeps: int
+    nnz: int
+    chunk: int
+
+
+def hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], output: str | None,
+            wrt: Sequence[str] | None, format: str = "dense", check=None) -> HessianResult:
+    """The Jacobian of the gradient graph with respect to `wrt`, swept forward."""
+    graph = engine.specialize(graph, inputs)
+    output, wrt = _scalar_output(graph, output), check_wrt(graph, wrt)
+    gradient = engine.derivative_graph(graph, "gradient", wrt, seeds=[output])
+    prefix = prefix_for(graph, COTANGENT)
+    with _second_order(engine, graph):
+        result = sweep(engine, gradient, inputs, wrt, [prefix + name for name in wrt], "forward",
+                       hold=format, symmetric=True, check=check).collect(format)
+    return HessianResult(
+        result.values[output], {name: result.values[prefix + name] for name in wrt},
+        {(a[len(prefix):], b): block for (a, b), block in result.blocks.items()},
+        format, result.sweeps, result.nnz, result.chunk)
+
+
+def hvp(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray],
+        directions: Mapping[str, np.ndarray], output: str | None, batched: bool = False, check=None
+        ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(value, gradient, H v) for input `directions`: the JVP of the gradient graph."""
+    graph = engine.specialize(graph, inputs)
+    output = _scalar_output(graph, output)
+    if not directions:
+        raise InvalidRequest("give a direction for at least one input")
+    wrt = check_wrt(graph, list(directions))
+    gradient = engine.derivative_graph(graph, "gradient", wrt, seeds=[output])
+    prefix = prefix_for(graph, COTANGENT)
+    with _second_order(engine, graph):
+        values, tangents = engine.jvp(gradient, inputs, directions, batched=batched, check=check)
+    return (values[output], {name: values[prefix + name] for name in wrt},
+            {name: tangents[prefix + name] for name in wrt})
+
+
+def _scalar_output(graph: Graph, output: str | None) -> str:
+    """The output to take second derivatives of: named, or the graph's only one; a float scalar."""
+    if not output:
+        if len(graph.outputs) != 1:
+            raise InvalidRequest(f"name the output to differentiate; the graph has "
+                                 f"{', '.join(map(repr, graph.output_names))}")
+        output = graph.output_names[0]
+    if output not in graph.output_names:
+        raise InvalidRequest(f"{output!r} is not an output of the graph")
+    t = graph.output_type(output)
+    if t.size != 1 or not t.is_float:
+        raise InvalidRequest(f"second derivatives need a float scalar output; {output!r} is {t}")
+    return output
+
+
+@contextmanager
+def _second_order(engine: Engine, graph: Graph):
+    """Re-raise a NoDerivative met while differentiating the gradient graph as one naming the
+    op of `graph` whose derivative rules are not differentiable again."""
+    try:
+        yield
+    except NoDerivative as exc:
+        for node in graph.nodes:
+            if not _twice_differentiable(node, graph, engine.registry):
+                raise node_error(NoDerivative, node.id, node.op,
+                                 f"second derivatives need this op's derivative rules to be "
+                                 f"differentiable again, and they are not ({exc})") from exc
+        raise
+
+
+def _twice_differentiable(node, graph: Graph, registry) -> bool:
+    """Whether the JVP of the VJP graph of `node` alone can be built."""
+    if not node.type.is_float or not any(graph.type_of(x).is_float for x in node.inputs):
+        return True
+    builder = GraphBuilder(registry)
+    args = [builder.input(f"x{i}", graph.type_of(x)) for i, x in enumerate(node.inputs)]
+    alone = builder.build({"y": builder.add(node.op, args, node.attr_dict)})
+    try:
+        jvp_graph(vjp_graph(alone, registry=registry), registry=registry)
+    except NoDerivative:
+        return False
+    return True

@@ -1,0 +1,384 @@
+"""Jacobians by sweeps: J S in forward mode, W J in reverse, with S and W chosen by structure.
+
+J is the flattened Jacobian: selected outputs concatenated (m rows) by `wrt` inputs (n
+columns). Knowing nothing, S is the identity (n sweeps) or W is (m sweeps); with a sparsity
+pattern, one direction per colour (wengert.sparsity), so a diagonal Jacobian costs a single
+sweep whatever its size. Directions run as batched JVPs or VJPs, in chunks sized by the memory
+budget (wengert.chunking). Each chunk yields a piece: whole columns or rows of J (`Slab`), or
+structural nonzeros read out of compressed results (`Entries`). `collect` assembles pieces into
+dense or COO blocks; the server streams them instead when the result is too large to hold.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from wengert.autodiff import COTANGENT, TANGENT, check_outputs, check_wrt, prefix_for
+from wengert.chunking import chunk_size, sweep_cost
+from wengert.errors import InvalidRequest
+from wengert.graph import Graph, TensorType
+from wengert.sparsity import Colouring, Pattern, columns, jacobian_pattern, min_colours, rows, star
+
+if TYPE_CHECKING:
+    from wengert.engine import Engine
+
+MODES = ("auto", "forward", "reverse")
+FORMATS = ("dense", "sparse")
+
+
+@dataclass(frozen=True)
+class SparseBlock:
+    """A block in COO form: `values[k]` sits at the multi-index `indices[k]` of `shape`."""
+
+    indices: np.ndarray
+    values: np.ndarray
+    shape: tuple[int, ...]
+
+    def todense(self) -> np.ndarray:
+        out = np.zeros(self.shape, self.values.dtype)
+        if self.shape:
+            out[tuple(self.indices.T)] = self.values
+        elif self.values.size:
+            out[()] = self.values[0]
+        return out
+
+
+@dataclass(frozen=True)
+class JacobianResult:
+    """`blocks[(output, input)]` is shaped `out_shape + in_shape` (a `SparseBlock` when
+    `format` is "sparse"); `mode` is the one used, `sweeps` the directions pushed through the
+    graph, `nnz` the structural nonzeros (m * n when no pattern was found), `chunk` the most
+    directions run at once."""
+
+    values: dict[str, np.ndarray]
+    blocks: dict[tuple[str, str], Any]
+    mode: str
+    format: str = "dense"
+    sweeps: int = 0
+    nnz: int = 0
+    chunk: int = 0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The selected outputs (rows of J) and inputs (columns), in order, each flattened:
+    `rows` and `cols` say where each one's elements sit."""
+
+    outputs: dict[str, TensorType]
+    inputs: dict[str, TensorType]
+
+    @cached_property
+    def rows(self) -> list[tuple[str, TensorType, slice]]:
+        return _ranges(self.outputs)
+
+    @cached_property
+    def cols(self) -> list[tuple[str, TensorType, slice]]:
+        return _ranges(self.inputs)
+
+    @cached_property
+    def shape(self) -> tuple[int, int]:
+        return (sum(r.stop - r.start for *_, r in self.rows), sum(c.stop - c.start for *_, c in self.cols))
+
+    @cached_property
+    def dtype(self) -> np.dtype:
+        return np.result_type(*(t.dtype for t in (*self.outputs.values(), *self.inputs.values())))
+
+    def dense_blocks(self, flat: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+        whole = len(self.rows) == len(self.cols) == 1
+        return {(o, i): (flat if whole else flat[rs, cs]).reshape(ot.shape + it.shape)
+                for o, ot, rs in self.rows for i, it, cs in self.cols}
+
+    def sparse_blocks(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
+                      index: list | None = None) -> dict[tuple[str, str], SparseBlock]:
+        """COO blocks from entries of J (`index`: their `coo_index`, when already known)."""
+        return {key: SparseBlock(indices, values[hit], shape)
+                for key, hit, indices, shape in index or self.coo_index(rows, cols)}
+
+    def coo_index(self, rows: np.ndarray, cols: np.ndarray) -> list:
+        """Per block: its key, which of the entries (rows, cols) of J it holds, their
+        multi-indices within the block (read-only: results may share them), its shape."""
+        out = []
+        whole = len(self.rows) == len(self.cols) == 1
+        for (o, ot, rs), (i, it, cs) in itertools.product(self.rows, self.cols):
+            hit = slice(None) if whole else np.flatnonzero(
+                (rows >= rs.start) & (rows < rs.stop) & (cols >= cs.start) & (cols < cs.stop))
+            index = [*_unravel(rows[hit] - rs.start, ot.shape), *_unravel(cols[hit] - cs.start, it.shape)]
+            indices = (np.stack(index, axis=1).astype(np.int64) if index
+                       else np.zeros((rows[hit].size, 0), np.int64))
+            indices.setflags(write=False)
+            out.append(((o, i), hit, indices, ot.shape + it.shape))
+        return out
+
+
+def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Multi-indices of flat positions (none for a scalar's single element)."""
+    return list(np.unravel_index(flat, shape)) if shape else []
+
+
+def _ranges(types: dict[str, TensorType]) -> list[tuple[str, TensorType, slice]]:
+    out, start = [], 0
+    for name, t in types.items():
+        out.append((name, t, slice(start, start + t.size)))
+        start += t.size
+    return out
+
+
+@dataclass(frozen=True)
+class Slab:
+    """Directions [start, stop) swept without compression: those columns of J (forward, given
+    as rows of `values`) or those rows of J (reverse)."""
+
+    start: int
+    values: np.ndarray
+
+    def write(self, flat: np.ndarray, mode: str) -> None:
+        stop = self.start + len(self.values)
+        if mode == "forward":
+            flat[:, self.start:stop] = self.values.T
+        else:
+            flat[self.start:stop] = self.values
+
+    def entries(self, mode: str) -> Entries:
+        """Every element of the slab as an entry (no pattern is known)."""
+        count, length = self.values.shape
+        swept = np.repeat(np.arange(self.start, self.start + count), length)
+        other = np.tile(np.arange(length), count)
+        rows, cols = (other, swept) if mode == "forward" else (swept, other)
+        return Entries(rows, cols, self.values.ravel())
+
+
+@dataclass(frozen=True)
+class Entries:
+    """Structural nonzeros of J: J[rows[k], cols[k]] = values[k]; they are the pattern's
+    entries `at` (an index or a slice into the pattern) when a pattern is known."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    at: Any = None
+
+    def write(self, flat: np.ndarray, mode: str) -> None:
+        flat[self.rows, self.cols] = self.values
+
+    def entries(self, mode: str) -> Entries:
+        return self
+
+
+@dataclass(frozen=True, eq=False)
+class Strategy:
+    """How a Jacobian is swept, found once per graph and selection: the mode, the number of
+    directions, and the pattern and colouring when known (entry k of the pattern is entry
+    `flat[k]` of the flattened swept results)."""
+
+    layout: Layout
+    mode: str
+    directions: int
+    pattern: Pattern | None = None
+    colouring: Colouring | None = None
+
+    @cached_property
+    def compressed(self) -> bool:
+        """Fewer directions than basis vectors: results are read out at the pattern's entries."""
+        basis = self.layout.shape[1 if self.mode == "forward" else 0]
+        return self.colouring is not None and self.directions < basis
+
+    @cached_property
+    def nnz(self) -> int:
+        """Structural nonzeros; every entry counts when no pattern is known."""
+        m, n = self.layout.shape
+        return self.pattern.nnz if self.pattern is not None else m * n
+
+    @cached_property
+    def flat(self) -> np.ndarray:
+        swept_length = self.layout.shape[0 if self.mode == "forward" else 1]
+        return self.colouring.colour * swept_length + self.colouring.position
+
+    @cached_property
+    def order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pattern entries sorted by colour, and where each colour starts: for chunks."""
+        order = np.argsort(self.colouring.colour, kind="stable")
+        return order, np.searchsorted(self.colouring.colour[order], np.arange(self.directions + 1))
+
+    @cached_property
+    def coo(self) -> list:
+        """The pattern's `Layout.coo_index`, found once for every result."""
+        return self.layout.coo_index(self.pattern.rows, self.pattern.cols)
+
+
+def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bool = False) -> Strategy:
+    """Detect the pattern and pick the mode and colouring needing fewest sweeps (forward on
+    ties). `symmetric` (Hessians: the Jacobian of a gradient) sweeps forward with a star
+    colouring of the symmetrized pattern."""
+    m, n = layout.shape
+    pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry)
+    if pattern is None:
+        forward = mode == "forward" or (mode == "auto" and n <= m)
+        return Strategy(layout, "forward" if forward else "reverse", n if forward else m)
+    if symmetric:
+        pattern = pattern.symmetrized()
+        return _compressed(layout, "forward", pattern, star(pattern))
+    fewest_rows, fewest_cols = min_colours(pattern)  # no colouring can do with fewer
+    options = []  # (mode, colouring or None for basis vectors, sweeps)
+    if mode != "reverse":
+        colouring = columns(pattern) if fewest_rows < n else None
+        options.append(("forward", colouring, colouring.count if colouring else n))
+    if mode != "forward":
+        best = min((sweeps for *_, sweeps in options), default=m + 1)
+        colouring = rows(pattern) if fewest_cols < min(m, best) else None
+        options.append(("reverse", colouring, colouring.count if colouring else m))
+    chosen, colouring, _ = min(options, key=lambda option: option[2])
+    return _compressed(layout, chosen, pattern, colouring)
+
+
+def _compressed(layout: Layout, mode: str, pattern: Pattern, colouring: Colouring | None) -> Strategy:
+    size = layout.shape[1 if mode == "forward" else 0]
+    if colouring is None or colouring.count >= size:  # plain basis vectors, read at the pattern
+        swept, other = (pattern.cols, pattern.rows) if mode == "forward" else (pattern.rows, pattern.cols)
+        colouring = Colouring(np.arange(size), size, swept, other)
+    return Strategy(layout, mode, colouring.count, pattern, colouring)
+
+
+# -- running the sweeps ------------------------------------------------------------------------
+@dataclass
+class Sweeps:
+    """A Jacobian being computed: the primal `values`, the strategy, and `pieces` to consume
+    once, each from up to `chunk` directions."""
+
+    values: dict[str, np.ndarray]
+    strategy: Strategy
+    chunk: int
+    pieces: Iterator[Slab | Entries]
+
+    def collect(self, format: str) -> JacobianResult:
+        how = self.strategy
+        layout, mode = how.layout, how.mode
+        if format == "sparse" and how.pattern is not None:
+            if self.chunk >= how.directions > 0:  # one piece: every entry, in pattern order
+                values = next(self.pieces).values
+            else:
+                values = np.empty(how.nnz, layout.dtype)
+                for piece in self.pieces:
+                    values[piece.at] = piece.values
+            blocks = layout.sparse_blocks(how.pattern.rows, how.pattern.cols, values, how.coo)
+        elif format == "dense" and not how.compressed and self.chunk >= how.directions > 0:
+            swept = next(self.pieces).values  # one slab: J itself, transposed in forward mode
+            blocks = layout.dense_blocks(swept.T if mode == "forward" else swept)
+        else:
+            blocks = assemble(layout, mode, self.pieces, format)
+        return JacobianResult(self.values, blocks, mode, format, how.directions, how.nnz, self.chunk)
+
+
+def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries], format: str) -> dict:
+    """Blocks from the pieces of J, however they were computed (or received from a stream)."""
+    if format == "sparse":
+        found = [piece.entries(mode) for piece in pieces]
+        return layout.sparse_blocks(*(np.concatenate([getattr(e, f) for e in found] or [np.zeros(0, int)])
+                                      for f in ("rows", "cols", "values")))
+    flat = np.zeros(layout.shape, layout.dtype)
+    for piece in pieces:
+        piece.write(flat, mode)
+    return layout.dense_blocks(flat)
+
+
+def sweep(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], wrt: Sequence[str] | None,
+          outputs: Sequence[str] | None, mode: str = "auto", *, hold: str | None = "dense",
+          symmetric: bool = False, max_chunk: int | None = None, check=None) -> Sweeps:
+    """Start computing the Jacobian of specialized `graph` at `inputs`. The first chunk runs
+    now (so errors surface here); `hold` is the format the caller will collect into (None
+    when it streams the pieces away), which the memory budget must leave room for."""
+    if mode not in MODES:
+        raise InvalidRequest(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    if hold not in (*FORMATS, None):
+        raise InvalidRequest(f"unknown format {hold!r}; use one of {', '.join(FORMATS)}")
+    selection = (tuple(wrt or ()), tuple(outputs or ()))  # the request as given: checked once
+    how = engine.cached((graph, "sweep", selection, mode, symmetric), lambda: strategy(
+        _layout(graph, wrt, outputs), graph, mode, engine.registry, symmetric=symmetric))
+    chunk = engine.cached((how, "chunk", hold, engine.memory_budget, max_chunk), lambda: min(
+        chunk_size(_cost(engine, graph, how), how.directions, _held(how, hold), engine.memory_budget,
+                   "this Jacobian"), max_chunk or how.directions or 1))
+    m, n = how.layout.shape  # a streamed J goes as whole slabs unless its entries (3 numbers each) are fewer
+    slabs = hold == "dense" or (hold is None and 3 * how.nnz >= m * n)
+    pieces = _pieces(engine, graph, inputs, how, chunk, slabs=slabs, check=check)
+    values, first = next(pieces, (None, None))
+    if values is None:  # no directions at all: an empty selection
+        values = engine.evaluate(graph, inputs, check=check)
+    rest = (piece for _, piece in pieces)
+    return Sweeps(values, how, chunk, itertools.chain([first] if first else [], rest))
+
+
+def _layout(graph: Graph, wrt: Sequence[str] | None, outputs: Sequence[str] | None) -> Layout:
+    """The checked selection: `wrt` float inputs (default all), float `outputs` (default all)."""
+    types = graph.types
+    wrt = check_wrt(graph, wrt)
+    outs = check_outputs(graph, outputs or [n for n, vid in graph.outputs if types[vid].is_float])
+    for name in outs:
+        if not graph.output_type(name).is_float:
+            raise InvalidRequest(f"output {name!r} is not floating-point; it has no Jacobian")
+    return Layout({o: graph.output_type(o) for o in outs}, {i: types[i] for i in wrt})
+
+
+def _held(how: Strategy, hold: str | None) -> int:
+    """Bytes of the result the caller keeps while the sweeps run."""
+    m, n = how.layout.shape
+    item = how.layout.dtype.itemsize
+    return {"dense": m * n * item, "sparse": how.nnz * (item + 16)}.get(hold, 0)
+
+
+def _cost(engine: Engine, graph: Graph, how: Strategy):
+    """The memory profile of the batched derivative plan `Engine.jvp`/`vjp` will run."""
+    layout = how.layout
+    if how.mode == "forward":
+        names = [name for name in graph.input_names if name in layout.inputs]
+        dgraph = engine.derivative_graph(graph, "jvp", names)
+        prefix = prefix_for(graph, TANGENT)
+    else:
+        names = [name for name in graph.output_names if name in layout.outputs]
+        dgraph = engine.derivative_graph(graph, "vjp", list(layout.inputs), seeds=names)
+        prefix = prefix_for(graph, COTANGENT)
+    plan = engine.plan(dgraph, frozenset(prefix + k for k in names))
+    return engine.cached((plan, "cost"), lambda: sweep_cost(plan))
+
+
+def _pieces(engine: Engine, graph: Graph, inputs, how: Strategy, chunk: int, *, slabs: bool, check):
+    """(values, piece) per chunk of directions; uncompressed sweeps give `slabs` if asked."""
+    layout, forward = how.layout, how.mode == "forward"
+    seeded, results = (layout.cols, layout.rows) if forward else (layout.rows, layout.cols)
+    for start in range(0, how.directions, chunk):
+        stop = min(start + chunk, how.directions)
+        seeds = _seeds(how, start, stop, seeded)
+        if forward:
+            values, derivs = engine.jvp(graph, inputs, seeds, batched=True, check=check)
+        else:
+            values, derivs = engine.vjp(graph, inputs, seeds, list(layout.inputs), batched=True,
+                                        check=check)
+        parts = [derivs[name].reshape(stop - start, -1) for name, *_ in results]
+        swept = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        yield values, _read(how, start, stop, swept, slabs)
+
+
+def _seeds(how: Strategy, start: int, stop: int, ranges) -> dict[str, np.ndarray]:
+    """Directions [start, stop): basis vectors, or the indicator of each colour's members."""
+    if how.colouring is None:
+        flat = np.zeros((stop - start, ranges[-1][2].stop), dtype=bool)
+        flat[np.arange(stop - start), np.arange(start, stop)] = True
+    else:
+        flat = how.colouring.seeds[None, :] == np.arange(start, stop)[:, None]
+    return {name: flat[:, r].astype(t.dtype).reshape((stop - start,) + t.shape) for name, t, r in ranges}
+
+
+def _read(how: Strategy, start: int, stop: int, swept: np.ndarray, slabs: bool) -> Slab | Entries:
+    """What directions [start, stop) found: a slab of J, or the pattern entries of their colours."""
+    if how.colouring is None or (slabs and not how.compressed):
+        return Slab(start, swept)
+    pattern = how.pattern
+    if (start, stop) == (0, how.directions):
+        return Entries(pattern.rows, pattern.cols, np.take(swept, how.flat), slice(None))
+    order, bounds = how.order
+    at = order[bounds[start]:bounds[stop]]
+    found = np.take(swept, how.flat[at] - start * swept.shape[1])  # this chunk's colours start at 0
+    return Entries(pattern.rows[at], pattern.cols[at], found, at)
