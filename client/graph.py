@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -19,11 +20,15 @@ DTYPES: dict[str, np.dtype] = {
 FLOAT_DTYPES = frozenset({"float64", "float32"})
 
 
+_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+
+
 def dtype_name(dtype: Any) -> str:
     """The wengert name of a NumPy dtype, or ValueError for one the wire cannot carry."""
-    name = np.dtype(dtype).name
-    if name not in DTYPES:
-        raise ValueError(f"dtype {name} is not supported (use one of {', '.join(DTYPES)})")
+    dtype = np.dtype(dtype)
+    name = _NAMES.get(dtype)  # a dict lookup: `dtype.name` is slow and this is on every request
+    if name is None:
+        raise ValueError(f"dtype {dtype.name} is not supported (use one of {', '.join(DTYPES)})")
     return name
 
 
@@ -53,7 +58,7 @@ class TensorType:
     def accepts(self, array: np.ndarray) -> bool:
         """True when `array` has this dtype and a shape matching this one (-1 matches any)."""
         return (
-            array.dtype.name == self.dtype
+            array.dtype == DTYPES[self.dtype]
             and array.ndim == self.ndim
             and all(d == -1 or d == a for d, a in zip(self.shape, array.shape))
         )
@@ -127,25 +132,31 @@ class Graph:
             object.__setattr__(self, "_hash", cached)
         return cached
 
-    @property
+    # Derived views, computed once per graph (graphs are immutable and served many times).
+    @cached_property
     def input_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.inputs)
 
-    @property
+    @cached_property
     def output_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.outputs)
 
-    def type_of(self, value_id: str) -> TensorType:
-        return self.types[value_id]
-
-    @property
+    @cached_property
     def types(self) -> dict[str, TensorType]:
+        """Value id -> type, for every input and node (read-only by convention)."""
         types = dict(self.inputs)
         types.update((node.id, node.type) for node in self.nodes)
         return types
 
+    def type_of(self, value_id: str) -> TensorType:
+        return self.types[value_id]
+
     def output_type(self, name: str) -> TensorType:
-        return self.types[dict(self.outputs)[name]]
+        return self.types[self._output_values[name]]
+
+    @cached_property
+    def _output_values(self) -> dict[str, str]:
+        return dict(self.outputs)
 
     def __str__(self) -> str:
         return wengert_list(self)
@@ -167,7 +178,7 @@ def wengert_list(graph: Graph, values: dict[str, np.ndarray] | None = None) -> s
     def shown(value_id: str) -> str:
         if values is None or value_id not in values:
             return ""
-        return " = " + _format_value(values[value_id])
+        return " = " + format_value(values[value_id])
 
     lines = [f"{label[name]} = {name}{shown(name)}" for name, _ in graph.inputs]
     for node in graph.nodes:
@@ -186,7 +197,7 @@ def wengert_list(graph: Graph, values: dict[str, np.ndarray] | None = None) -> s
     return "\n".join(lines)
 
 
-def _format_value(array: np.ndarray) -> str:
+def format_value(array: np.ndarray) -> str:
     if np.ndim(array) == 0:
         return f"{float(array):.4g}" if np.issubdtype(np.asarray(array).dtype, np.floating) else str(array)
     return np.array2string(np.asarray(array), precision=4, threshold=8, separator=", ")

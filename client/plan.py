@@ -49,9 +49,15 @@ class Plan:
             for x in node.inputs:
                 last_use[x] = k
         kept = set(graph.types) if keep_all else {vid for _, vid in graph.outputs}
+        # Nodes without inputs (constants) are computed here, once, not on every run.
+        self._template: list[Any] = [None] * len(slot)
         steps = []
         for k, node in enumerate(graph.nodes):
             op = registry.get(node.op)
+            if not node.inputs:
+                self._template[slot[node.id]] = np.asarray(op.forward(**node.attr_dict), node.type.dtype)
+                is_batched[node.id] = False
+                continue
             flags = tuple(is_batched[x] for x in node.inputs)
             is_batched[node.id] = any(flags)
             free = tuple(slot[x] for x in dict.fromkeys(node.inputs) if last_use[x] == k and x not in kept)
@@ -64,7 +70,7 @@ class Plan:
     def run(self, feeds: Mapping[str, np.ndarray], check: Check | None = None,
             keep_all: bool = False) -> dict[str, np.ndarray]:
         """Output name -> array (with `keep_all`, value id -> array for every value)."""
-        values: list[Any] = [None] * len(self.slots)
+        values = self._template.copy()
         batch = self._feed(feeds, values)
         for step in self.steps:
             if check is not None:

@@ -52,12 +52,35 @@ def _matmul_vjp(g, a, b, argnum):
 
 
 def _matmul_batched(a, b):
+    """matmul over the batch axis. When one operand is a single matrix shared by the whole
+    batch (the common case in a Jacobian sweep: W @ x_dot), the batch folds into the other
+    operand's rows or columns, so it is one large matrix product instead of B small ones."""
+    if a.shape[0] == 1 and a.ndim == 3 and b.ndim in (2, 3):
+        return _shared_left(a[0], b)
+    if b.shape[0] == 1 and b.ndim == 3 and a.ndim in (2, 3):
+        return _shared_right(a, b[0])
     a2 = a[:, None, :] if a.ndim == 2 else a  # a 1-D operand becomes a row, b's a column
     b2 = b[..., None] if b.ndim == 2 else b
     ndim = max(a2.ndim, b2.ndim)
     out = np.matmul(batch_lift(a2, ndim), batch_lift(b2, ndim))
     out = out if a.ndim > 2 else out[..., 0, :]
     return out if b.ndim > 2 else out[..., 0]
+
+
+def _shared_left(m, b):
+    """m @ b[k] for every k: b holds vectors (B, K) or matrices (B, K, N)."""
+    if b.ndim == 2:
+        return b @ m.T
+    batch, k, n = b.shape
+    return (m @ b.transpose(1, 0, 2).reshape(k, batch * n)).reshape(m.shape[0], batch, n).transpose(1, 0, 2)
+
+
+def _shared_right(a, m):
+    """a[k] @ m for every k: a holds vectors (B, K) or matrices (B, M, K)."""
+    if a.ndim == 2:
+        return a @ m
+    batch, rows, k = a.shape
+    return (a.reshape(batch * rows, k) @ m).reshape(batch, rows, m.shape[1])
 
 
 def _dot_infer(a: TensorType, b: TensorType) -> TensorType:
