@@ -20,13 +20,14 @@ DTYPES: dict[str, np.dtype] = {
 FLOAT_DTYPES = frozenset({"float64", "float32"})
 
 
-_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+_NAMES = {(dtype.kind, dtype.itemsize): name for name, dtype in DTYPES.items()}
 
 
 def dtype_name(dtype: Any) -> str:
-    """The wengert name of a NumPy dtype, or ValueError for one the wire cannot carry."""
+    """The wengert name of a NumPy dtype (of either byte order), or ValueError for one the wire
+    cannot carry."""
     dtype = np.dtype(dtype)
-    name = _NAMES.get(dtype)  # a dict lookup: `dtype.name` is slow and this is on every request
+    name = _NAMES.get((dtype.kind, dtype.itemsize))  # `dtype.name` is slow; this runs per request
     if name is None:
         raise ValueError(f"dtype {dtype.name} is not supported (use one of {', '.join(DTYPES)})")
     return name
@@ -58,7 +59,7 @@ class TensorType:
     def accepts(self, array: np.ndarray) -> bool:
         """True when `array` has this dtype and a shape matching this one (-1 matches any)."""
         return (
-            array.dtype == DTYPES[self.dtype]
+            _NAMES.get((array.dtype.kind, array.dtype.itemsize)) == self.dtype
             and array.ndim == self.ndim
             and all(d == -1 or d == a for d, a in zip(self.shape, array.shape))
         )
