@@ -66,7 +66,7 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
                     config.max_batch)
     cache = GraphCache(config.cache_size, calls.metrics.record_cache)
     service_pb2_grpc.add_DifferentiationServiceServicer_to_server(
-        DifferentiationServicer(registry, limits, cache), server)
+        DifferentiationServicer(registry, limits, cache, config.memory_budget_mb << 20), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
         (health_service.SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,

@@ -27,6 +27,7 @@ class Config:
     max_tensor_elements: int = 16_777_216
     max_jacobian_elements: int = 4_194_304
     max_batch: int = 4_096
+    memory_budget_mb: int = 1024
     cache_size: int = 256
     grace_period: float = 10.0
     max_connection_age: float = 0.0
@@ -61,6 +62,8 @@ HELP = {
     "max_tensor_elements": "largest tensor, in elements",
     "max_jacobian_elements": "largest Jacobian, in elements (outputs x inputs)",
     "max_batch": "largest batch of tangents or cotangents",
+    "memory_budget_mb": "memory one Jacobian or Hessian request may use, in MiB; larger ones are "
+                        "computed in chunks of directions, or refused if even one chunk does not fit",
     "cache_size": "graphs kept in the graph cache (least recently used are evicted)",
     "grace_period": "seconds in-flight calls get to finish after SIGTERM",
     "max_connection_age": "close client connections after this many seconds (0: never), so clients "

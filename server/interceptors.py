@@ -29,7 +29,8 @@ request_log = logging.getLogger("wengert.server.requests")
 
 class CallInterceptor(grpc.ServerInterceptor):
     """Maps errors to status codes, logs one line per call and records metrics, for the
-    unary methods of the wengert service (health and reflection pass through untouched).
+    unary and server-streaming methods of the wengert service (health and reflection pass
+    through untouched).
 
     It also admits calls: once `close()`d (draining) it refuses new ones with UNAVAILABLE,
     which the contract calls safe to retry, and `wait_idle` waits for the admitted ones."""
@@ -67,37 +68,57 @@ class CallInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation, details):
         handler = continuation(details)
-        if handler is None or handler.unary_unary is None or not details.method.startswith(SERVICE_PREFIX):
+        if handler is None or not details.method.startswith(SERVICE_PREFIX):
             return handler
         method = details.method.rsplit("/", 1)[-1]
-        behavior = handler.unary_unary
+        options = {"request_deserializer": handler.request_deserializer,
+                   "response_serializer": handler.response_serializer}
+        if handler.unary_unary is not None:
+            def unary(request, context):
+                with self._guarded(method, request, context) as call:
+                    call.response = handler.unary_unary(request, context)
+                    return call.response
+            return grpc.unary_unary_rpc_method_handler(unary, **options)
+        if handler.unary_stream is not None:
+            def stream(request, context):
+                with self._guarded(method, request, context) as call:
+                    for call.response in handler.unary_stream(request, context):
+                        yield call.response
+            return grpc.unary_stream_rpc_method_handler(stream, **options)
+        return handler
 
-        def handle(request, context):
-            start = time.perf_counter()
-            code, response = "OK", None
-            self.metrics.in_flight.inc()
-            try:
-                with self._admitted():
-                    response = behavior(request, context)
-                return response
-            except WengertError as exc:
-                code = exc.code
-                context.set_trailing_metadata(error_metadata(exc))
-                context.abort(grpc.StatusCode[code], str(exc))
-            except Exception:
-                code = "INTERNAL"
-                log.exception("internal error in %s", method)
-                context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
-            finally:
-                seconds = time.perf_counter() - start
-                self.metrics.in_flight.dec()
-                self.metrics.record_call(method, code, seconds)
-                if request_log.isEnabledFor(logging.INFO):
-                    request_log.info("rpc method=%s code=%s ms=%.3f %s", method, code, seconds * 1e3,
-                                     describe(request, response))
+    @contextlib.contextmanager
+    def _guarded(self, method: str, request, context):
+        """Around one call (a whole stream, for a streaming RPC): admission, the status code of
+        whatever it raises, its metrics and its log line."""
+        start = time.perf_counter()
+        call = _Call()
+        self.metrics.in_flight.inc()
+        try:
+            with self._admitted():
+                yield call
+        except WengertError as exc:
+            call.code = exc.code
+            context.set_trailing_metadata(error_metadata(exc))
+            context.abort(grpc.StatusCode[exc.code], str(exc))
+        except Exception:
+            call.code = "INTERNAL"
+            log.exception("internal error in %s", method)
+            context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+        finally:
+            seconds = time.perf_counter() - start
+            self.metrics.in_flight.dec()
+            self.metrics.record_call(method, call.code, seconds)
+            if request_log.isEnabledFor(logging.INFO):
+                request_log.info("rpc method=%s code=%s ms=%.3f %s", method, call.code, seconds * 1e3,
+                                 describe(request, call.response))
 
-        return grpc.unary_unary_rpc_method_handler(handle, request_deserializer=handler.request_deserializer,
-                                                   response_serializer=handler.response_serializer)
+
+class _Call:
+    """What the log line reports of a call: its status code and its (last) response."""
+
+    def __init__(self):
+        self.code, self.response = "OK", None
 
 
 class TokenAuthInterceptor(grpc.ServerInterceptor):

@@ -12,11 +12,15 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from wengert.autodiff import check_outputs, check_wrt
+from wengert.chunking import DEFAULT_BUDGET
 from wengert.engine import Engine
 from wengert.errors import Cancelled, DeadlineExceeded, InvalidRequest
 from wengert.graph import Graph, format_value, wengert_list
 from wengert.server.cache import GraphCache
+from wengert.server.higher_order import (MODES, format_of, jacobian_blocks, run_derivative_graph,
+                                         run_hessian, run_hvp, run_jacobian_stream, sweep_info)
 from wengert.server.limits import Limits
+from wengert.server.minimize import run_minimize
 from wengert.v1 import service_pb2, service_pb2_grpc, tensor_pb2
 from wengert.wire import attr_to_proto, graph_from_proto, tensor_from_proto, tensor_to_proto
 
@@ -29,9 +33,9 @@ ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}")
 
 
 class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
-    def __init__(self, registry, limits: Limits, cache: GraphCache):
+    def __init__(self, registry, limits: Limits, cache: GraphCache, memory_budget: int = DEFAULT_BUDGET):
         self.registry = registry
-        self.engine = Engine(registry)
+        self.engine = Engine(registry, memory_budget=memory_budget)
         self.limits = limits
         self.cache = cache
         self._catalogue = catalogue(registry)  # the registry never changes: build it once
@@ -66,22 +70,44 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
     def Jacobian(self, request, context):
         graph_id, graph = self._graph(request)
         inputs = self._tensors(request.inputs, "input")
-        mode = JACOBIAN_MODES.get(request.mode)
-        if mode is None:
-            raise InvalidRequest(f"unknown Jacobian mode {request.mode}")
-        concrete = self.engine.specialize(graph, inputs)
-        wrt = check_wrt(concrete, request.wrt)
-        outputs = check_outputs(concrete, request.outputs or [
-            n for n in concrete.output_names if concrete.output_type(n).is_float])
-        types = dict(concrete.inputs)
-        self.limits.check_jacobian(sum(concrete.output_type(n).size for n in outputs),
-                                   sum(types[n].size for n in wrt))
-        result = self.engine.jacobian(graph, inputs, wrt, outputs, mode, check=interruption(context))
-        blocks = [service_pb2.JacobianBlock(output=o, input=i, jacobian=tensor_to_proto(result.blocks[o, i]))
-                  for o in outputs for i in wrt]
+        mode, format = _mode(request), format_of(request)
+        if format == "dense":
+            self._check_dense_jacobian(graph, inputs, request)
+        result = self.engine.jacobian(graph, inputs, request.wrt, request.outputs, mode,
+                                      check=interruption(context), format=format)
         return service_pb2.JacobianResponse(
-            graph_id=graph_id, outputs=encode(result.values, outputs), blocks=blocks,
-            mode=service_pb2.MODE_FORWARD if result.mode == "forward" else service_pb2.MODE_REVERSE)
+            graph_id=graph_id, outputs=encode(result.values), blocks=jacobian_blocks(result),
+            mode=MODES[result.mode], sweep=sweep_info(result))
+
+    def JacobianStream(self, request, context):
+        graph_id, graph = self._graph(request)
+        inputs = self._tensors(request.inputs, "input")
+        yield from run_jacobian_stream(self.engine, request, graph=graph, graph_id=graph_id,
+                                       inputs=inputs, mode=_mode(request), check=interruption(context))
+
+    def Hessian(self, request, context):
+        graph_id, graph = self._graph(request)
+        inputs = self._tensors(request.inputs, "input")
+        return run_hessian(self.engine, request, graph=graph, graph_id=graph_id, inputs=inputs,
+                           check=interruption(context), check_size=self.limits.check_jacobian)
+
+    def Hvp(self, request, context):
+        graph_id, graph = self._graph(request)
+        inputs = self._tensors(request.inputs, "input")
+        directions = self._tensors(request.directions, "direction for", batched=request.batched)
+        return run_hvp(self.engine, request, graph=graph, graph_id=graph_id, inputs=inputs,
+                       directions=directions, check=interruption(context))
+
+    def DerivativeGraph(self, request, context):
+        graph_id, graph = self._graph(request)
+        return run_derivative_graph(self.engine, request, graph=graph, graph_id=graph_id, cache=self.cache)
+
+    def Minimize(self, request, context):
+        graph_id, graph = self._graph(request)
+        parameters = self._tensors(request.parameters, "parameter")
+        data = self._tensors(request.data, "data")
+        yield from run_minimize(self.engine, request, graph=graph, graph_id=graph_id,
+                                parameters=parameters, data=data, check=interruption(context))
 
     def ListOps(self, request, context):
         return self._catalogue
@@ -116,6 +142,15 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
         return response
 
     # -- the shared steps ------------------------------------------------------------------
+    def _check_dense_jacobian(self, graph: Graph, inputs, request) -> None:
+        """A dense Jacobian is allocated whole: refuse it over the limit before computing."""
+        concrete = self.engine.specialize(graph, inputs)
+        wrt = check_wrt(concrete, request.wrt)
+        outputs = check_outputs(concrete, request.outputs or [
+            n for n in concrete.output_names if concrete.output_type(n).is_float])
+        self.limits.check_jacobian(sum(concrete.output_type(n).size for n in outputs),
+                                   sum(concrete.type_of(n).size for n in wrt))
+
     def _graph(self, request) -> tuple[str, Graph]:
         """The request's graph, by id or in full (checked against the limits, then cached)."""
         if request.WhichOneof("graph_ref") == "graph_id":
@@ -129,6 +164,13 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
                  batched: bool = False) -> dict[str, np.ndarray]:
         self.limits.check_tensors(tensors, what, batched)
         return {name: tensor_from_proto(t, f"{what} {name!r}") for name, t in tensors.items()}
+
+
+def _mode(request) -> str:
+    mode = JACOBIAN_MODES.get(request.mode)
+    if mode is None:
+        raise InvalidRequest(f"unknown Jacobian mode {request.mode}")
+    return mode
 
 
 def interruption(context):
