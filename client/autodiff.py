@@ -67,6 +67,23 @@ def check_outputs(graph: Graph, outputs: Iterable[str] | None) -> list[str]:
     return outputs
 
 
+def scalar_output(graph: Graph, name: str | None, what: str = "output") -> str:
+    """The float scalar output a gradient, Hessian or loss is of: `name`, or the graph's only
+    output when `name` is empty."""
+    if not name:
+        if len(graph.outputs) != 1:
+            raise InvalidRequest(f"name the {what}: the graph has outputs "
+                                 f"{', '.join(map(repr, graph.output_names))}")
+        name = graph.output_names[0]
+    if name not in graph.output_names:
+        raise InvalidRequest(f"{what} {name!r} is not an output of the graph "
+                             f"(it has {', '.join(map(repr, graph.output_names))})")
+    t = graph.output_type(name)
+    if not (t.is_float and t.shape == ()):
+        raise InvalidRequest(f"{what} {name!r} must be a float scalar, got {t}")
+    return name
+
+
 def _replay(graph: Graph, builder: GraphBuilder) -> dict[str, Value]:
     """Record the primal graph in `builder`; returns id -> value."""
     env = {name: builder.input(name, t) for name, t in graph.inputs}

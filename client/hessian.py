@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from wengert.autodiff import COTANGENT, check_wrt, jvp_graph, prefix_for, vjp_graph
+from wengert.autodiff import COTANGENT, check_wrt, jvp_graph, prefix_for, scalar_output, vjp_graph
 from wengert.builder import GraphBuilder
 from wengert.errors import InvalidRequest, NoDerivative, node_error
 from wengert.graph import Graph
@@ -43,7 +43,7 @@ def hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], outp
             wrt: Sequence[str] | None, format: str = "dense", check=None) -> HessianResult:
     """The Jacobian of the gradient graph with respect to `wrt`, swept forward."""
     graph = engine.specialize(graph, inputs)
-    output, wrt = _scalar_output(graph, output), check_wrt(graph, wrt)
+    output, wrt = scalar_output(graph, output), check_wrt(graph, wrt)
     gradient = engine.derivative_graph(graph, "gradient", wrt, seeds=[output])
     prefix = prefix_for(graph, COTANGENT)
     with _second_order(engine, graph):
@@ -60,7 +60,7 @@ def hvp(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray],
         ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(value, gradient, H v) for input `directions`: the JVP of the gradient graph."""
     graph = engine.specialize(graph, inputs)
-    output = _scalar_output(graph, output)
+    output = scalar_output(graph, output)
     if not directions:
         raise InvalidRequest("give a direction for at least one input")
     wrt = check_wrt(graph, list(directions))
@@ -70,21 +70,6 @@ def hvp(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray],
         values, tangents = engine.jvp(gradient, inputs, directions, batched=batched, check=check)
     return (values[output], {name: values[prefix + name] for name in wrt},
             {name: tangents[prefix + name] for name in wrt})
-
-
-def _scalar_output(graph: Graph, output: str | None) -> str:
-    """The output to take second derivatives of: named, or the graph's only one; a float scalar."""
-    if not output:
-        if len(graph.outputs) != 1:
-            raise InvalidRequest(f"name the output to differentiate; the graph has "
-                                 f"{', '.join(map(repr, graph.output_names))}")
-        output = graph.output_names[0]
-    if output not in graph.output_names:
-        raise InvalidRequest(f"{output!r} is not an output of the graph")
-    t = graph.output_type(output)
-    if t.size != 1 or not t.is_float:
-        raise InvalidRequest(f"second derivatives need a float scalar output; {output!r} is {t}")
-    return output
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
+from wengert.autodiff import scalar_output
 from wengert.errors import InvalidRequest
 from wengert.graph import Graph
 from wengert.plugins.normdef import NormDef, product
@@ -178,7 +179,7 @@ def minimize(engine, graph: Graph, optimizer: SteepestDescent, data: Mapping[str
     last, which has a `reason`. `check` is the engine's cancellation callback. A request that
     does not fit the graph is refused at once, before the first step."""
     data = dict(data or {})
-    loss = _loss_output(graph, loss)
+    loss = scalar_output(graph, loss, "loss")
     _check_inputs(graph, optimizer.params, data)
     return _run(engine, graph, optimizer, data, loss, stop, every, check)
 
@@ -200,21 +201,6 @@ def _run(engine, graph: Graph, optimizer: SteepestDescent, data: dict[str, Any],
         if reason:
             return
         optimizer.step(grads)
-
-
-def _loss_output(graph: Graph, loss: str | None) -> str:
-    if not loss:
-        if len(graph.outputs) != 1:
-            raise InvalidRequest(f"name the loss: the graph has outputs "
-                                 f"{', '.join(graph.output_names)}")
-        loss = graph.output_names[0]
-    if loss not in graph.output_names:
-        raise InvalidRequest(f"loss {loss!r} is not an output of the graph "
-                             f"(it has {', '.join(graph.output_names)})")
-    t = graph.output_type(loss)
-    if not (t.is_float and t.shape == ()):
-        raise InvalidRequest(f"loss {loss!r} must be a float scalar, got {t}")
-    return loss
 
 
 def _check_inputs(graph: Graph, params: Any, data: Mapping[str, Any]) -> None:

@@ -64,7 +64,7 @@ def test_hessian_of_a_non_scalar_output_is_invalid(stub):
     with pytest.raises(grpc.RpcError) as info:
         stub.Hessian(pb.HessianRequest(graph=graph, inputs=tensors(x=X)))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "float scalar output" in info.value.details()
+    assert "must be a float scalar" in info.value.details()
 
 
 @pytest.mark.parametrize("kind, inputs, outputs", [
