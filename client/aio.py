@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from wengert.api import Call, ClientAPI
+from wengert.codec import STREAMS
 from wengert.local import LocalTransport
 from wengert.remote import Attempt, RemoteTransport
 
@@ -29,7 +30,8 @@ class AsyncRemoteTransport(RemoteTransport):
         method = getattr(self.stub, call.rpc)
         while True:
             try:
-                response = await method(attempt.request, timeout=attempt.timeout(), metadata=self.metadata)
+                pending = method(attempt.request, timeout=attempt.timeout(), metadata=self.metadata)
+                response = [piece async for piece in pending] if call.rpc in STREAMS else await pending
             except grpc.RpcError as exc:
                 await asyncio.sleep(attempt.retry_after(exc))
             else:

@@ -31,9 +31,11 @@ from wengert.builder import trace as trace_graph
 from wengert.engine import MODES
 from wengert.errors import InvalidRequest
 from wengert.graph import Graph
+from wengert.sweeps import FORMATS
 from wengert.tables import Trace
 
 TRACE_MODES = ("none", "forward", "reverse")
+DERIVATIVE_KINDS = ("jvp", "vjp", "gradient")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,10 @@ class Call:
     wrt: tuple[str, ...] = ()
     batched: bool = False
     mode: str = ""
+    directions: dict[str, np.ndarray] = field(default_factory=dict)  # Hvp
+    output: str = ""  # Hessian, Hvp: the scalar output ("" for the only one)
+    format: str = "dense"  # Jacobian, Hessian: "dense" or "sparse" (COO) blocks
+    kind: str = ""  # DerivativeGraph: "jvp", "vjp" or "gradient"
 
 
 @dataclass(frozen=True)
@@ -146,18 +152,62 @@ class ClientAPI:
 
     def jacobian(self, f, *args, argnums: int | Sequence[int] | None = None,
                  wrt: str | Sequence[str] | None = None,
-                 outputs: str | Sequence[str] | None = None, mode: str = "auto"):
+                 outputs: str | Sequence[str] | None = None, mode: str = "auto",
+                 format: str = "dense", stream: bool = False):
         """The Jacobian of the (float) outputs with respect to the chosen inputs, in "forward",
-        "reverse" or "auto" mode (forward when the inputs are the smaller side)."""
+        "reverse" or "auto" mode (the one needing fewer sweeps; a sparse Jacobian is swept one
+        colour at a time). `format="sparse"` gives COO `SparseBlock`s of the structural
+        nonzeros. `stream=True` receives it in pieces (JacobianStream), for Jacobians larger
+        than a message or than the server's memory budget."""
         if mode not in MODES:
             raise InvalidRequest(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        _check_format(format)
         graph, inputs = self._bind(f, _arguments(args))
         sel = _select_inputs(graph, argnums, wrt)
         floats = [n for n in graph.output_names if graph.output_type(n).is_float]
         outs = _select_outputs(graph, outputs, floats)
-        call = Call("Jacobian", graph, inputs, outs.names, wrt=sel.names, mode=mode)
+        call = Call("JacobianStream" if stream else "Jacobian", graph, inputs, outs.names, wrt=sel.names,
+                    mode=mode, format=format)
         return self._run(call, lambda r: outs.pack(
             {o: sel.pack({i: r.blocks[(o, i)] for i in sel.names}) for o in outs.names}))
+
+    def hessian(self, f, *args, argnums: int | Sequence[int] | None = None,
+                wrt: str | Sequence[str] | None = None, output: str | None = None,
+                format: str = "dense"):
+        """The Hessian of a scalar float output (the only one, or `output`), forward over
+        reverse. For one input, an array shaped in_shape + in_shape; for several, nested like
+        `jax.hessian` (tuples for `argnums`, dicts for `wrt`). `format="sparse"`: COO blocks."""
+        _check_format(format)
+        graph, inputs = self._bind(f, _arguments(args))
+        sel = _select_inputs(graph, argnums, wrt)
+        call = Call("Hessian", graph, inputs, wrt=sel.names, output=output or "", format=format)
+        return self._run(call, lambda r: sel.pack(
+            {a: sel.pack({b: r.blocks[(a, b)] for b in sel.names}) for a in sel.names}))
+
+    def hvp(self, f, primals, directions, *, output: str | None = None, batched: bool = False):
+        """Hessian-vector products H·v of a scalar float output, forward over reverse.
+        `directions` has the form of `primals` (None or a missing name: no direction, and no
+        derivative with respect to that input); with `batched`, a leading axis of B directions.
+        The result: one array when one input has a direction, else a dict by input name."""
+        graph, inputs = self._bind(f, primals)
+        given = _by_input(graph, directions, primals)
+        sel = Selection(tuple(given), "one" if len(given) == 1 else "dict")
+        call = Call("Hvp", graph, inputs, directions=given, output=output or "", batched=batched)
+        return self._run(call, lambda r: sel.pack(r[2]))
+
+    def derivative_graph(self, f, kind: str = "vjp", *args, wrt: str | Sequence[str] | None = None,
+                         outputs: str | Sequence[str] | None = None) -> Graph:
+        """The JVP ("jvp"), VJP ("vjp") or gradient ("gradient") graph of `f` itself, as built
+        by the engine or the server: print it, save it, send it again or differentiate it once
+        more. A Python function `f` is traced on `args`; `outputs` picks the seeded outputs
+        (VJP) or the scalar output (gradient)."""
+        if kind not in DERIVATIVE_KINDS:
+            raise InvalidRequest(f"unknown derivative kind {kind!r}; use one of "
+                                 f"{', '.join(DERIVATIVE_KINDS)}")
+        graph = f if isinstance(f, Graph) else self._bind(f, _arguments(args))[0]
+        names = () if wrt is None else (wrt,) if isinstance(wrt, str) else tuple(wrt)
+        outs = () if outputs is None else (outputs,) if isinstance(outputs, str) else tuple(outputs)
+        return self._run(Call("DerivativeGraph", graph, outputs=outs, wrt=names, kind=kind), lambda r: r)
 
     def value_and_grad(self, f, *args, argnums: int | Sequence[int] | None = None,
                        wrt: str | Sequence[str] | None = None):
@@ -222,6 +272,11 @@ class ClientAPI:
         (name,) = seed
         call = Call("Vjp", graph, inputs, cotangents=seed, wrt=sel.names)
         return call, lambda r: (r[0][name], sel.pack(r[1]))
+
+
+def _check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise InvalidRequest(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
 
 
 def _arguments(args: tuple) -> Mapping[str, Any] | tuple:

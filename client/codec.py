@@ -14,18 +14,27 @@ from google.protobuf.message import Message
 
 from wengert.api import Call, OpInfo
 from wengert.engine import JacobianResult
+from wengert.hessian import HessianResult
+from wengert.sweeps import Entries, Layout, Slab, SparseBlock, assemble
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import tensor_from_proto, tensor_to_proto
+from wengert.wire import graph_from_proto, tensor_from_proto, tensor_to_proto, type_from_proto
 
 _REQUESTS = {
     "Evaluate": pb.EvaluateRequest, "Jvp": pb.JvpRequest, "Vjp": pb.VjpRequest,
     "Jacobian": pb.JacobianRequest, "Trace": pb.TraceRequest, "ListOps": pb.ListOpsRequest,
+    "JacobianStream": pb.JacobianRequest, "Hessian": pb.HessianRequest, "Hvp": pb.HvpRequest,
+    "DerivativeGraph": pb.DerivativeGraphRequest,
 }
+STREAMS = frozenset({"JacobianStream"})  # server-streaming RPCs: their response is an iterator
+_FORMATS = {"dense": pb.FORMAT_DENSE, "sparse": pb.FORMAT_SPARSE}
+_KINDS = {"jvp": pb.DERIVATIVE_KIND_JVP, "vjp": pb.DERIVATIVE_KIND_VJP,
+          "gradient": pb.DERIVATIVE_KIND_GRADIENT}
 _MODES = {
     "Jacobian": {"auto": pb.MODE_AUTO, "forward": pb.MODE_FORWARD, "reverse": pb.MODE_REVERSE},
     "Trace": {"none": pb.TRACE_MODE_NONE, "forward": pb.TRACE_MODE_FORWARD,
               "reverse": pb.TRACE_MODE_REVERSE},
 }
+_MODES["JacobianStream"] = _MODES["Jacobian"]
 _JACOBIAN_MODE_NAMES = {code: name for name, code in _MODES["Jacobian"].items()}
 
 
@@ -34,7 +43,7 @@ def encode(call: Call) -> Message:
     caller, so a resend swaps it without encoding the tensors again."""
     msg = _REQUESTS[call.rpc]()
     fields = msg.DESCRIPTOR.fields_by_name
-    for name in ("inputs", "tangents", "cotangents"):
+    for name in ("inputs", "tangents", "cotangents", "directions"):
         if name in fields:
             for key, array in getattr(call, name).items():
                 getattr(msg, name)[key].CopyFrom(tensor_to_proto(array))
@@ -45,6 +54,12 @@ def encode(call: Call) -> Message:
         msg.batched = call.batched
     if "mode" in fields:
         msg.mode = _MODES[call.rpc][call.mode]
+    if "output" in fields:
+        msg.output = call.output
+    if "format" in fields:
+        msg.format = _FORMATS[call.format]
+    if "kind" in fields:
+        msg.kind = _KINDS[call.kind]
     return msg
 
 
@@ -58,10 +73,23 @@ def decode(call: Call, response: Message) -> Any:
         case "Vjp":
             return _arrays(response.outputs, "output"), _arrays(response.cotangents, "cotangent of")
         case "Jacobian":
-            blocks = {(b.output, b.input): tensor_from_proto(b.jacobian, f"block d{b.output}/d{b.input}")
+            blocks = {(b.output, b.input): _block(b, "jacobian", f"block d{b.output}/d{b.input}")
                       for b in response.blocks}
             return JacobianResult(_arrays(response.outputs, "output"), blocks,
-                                  _JACOBIAN_MODE_NAMES[response.mode])
+                                  _JACOBIAN_MODE_NAMES[response.mode], call.format, *_sweep(response.sweep))
+        case "JacobianStream":
+            return _assembled(call.format, response)
+        case "Hessian":
+            blocks = {(b.row, b.column): _block(b, "hessian", f"block d2/d{b.row}d{b.column}")
+                      for b in response.blocks}
+            return HessianResult(tensor_from_proto(response.value, "value"),
+                                 _arrays(response.gradient, "gradient"), blocks, call.format,
+                                 *_sweep(response.sweep))
+        case "Hvp":
+            return (tensor_from_proto(response.value, "value"), _arrays(response.gradient, "gradient"),
+                    _arrays(response.products, "H·v for"))
+        case "DerivativeGraph":
+            return graph_from_proto(response.graph)
         case "Trace":
             values = {row.id: tensor_from_proto(row.value, f"value of {row.label}")
                       for row in response.rows}
@@ -74,6 +102,36 @@ def decode(call: Call, response: Message) -> Any:
                            tuple(a.name for a in op.attrs), op.doc, op.has_jvp, op.has_vjp)
                     for op in response.ops]
     raise ValueError(f"unknown rpc {call.rpc!r}")
+
+
+def _block(msg: Message, dense_field: str, what: str) -> np.ndarray | SparseBlock:
+    if msg.HasField("sparse"):
+        return SparseBlock(tensor_from_proto(msg.sparse.indices, what),
+                           tensor_from_proto(msg.sparse.values, what), tuple(msg.sparse.shape))
+    return tensor_from_proto(getattr(msg, dense_field), what)
+
+
+def _sweep(info: pb.SweepInfo) -> tuple[int, int, int]:
+    return info.sweeps, info.nnz, info.chunk
+
+
+def _assembled(format: str, stream) -> JacobianResult:
+    """A streamed Jacobian: the header, then its pieces assembled into blocks as they arrive."""
+    stream = iter(stream)
+    header = next(stream).header
+    layout = Layout({r.name: type_from_proto(r.type) for r in header.rows},
+                    {c.name: type_from_proto(c.type) for c in header.columns})
+    mode = _JACOBIAN_MODE_NAMES[header.mode]
+    blocks = assemble(layout, mode, (_piece(msg) for msg in stream), format)
+    return JacobianResult(_arrays(header.outputs, "output"), blocks, mode, format, *_sweep(header.sweep))
+
+
+def _piece(msg: pb.JacobianPiece) -> Slab | Entries:
+    if msg.HasField("slab"):
+        return Slab(msg.slab.start, tensor_from_proto(msg.slab.values, "slab"))
+    entries = msg.entries
+    return Entries(tensor_from_proto(entries.rows, "rows"), tensor_from_proto(entries.columns, "columns"),
+                   tensor_from_proto(entries.values, "entries"))
 
 
 def _arrays(tensors: Mapping[str, Any], what: str) -> dict[str, np.ndarray]:

@@ -27,8 +27,16 @@ class LocalTransport:
                 return engine.jvp(graph, call.inputs, call.tangents, batched=call.batched)
             case "Vjp":
                 return engine.vjp(graph, call.inputs, call.cotangents, call.wrt, batched=call.batched)
-            case "Jacobian":
-                return engine.jacobian(graph, call.inputs, call.wrt, call.outputs, call.mode)
+            case "Jacobian" | "JacobianStream":  # in-process, nothing to stream through
+                return engine.jacobian(graph, call.inputs, call.wrt, call.outputs, call.mode,
+                                       format=call.format)
+            case "Hessian":
+                return engine.hessian(graph, call.inputs, call.output or None, call.wrt, call.format)
+            case "Hvp":
+                return engine.hvp(graph, call.inputs, call.directions, call.output or None,
+                                  batched=call.batched)
+            case "DerivativeGraph":
+                return engine.derivative_graph(graph, call.kind, call.wrt or None, seeds=call.outputs or None)
             case "Trace":
                 rows = engine.trace(graph, call.inputs, call.mode, call.tangents or call.cotangents)
                 return ({r.id: r.value for r in rows},

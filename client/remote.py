@@ -112,7 +112,7 @@ class Attempt:
         raise error_from_rpc(exc) from exc
 
     def result(self, response) -> Any:
-        if self.call.graph is not None and response.graph_id:
+        if self.call.graph is not None and getattr(response, "graph_id", ""):  # a stream has none
             self.ids.remember(self.call.graph, response.graph_id)
         return decode(self.call, response)
 
@@ -160,10 +160,9 @@ class RemoteTransport:
         while True:
             try:
                 response = method(attempt.request, timeout=attempt.timeout(), metadata=self.metadata)
+                return attempt.result(response)  # a stream is read here, so its errors are caught
             except grpc.RpcError as exc:
                 time.sleep(attempt.retry_after(exc))
-            else:
-                return attempt.result(response)
 
     def close(self) -> None:
         self.channel.close()
