@@ -9,6 +9,7 @@ how arguments and results are shaped; `wengert.remote` how retries and graph ids
 
 from __future__ import annotations
 
+from wengert import minimizing
 from wengert.api import ClientAPI
 from wengert.local import LocalTransport
 from wengert.remote import RemoteTransport
@@ -22,6 +23,11 @@ class Client(ClientAPI):
 
     def _run(self, call, finish):
         return finish(self._transport(call))
+
+    def minimize(self, f, params, data=None, **options):
+        """Steepest descent on the server (in-process for `Client.local()`), streamed back as
+        it goes; see `wengert.minimizing.minimize` for the options."""
+        return minimizing.minimize(self, f, params, data, **options)
 
     def close(self) -> None:
         self._transport.close()
