@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import wengert as wg
-from conftest import WORKED_GRADIENT, worked_example
+from conftest import WORKED_GRADIENT
 
 SEND_FROM_ANOTHER_PROCESS = """
 import sys
