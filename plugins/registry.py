@@ -166,7 +166,7 @@ def _load_one(pm: pluggy.PluginManager, name: str, loader, known: dict[str, dict
         for i, record in enumerate(records):
             if not isinstance(record, kind.record):
                 problems.append(f"{kind.hook} record #{i} is a {type(record).__name__}, "
-                                f"not a {kind.record.__name__}")
+                                f"not a {kind.record.__name__} record")
             elif record.name in known[kind_name]:
                 problems.append(f"{kind.noun} {record.name!r} is provided by both plugin "
                                 f"{known[kind_name][record.name].plugin!r} and plugin {name!r}")

@@ -196,7 +196,7 @@ def test_a_record_that_is_not_a_normdef_stops_loading(plugin_module):
         def wengert_norms():
             return ["l2"]
     """)
-    with pytest.raises(PluginError, match="wengert_norms record #0 is a str, not a NormDef"):
+    with pytest.raises(PluginError, match="wengert_norms record #0 is a str, not a NormDef record"):
         Registry.load(modules=[name])
 
 
