@@ -6,8 +6,6 @@ and compiled plans are cached per graph, so a repeated request only runs NumPy.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
@@ -19,6 +17,7 @@ from wengert.chunking import DEFAULT_BUDGET
 from wengert.errors import InvalidRequest
 from wengert.graph import Graph, TensorType
 from wengert.hessian import HessianResult, hessian, hvp
+from wengert.lru import LRU
 from wengert.sweeps import MODES, JacobianResult, Sweeps, sweep  # noqa: F401 - MODES re-exported
 from wengert.plan import Check, Plan
 
@@ -35,27 +34,6 @@ class TraceRow:
     derivative: np.ndarray | None
 
 
-class _LRU:
-    """A small thread-safe LRU map for derivative graphs and compiled plans."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-
 class Engine:
     """Evaluates graphs and their derivatives with the ops of `registry`."""
 
@@ -66,11 +44,11 @@ class Engine:
             registry = default_registry()
         self.registry = registry
         self.memory_budget = memory_budget  # bytes one Jacobian or Hessian request may use
-        self._cache = _LRU(cache_size)
+        self._cache = LRU(cache_size)
 
     def cached(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """`make()`, computed once per `key`: for structure found in a graph (sparsity, ...)."""
-        return self._cache.get(key, make)
+        return self._cache.get_or_make(key, make)
 
     # -- building blocks -----------------------------------------------------------------
     def derivative_graph(self, graph: Graph, kind: str, wrt: Sequence[str] | None = None, *,
@@ -82,21 +60,21 @@ class Engine:
             if seeds:
                 raise InvalidRequest("a JVP graph has tangents of every output: name no seeds")
             key = (graph, "jvp", wrt, intermediates)
-            return self._cache.get(key, lambda: jvp_graph(graph, wrt, intermediates=intermediates,
+            return self._cache.get_or_make(key, lambda: jvp_graph(graph, wrt, intermediates=intermediates,
                                                           registry=self.registry))
         if kind in ("vjp", "gradient"):
             seeds = tuple(check_outputs(graph, seeds))
             if kind == "gradient" and len(seeds) != 1:
                 raise InvalidRequest("a gradient graph is of one scalar output: name it")
             key = (graph, kind, wrt, seeds, intermediates)
-            return self._cache.get(key, lambda: vjp_graph(graph, wrt, seeds=seeds,
+            return self._cache.get_or_make(key, lambda: vjp_graph(graph, wrt, seeds=seeds,
                                                           intermediates=intermediates,
                                                           unit_seeds=kind == "gradient",
                                                           registry=self.registry))
         raise InvalidRequest(f"unknown derivative kind {kind!r} (jvp, vjp or gradient)")
 
     def plan(self, graph: Graph, batched: frozenset[str] = frozenset(), keep_all: bool = False) -> Plan:
-        return self._cache.get((graph, "plan", batched, keep_all),
+        return self._cache.get_or_make((graph, "plan", batched, keep_all),
                                lambda: Plan(graph, self.registry, batched, keep_all=keep_all))
 
     def specialize(self, graph: Graph, inputs: Mapping[str, np.ndarray]) -> Graph:
@@ -114,7 +92,7 @@ class Engine:
                 raise InvalidTensor(f"input {name!r} must be {t}, got {TensorType.of(array)}")
             shapes.append(TensorType(t.dtype, array.shape))
         key = (graph, "specialize", tuple(shapes))
-        return self._cache.get(key, lambda: _rebuild(graph, shapes, self.registry))
+        return self._cache.get_or_make(key, lambda: _rebuild(graph, shapes, self.registry))
 
     # -- requests ------------------------------------------------------------------------
     def evaluate(self, graph: Graph, inputs: Mapping[str, Any], outputs: Sequence[str] | None = None,

@@ -12,9 +12,7 @@ differs only in how it waits, so every decision is made here.
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -24,6 +22,7 @@ from wengert.api import Call
 from wengert.codec import decode, encode
 from wengert.errors import ERROR_CLASS_KEY, DeadlineExceeded, WengertError, error_from_status
 from wengert.graph import Graph
+from wengert.lru import LRU
 from wengert.v1 import service_pb2_grpc
 from wengert.wire import graph_to_proto
 
@@ -44,30 +43,21 @@ class Policy:
 
 
 class GraphIds:
-    """The ids the server returned for graphs this client sent: a small thread-safe LRU map,
-    keyed by graph equality, so a function traced again reuses its graph's id."""
+    """The ids the server returned for graphs this client sent, keyed by graph equality (so a
+    function traced again reuses its graph's id); the least recently used are forgotten."""
 
     def __init__(self, size: int = 256):
-        self.size = size
-        self._ids: OrderedDict[Graph, str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._ids: LRU[Graph, str] = LRU(size)
 
     def get(self, graph: Graph) -> str | None:
-        with self._lock:
-            if graph in self._ids:
-                self._ids.move_to_end(graph)
-            return self._ids.get(graph)
+        return self._ids.get(graph)
 
     def remember(self, graph: Graph, graph_id: str) -> None:
-        with self._lock:
-            self._ids[graph] = graph_id
-            self._ids.move_to_end(graph)
-            while len(self._ids) > self.size:
-                self._ids.popitem(last=False)
+        self._ids.pop(graph)
+        self._ids.setdefault(graph, graph_id)
 
     def forget(self, graph: Graph) -> None:
-        with self._lock:
-            self._ids.pop(graph, None)
+        self._ids.pop(graph)
 
 
 class Attempt:

@@ -9,31 +9,25 @@ object every time, so the engine's per-graph caches (derivative graphs, plans) h
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from typing import Callable
 
 from wengert.errors import GraphNotFound
 from wengert.graph import Graph
+from wengert.lru import LRU
 from wengert.v1 import graph_pb2
 from wengert.wire import graph_digest
 
 
 class GraphCache:
     def __init__(self, size: int, record: Callable[[bool], None] = lambda hit: None):
-        self.size = max(size, 1)
         self._record = record  # called with hit=True/False, for metrics
-        self._graphs: OrderedDict[str, Graph] = OrderedDict()
+        self._graphs: LRU[str, Graph] = LRU(size)
         # wire-bytes hash -> digest; stale entries (digest evicted) just miss
-        self._aliases: OrderedDict[bytes, str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._aliases: LRU[bytes, str] = LRU(4 * size)
 
     def get(self, graph_id: str) -> Graph:
         """The graph held under `graph_id`, or GraphNotFound (NOT_FOUND)."""
-        with self._lock:
-            graph = self._graphs.get(graph_id)
-            if graph is not None:
-                self._graphs.move_to_end(graph_id)
+        graph = self._graphs.get(graph_id)
         self._record(graph is not None)
         if graph is None:
             raise GraphNotFound(f"unknown graph_id {graph_id!r}: this server does not hold it "
@@ -43,25 +37,15 @@ class GraphCache:
     def put(self, msg: graph_pb2.Graph, decode: Callable[[graph_pb2.Graph], Graph]) -> tuple[str, Graph]:
         """(graph_id, graph) for a graph sent in full, decoding it only if not seen before."""
         wire_key = hashlib.sha256(msg.SerializeToString(deterministic=True)).digest()
-        with self._lock:
-            digest = self._aliases.get(wire_key)
-            graph = self._graphs.get(digest) if digest is not None else None
-            if graph is not None:
-                self._graphs.move_to_end(digest)
-                self._aliases.move_to_end(wire_key)
+        digest = self._aliases.get(wire_key)
+        graph = self._graphs.get(digest) if digest is not None else None
         self._record(graph is not None)
         if graph is not None:
             return digest, graph
         graph = decode(msg)
         digest = graph_digest(graph)
-        with self._lock:
-            graph = self._graphs.setdefault(digest, graph)  # a racing twin keeps the first object
-            self._graphs.move_to_end(digest)
-            self._aliases[wire_key] = digest
-            while len(self._graphs) > self.size:
-                self._graphs.popitem(last=False)
-            while len(self._aliases) > 4 * self.size:
-                self._aliases.popitem(last=False)
+        graph = self._graphs.setdefault(digest, graph)  # a racing twin keeps the first object
+        self._aliases.setdefault(wire_key, digest)
         return digest, graph
 
     def __len__(self) -> int:
