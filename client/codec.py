@@ -17,7 +17,8 @@ from wengert.engine import JacobianResult
 from wengert.hessian import HessianResult
 from wengert.sweeps import Entries, Layout, Slab, SparseBlock, assemble
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import graph_from_proto, tensor_from_proto, tensor_to_proto, type_from_proto
+from wengert.wire import (DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES, enum_name,
+                          graph_from_proto, tensor_from_proto, tensor_to_proto, type_from_proto)
 
 _REQUESTS = {
     "Evaluate": pb.EvaluateRequest, "Jvp": pb.JvpRequest, "Vjp": pb.VjpRequest,
@@ -26,16 +27,7 @@ _REQUESTS = {
     "DerivativeGraph": pb.DerivativeGraphRequest,
 }
 STREAMS = frozenset({"JacobianStream"})  # server-streaming RPCs: their response is an iterator
-_FORMATS = {"dense": pb.FORMAT_DENSE, "sparse": pb.FORMAT_SPARSE}
-_KINDS = {"jvp": pb.DERIVATIVE_KIND_JVP, "vjp": pb.DERIVATIVE_KIND_VJP,
-          "gradient": pb.DERIVATIVE_KIND_GRADIENT}
-_MODES = {
-    "Jacobian": {"auto": pb.MODE_AUTO, "forward": pb.MODE_FORWARD, "reverse": pb.MODE_REVERSE},
-    "Trace": {"none": pb.TRACE_MODE_NONE, "forward": pb.TRACE_MODE_FORWARD,
-              "reverse": pb.TRACE_MODE_REVERSE},
-}
-_MODES["JacobianStream"] = _MODES["Jacobian"]
-_JACOBIAN_MODE_NAMES = {code: name for name, code in _MODES["Jacobian"].items()}
+_MODES = {"Jacobian": JACOBIAN_MODES, "JacobianStream": JACOBIAN_MODES, "Trace": TRACE_MODES}
 
 
 def encode(call: Call) -> Message:
@@ -57,9 +49,9 @@ def encode(call: Call) -> Message:
     if "output" in fields:
         msg.output = call.output
     if "format" in fields:
-        msg.format = _FORMATS[call.format]
+        msg.format = FORMATS[call.format]
     if "kind" in fields:
-        msg.kind = _KINDS[call.kind]
+        msg.kind = DERIVATIVE_KINDS[call.kind]
     return msg
 
 
@@ -75,8 +67,9 @@ def decode(call: Call, response: Message) -> Any:
         case "Jacobian":
             blocks = {(b.output, b.input): _block(b, "jacobian", f"block d{b.output}/d{b.input}")
                       for b in response.blocks}
-            return JacobianResult(_arrays(response.outputs, "output"), blocks,
-                                  _JACOBIAN_MODE_NAMES[response.mode], call.format, *_sweep(response.sweep))
+            mode = enum_name(JACOBIAN_MODES, response.mode, "Jacobian mode")
+            return JacobianResult(_arrays(response.outputs, "output"), blocks, mode, call.format,
+                                  *_sweep(response.sweep))
         case "JacobianStream":
             return _assembled(call.format, response)
         case "Hessian":
@@ -121,7 +114,7 @@ def _assembled(format: str, stream) -> JacobianResult:
     header = next(stream).header
     layout = Layout({r.name: type_from_proto(r.type) for r in header.rows},
                     {c.name: type_from_proto(c.type) for c in header.columns})
-    mode = _JACOBIAN_MODE_NAMES[header.mode]
+    mode = enum_name(JACOBIAN_MODES, header.mode, "Jacobian mode")
     blocks = assemble(layout, mode, (_piece(msg) for msg in stream), format)
     return JacobianResult(_arrays(header.outputs, "output"), blocks, mode, format, *_sweep(header.sweep))
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from wengert.builder import GraphBuilder
-from wengert.errors import InvalidGraph, InvalidTensor, node_error
+from wengert.errors import InvalidGraph, InvalidRequest, InvalidTensor, node_error
 from wengert.graph import DTYPES, Graph, Literal, TensorType, dtype_name
-from wengert.v1 import graph_pb2, tensor_pb2
+from wengert.v1 import graph_pb2, service_pb2, tensor_pb2
 
 __all__ = [
     "attr_from_proto",
@@ -46,6 +46,25 @@ _TO_PROTO = {
 _FROM_PROTO = {code: name for name, code in _TO_PROTO.items()}
 # The wire is little-endian whatever the host is; these dtypes say so explicitly.
 _WIRE_DTYPE = {name: DTYPES[name].newbyteorder("<") for name in _TO_PROTO}
+
+
+# -- the service's enums: one table each, name -> wire code, used by client and server ----
+JACOBIAN_MODES = {"auto": service_pb2.MODE_AUTO, "forward": service_pb2.MODE_FORWARD,
+                  "reverse": service_pb2.MODE_REVERSE}
+TRACE_MODES = {"none": service_pb2.TRACE_MODE_NONE, "forward": service_pb2.TRACE_MODE_FORWARD,
+               "reverse": service_pb2.TRACE_MODE_REVERSE}
+FORMATS = {"dense": service_pb2.FORMAT_DENSE, "sparse": service_pb2.FORMAT_SPARSE}
+DERIVATIVE_KINDS = {"jvp": service_pb2.DERIVATIVE_KIND_JVP, "vjp": service_pb2.DERIVATIVE_KIND_VJP,
+                    "gradient": service_pb2.DERIVATIVE_KIND_GRADIENT}
+
+
+def enum_name(table: dict[str, int], code: int, what: str) -> str:
+    """The name of wire `code` in `table`; INVALID_ARGUMENT for a value it does not hold (proto3
+    enums are open, and an unset kind is 0)."""
+    for name, value in table.items():
+        if value == code:
+            return name
+    raise InvalidRequest(f"unknown or unset {what} {code}")
 
 
 # -- dtypes and types ----------------------------------------------------------------------

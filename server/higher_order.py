@@ -15,24 +15,17 @@ import numpy as np
 
 from wengert.autodiff import check_wrt
 from wengert.engine import Engine
-from wengert.errors import InvalidRequest
 from wengert.graph import Graph
 from wengert.sweeps import Entries, JacobianResult, Slab, SparseBlock
 from wengert.v1 import service_pb2
-from wengert.wire import graph_to_proto, tensor_to_proto, type_to_proto
+from wengert.wire import (DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, enum_name, graph_to_proto,
+                          tensor_to_proto, type_to_proto)
 
-FORMATS = {service_pb2.FORMAT_DENSE: "dense", service_pb2.FORMAT_SPARSE: "sparse"}
-MODES = {"forward": service_pb2.MODE_FORWARD, "reverse": service_pb2.MODE_REVERSE}
-KINDS = {service_pb2.DERIVATIVE_KIND_JVP: "jvp", service_pb2.DERIVATIVE_KIND_VJP: "vjp",
-         service_pb2.DERIVATIVE_KIND_GRADIENT: "gradient"}
 PIECE_BYTES = 1 << 21  # payload of one streamed message: far below gRPC's default 4 MiB limit
 
 
 def format_of(request) -> str:
-    try:
-        return FORMATS[request.format]
-    except KeyError:
-        raise InvalidRequest(f"unknown format {request.format}") from None
+    return enum_name(FORMATS, request.format, "format")
 
 
 def block_fields(block: np.ndarray | SparseBlock, dense_field: str) -> dict:
@@ -93,7 +86,7 @@ def run_jacobian_stream(engine: Engine, request: service_pb2.JacobianRequest, *,
                                     mode, check=check, max_chunk=max(1, PIECE_BYTES // (8 * longest)))
     layout = stream.strategy.layout
     header = service_pb2.JacobianHeader(
-        graph_id=graph_id, mode=MODES[stream.strategy.mode],
+        graph_id=graph_id, mode=JACOBIAN_MODES[stream.strategy.mode],
         outputs={k: tensor_to_proto(stream.values[k]) for k in layout.outputs},
         sweep=service_pb2.SweepInfo(sweeps=stream.strategy.directions, nnz=stream.strategy.nnz,
                                     chunk=stream.chunk),
@@ -120,9 +113,7 @@ def _pieces(header, pieces: Iterator[Slab | Entries]) -> Iterator[service_pb2.Ja
 def run_derivative_graph(engine: Engine, request: service_pb2.DerivativeGraphRequest, *, graph: Graph,
                          graph_id: str, cache) -> service_pb2.DerivativeGraphResponse:
     """The derivative graph, also put in the server's graph `cache` so requests can name it."""
-    kind = KINDS.get(request.kind)
-    if kind is None:
-        raise InvalidRequest(f"unknown or unset derivative kind {request.kind}")
+    kind = enum_name(DERIVATIVE_KINDS, request.kind, "derivative kind")
     derivative = engine.derivative_graph(graph, kind, list(request.wrt) or None,
                                          seeds=list(request.outputs) or None)
     msg = graph_to_proto(derivative)

@@ -17,17 +17,14 @@ from wengert.engine import Engine
 from wengert.errors import Cancelled, DeadlineExceeded, InvalidRequest
 from wengert.graph import Graph, format_value, wengert_list
 from wengert.server.cache import GraphCache
-from wengert.server.higher_order import (MODES, format_of, jacobian_blocks, run_derivative_graph,
+from wengert.server.higher_order import (format_of, jacobian_blocks, run_derivative_graph,
                                          run_hessian, run_hvp, run_jacobian_stream, sweep_info)
 from wengert.server.limits import Limits
 from wengert.server.minimize import run_minimize
 from wengert.v1 import service_pb2, service_pb2_grpc, tensor_pb2
-from wengert.wire import attr_to_proto, graph_from_proto, tensor_from_proto, tensor_to_proto
+from wengert.wire import (JACOBIAN_MODES, TRACE_MODES, attr_to_proto, enum_name, graph_from_proto,
+                          tensor_from_proto, tensor_to_proto)
 
-JACOBIAN_MODES = {service_pb2.MODE_AUTO: "auto", service_pb2.MODE_FORWARD: "forward",
-                  service_pb2.MODE_REVERSE: "reverse"}
-TRACE_MODES = {service_pb2.TRACE_MODE_NONE: "none", service_pb2.TRACE_MODE_FORWARD: "forward",
-               service_pb2.TRACE_MODE_REVERSE: "reverse"}
 ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}")
               for name in ("int", "float", "bool", "str", "ints", "floats", "axes", "tensor")}
 
@@ -77,7 +74,7 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
                                       check=interruption(context), format=format)
         return service_pb2.JacobianResponse(
             graph_id=graph_id, outputs=encode(result.values), blocks=jacobian_blocks(result),
-            mode=MODES[result.mode], sweep=sweep_info(result))
+            mode=JACOBIAN_MODES[result.mode], sweep=sweep_info(result))
 
     def JacobianStream(self, request, context):
         graph_id, graph = self._graph(request)
@@ -115,9 +112,7 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
     def Trace(self, request, context):
         graph_id, graph = self._graph(request)
         inputs = self._tensors(request.inputs, "input")
-        mode = TRACE_MODES.get(request.mode)
-        if mode is None:
-            raise InvalidRequest(f"unknown trace mode {request.mode}")
+        mode = enum_name(TRACE_MODES, request.mode, "trace mode")
         if request.tangents and mode != "forward":
             raise InvalidRequest("tangents are only allowed with TRACE_MODE_FORWARD")
         if request.cotangents and mode != "reverse":
@@ -167,10 +162,7 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
 
 
 def _mode(request) -> str:
-    mode = JACOBIAN_MODES.get(request.mode)
-    if mode is None:
-        raise InvalidRequest(f"unknown Jacobian mode {request.mode}")
-    return mode
+    return enum_name(JACOBIAN_MODES, request.mode, "Jacobian mode")
 
 
 def interruption(context):

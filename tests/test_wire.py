@@ -311,3 +311,19 @@ def test_open_dimensions_and_wire_ids_are_kept():
     assert [n.id for n in graph.nodes] == ["two", "out"]
     assert graph.output_type("y") == TensorType("float64", (-1, 3))
     assert wire.graph_to_proto(graph) == msg
+
+
+# -- the service's enums ---------------------------------------------------------------------
+@pytest.mark.parametrize("table, enum", [
+    (wire.JACOBIAN_MODES, "Mode"), (wire.TRACE_MODES, "TraceMode"), (wire.FORMATS, "Format"),
+    (wire.DERIVATIVE_KINDS, "DerivativeKind")])
+def test_enum_tables_name_every_wire_value_and_refuse_others(table, enum):
+    from wengert.errors import InvalidRequest
+    from wengert.v1 import service_pb2
+
+    values = set(service_pb2.DESCRIPTOR.enum_types_by_name[enum].values_by_number)
+    assert set(table.values()) | {0} >= values  # 0 may be "unset" (DerivativeKind)
+    for name, code in table.items():
+        assert wire.enum_name(table, code, enum) == name
+    with pytest.raises(InvalidRequest, match=f"unknown or unset {enum} 99"):
+        wire.enum_name(table, 99, enum)
