@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import wengert as wg  # noqa: E402
 from timing import available  # noqa: E402
-from wengert.engine import Engine  # noqa: E402
+from wengert.execution.engine import Engine  # noqa: E402
 from wengert.optim import SteepestDescent, Stop, minimize  # noqa: E402
 
 ENGINE = Engine()

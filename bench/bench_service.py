@@ -36,7 +36,7 @@ from conftest import WORKED_POINT, worked_example  # noqa: E402
 from serving import launch, wait_until_serving  # noqa: E402
 from wengert.v1 import service_pb2 as pb  # noqa: E402
 from wengert.v1 import service_pb2_grpc  # noqa: E402
-from wengert.wire import graph_to_proto, tensor_from_proto, tensor_to_proto  # noqa: E402
+from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto  # noqa: E402
 
 ECHO = "/bench.Echo/Echo"
 WORKERS = 8

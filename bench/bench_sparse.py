@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import wengert as wg  # noqa: E402
 from timing import available, median_seconds, row  # noqa: E402
-from wengert.engine import Engine  # noqa: E402
+from wengert.execution.engine import Engine  # noqa: E402
 
 
 def elementwise(x):

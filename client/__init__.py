@@ -12,7 +12,7 @@ graphs in files.
 from wengert import optim
 from wengert.aio import AsyncClient
 from wengert.api import OpInfo
-from wengert.builder import GraphBuilder, Value, apply, spec, trace
+from wengert.ir.builder import GraphBuilder, Value, apply, spec, trace
 from wengert.client import Client
 from wengert.errors import (
     Cancelled,
@@ -30,7 +30,7 @@ from wengert.errors import (
     UnknownOp,
     WengertError,
 )
-from wengert.graph import Graph, Literal, Node, TensorType, wengert_list
+from wengert.ir.graph import Graph, Literal, Node, TensorType, wengert_list
 from wengert.numpy_api import *  # noqa: F403 - the NumPy-named graph functions
 from wengert.numpy_api import abs, max, min, sum  # noqa: A004 - NumPy's names, on purpose
 from wengert.plugins import REQUIRED, Attr, Example, NormDef, OpDef, ShapeError, hookimpl

@@ -3,8 +3,8 @@
     async with wg.AsyncClient("localhost:50051") as client:
         value, grad = await client.value_and_grad(f, 2.0, 5.0)
 
-Requests, results, retries and errors are `Client`'s own (`wengert.api`, `wengert.codec`,
-`wengert.remote`); only the waiting is asynchronous.
+Requests, results, retries and errors are `Client`'s own (`wengert.api`, `wengert.transport.codec`,
+`wengert.transport.remote`); only the waiting is asynchronous.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 import grpc
 
 from wengert.api import Call, ClientAPI
-from wengert.codec import STREAMS
-from wengert.local import LocalTransport
-from wengert.remote import Attempt, RemoteTransport
+from wengert.transport.codec import STREAMS
+from wengert.transport.local import LocalTransport
+from wengert.transport.remote import Attempt, RemoteTransport
 
 
 class AsyncRemoteTransport(RemoteTransport):

@@ -27,11 +27,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from wengert.builder import trace as trace_graph
-from wengert.engine import MODES
+from wengert.ir.builder import trace as trace_graph
+from wengert.execution.engine import MODES
 from wengert.errors import InvalidRequest
-from wengert.graph import Graph
-from wengert.sweeps import FORMATS
+from wengert.ir.graph import Graph
+from wengert.jacobians.sweeps import FORMATS
 from wengert.tables import Trace
 
 TRACE_MODES = ("none", "forward", "reverse")

@@ -4,15 +4,15 @@
     client.grad(f, 2.0, 5.0, argnums=(0, 1))        # (5.5, 1.716)
 
 Local and remote give the same results and raise the same error classes. `wengert.api` says
-how arguments and results are shaped; `wengert.remote` how retries and graph ids work.
+how arguments and results are shaped; `wengert.transport.remote` how retries and graph ids work.
 """
 
 from __future__ import annotations
 
-from wengert import minimizing
+from wengert.optim import minimizing
 from wengert.api import ClientAPI
-from wengert.local import LocalTransport
-from wengert.remote import RemoteTransport
+from wengert.transport.local import LocalTransport
+from wengert.transport.remote import RemoteTransport
 
 
 class Client(ClientAPI):
@@ -26,7 +26,7 @@ class Client(ClientAPI):
 
     def minimize(self, f, params, data=None, **options):
         """Steepest descent on the server (in-process for `Client.local()`), streamed back as
-        it goes; see `wengert.minimizing.minimize` for the options."""
+        it goes; see `wengert.optim.minimizing.minimize` for the options."""
         return minimizing.minimize(self, f, params, data, **options)
 
     def close(self) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from wengert.builder import Value, apply
-from wengert.graph import dtype_name
+from wengert.ir.builder import Value, apply
+from wengert.ir.graph import dtype_name
 
 # The graph functions; the NumPy-protocol hooks (array_ufunc, array_function) stay out.
 __all__ = [

@@ -13,9 +13,9 @@ from typing import BinaryIO
 from google.protobuf.message import DecodeError
 
 from wengert.errors import InvalidGraph
-from wengert.graph import Graph
+from wengert.ir.graph import Graph
 from wengert.v1 import graph_pb2
-from wengert.wire import graph_from_proto, graph_to_proto
+from wengert.transport.wire import graph_from_proto, graph_to_proto
 
 
 def save(graph: Graph, file: str | os.PathLike | BinaryIO) -> None:

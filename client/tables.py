@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from wengert.graph import Graph, wengert_list
+from wengert.ir.graph import Graph, wengert_list
 
 # Combining marks that turn a label into its tangent (v̇1) or adjoint (v̄1), as the notes write.
 _MARK = {"forward": "\u0307", "reverse": "\u0304"}

@@ -16,10 +16,10 @@ from typing import Iterable
 
 import numpy as np
 
-from wengert.builder import GraphBuilder
-from wengert.engine import Engine
+from wengert.ir.builder import GraphBuilder
+from wengert.execution.engine import Engine
 from wengert.errors import NoDerivative
-from wengert.graph import Graph, TensorType
+from wengert.ir.graph import Graph, TensorType
 from wengert.plugins.opdef import Example, OpDef
 from wengert.plugins.registry import Registry, default_registry
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from wengert.graph import Literal, TensorType
+from wengert.ir.graph import Literal, TensorType
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 ATTR_KINDS = ("int", "float", "bool", "str", "ints", "floats", "axes", "tensor")

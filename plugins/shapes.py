@@ -6,7 +6,7 @@ from typing import Iterable
 
 import numpy as np
 
-from wengert.graph import TensorType
+from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import ShapeError
 
 

@@ -12,10 +12,10 @@ import hashlib
 from typing import Callable
 
 from wengert.errors import GraphNotFound
-from wengert.graph import Graph
+from wengert.ir.graph import Graph
 from wengert.lru import LRU
 from wengert.v1 import graph_pb2
-from wengert.wire import graph_digest
+from wengert.transport.wire import graph_digest
 
 
 class GraphCache:

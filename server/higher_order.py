@@ -13,12 +13,12 @@ from typing import Callable, Iterator, Mapping
 
 import numpy as np
 
-from wengert.autodiff import check_wrt
-from wengert.engine import Engine
-from wengert.graph import Graph
-from wengert.sweeps import Entries, JacobianResult, Slab, SparseBlock
+from wengert.autodiff.transform import check_wrt
+from wengert.execution.engine import Engine
+from wengert.ir.graph import Graph
+from wengert.jacobians.sweeps import Entries, JacobianResult, Slab, SparseBlock
 from wengert.v1 import service_pb2
-from wengert.wire import (DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, enum_name, graph_to_proto,
+from wengert.transport.wire import (DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, enum_name, graph_to_proto,
                           tensor_to_proto, type_to_proto)
 
 PIECE_BYTES = 1 << 21  # payload of one streamed message: far below gRPC's default 4 MiB limit

@@ -1,7 +1,7 @@
 """The Minimize RPC: steepest descent run on the server, streamed back as it goes.
 
 The loop is `wengert.optim.minimize`, the same code an SDK user runs in-process, so the service
-and `opt.step` give the same results; the fields convert through `wengert.optim_wire`, the same
+and `opt.step` give the same results; the fields convert through `wengert.optim.wire`, the same
 code the client uses. Why cancellation works the way it does is written on `MinimizeResponse` in
 service.proto: gRPC delivers nothing after a client cancels.
 """
@@ -12,10 +12,10 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from wengert.engine import Engine
-from wengert.graph import Graph
-from wengert.optim import SteepestDescent, minimize
-from wengert.optim_wire import norm_from_proto, progress_to_proto, schedule_from_proto, stop_from_proto
+from wengert.execution.engine import Engine
+from wengert.ir.graph import Graph
+from wengert.optim.steepest import SteepestDescent, minimize
+from wengert.optim.wire import norm_from_proto, progress_to_proto, schedule_from_proto, stop_from_proto
 from wengert.v1 import service_pb2
 
 

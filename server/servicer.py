@@ -1,7 +1,7 @@
 """The `wengert.v1.DifferentiationService` servicer: validate -> decode -> engine -> encode.
 
 Nothing here computes or converts: limits are `Limits`, graphs come from `GraphCache`,
-protobuf <-> NumPy is `wengert.wire`, derivatives are the `Engine`. Errors are raised as
+protobuf <-> NumPy is `wengert.transport.wire`, derivatives are the `Engine`. Errors are raised as
 domain exceptions and turned into status codes by `CallInterceptor`.
 """
 
@@ -11,18 +11,18 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from wengert.autodiff import check_outputs, check_wrt
-from wengert.chunking import DEFAULT_BUDGET
-from wengert.engine import Engine
+from wengert.autodiff.transform import check_outputs, check_wrt
+from wengert.jacobians.chunking import DEFAULT_BUDGET
+from wengert.execution.engine import Engine
 from wengert.errors import Cancelled, DeadlineExceeded, InvalidRequest
-from wengert.graph import Graph, format_value, wengert_list
+from wengert.ir.graph import Graph, format_value, wengert_list
 from wengert.server.cache import GraphCache
 from wengert.server.higher_order import (format_of, jacobian_blocks, run_derivative_graph,
                                          run_hessian, run_hvp, run_jacobian_stream, sweep_info)
 from wengert.server.limits import Limits
 from wengert.server.minimize import run_minimize
 from wengert.v1 import service_pb2, service_pb2_grpc, tensor_pb2
-from wengert.wire import (JACOBIAN_MODES, TRACE_MODES, attr_to_proto, enum_name, graph_from_proto,
+from wengert.transport.wire import (JACOBIAN_MODES, TRACE_MODES, attr_to_proto, enum_name, graph_from_proto,
                           tensor_from_proto, tensor_to_proto)
 
 ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}")

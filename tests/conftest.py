@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 from wengert.plugins.registry import default_registry
 
 # f(x1, x2) = ln x1 + x1*x2 - sin x2 at (2, 5): the notes' §2 example.

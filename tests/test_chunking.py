@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.chunking import chunk_size, sweep_cost
-from wengert.engine import Engine
+from wengert.jacobians.chunking import chunk_size, sweep_cost
+from wengert.execution.engine import Engine
 from wengert.errors import LimitExceeded
 from wengert.plugins.registry import default_registry
 from test_sparsity import tridiagonal
-from wengert.sweeps import Entries
+from wengert.jacobians.sweeps import Entries
 
 REGISTRY = default_registry()
 

@@ -11,9 +11,9 @@ import pytest
 
 import wengert as wg
 from serving import start_server
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
+from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
 
 N = 4000
 PEAK_GROWTH_BOUND = 64 << 20  # bytes; the Jacobian alone is 128,000,000

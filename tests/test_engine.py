@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 from wengert.errors import EvaluationError, InvalidGraph, InvalidRequest, InvalidTensor, NoDerivative
 from wengert.plugins.registry import default_registry
 from wengert.plugins.shapes import same_as_first

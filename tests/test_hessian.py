@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.builder import GraphBuilder
-from wengert.engine import Engine
+from wengert.ir.builder import GraphBuilder
+from wengert.execution.engine import Engine
 from wengert.errors import InvalidRequest, NoDerivative
-from wengert.graph import TensorType
+from wengert.ir.graph import TensorType
 from wengert.plugins.checker import op_examples
 from wengert.plugins.opdef import OpDef
 from wengert.plugins.registry import default_registry

@@ -11,7 +11,7 @@ import pytest
 import wengert as wg
 from test_hessian import rosenbrock, rosenbrock_hessian
 from test_sparsity import tridiagonal
-from wengert.sweeps import SparseBlock
+from wengert.jacobians.sweeps import SparseBlock
 
 
 @pytest.fixture(params=["local", "remote"])

@@ -10,9 +10,9 @@ import pytest
 import wengert as wg
 from test_hessian import rosenbrock
 from test_sparsity import tridiagonal
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import graph_from_proto, graph_to_proto, tensor_from_proto, tensor_to_proto
+from wengert.transport.wire import graph_from_proto, graph_to_proto, tensor_from_proto, tensor_to_proto
 
 ENGINE = Engine()
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.engine import Engine
-from wengert.graph import TensorType
+from wengert.execution.engine import Engine
+from wengert.ir.graph import TensorType
 from wengert.plugins.registry import default_registry
 
 REGISTRY = default_registry()

@@ -1,6 +1,6 @@
 """The Minimize RPC's server side (`wengert.server.minimize`): request fields become the same
 optimizer and loop an SDK user runs, and every `report_every`-th step becomes a message, the
-final one always with the parameters. And the conversions both ends share (`wengert.optim_wire`)."""
+final one always with the parameters. And the conversions both ends share (`wengert.optim.wire`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert import optim_wire
+from wengert.optim import wire as optim_wire
 from wengert.errors import Cancelled, InvalidRequest
 from wengert.optim import SteepestDescent
 from wengert.plugins.registry import default_registry
 from wengert.server.minimize import run_minimize
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import tensor_from_proto
+from wengert.transport.wire import tensor_from_proto
 
 X = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
 Y = np.array([1.0, 2.9, 5.1, 7.0])
@@ -117,7 +117,7 @@ def test_a_cancelled_call_stops_computing(engine):
     assert len(calls) == 101
 
 
-# -- the settings and reports on the wire (wengert.optim_wire, shared by client and server) ------
+# -- the settings and reports on the wire (wengert.optim.wire, shared by client and server) ------
 @pytest.mark.parametrize("norm", ["l2", "spectral", {"W": "spectral", "b": "linf"}])
 def test_norms_travel_by_name(norm):
     assert optim_wire.norm_from_proto(optim_wire.norm_to_proto(norm)) == norm

@@ -18,7 +18,7 @@ site = Path(sysconfig.get_paths()["purelib"])
 for bare in ("server", "client", "plugins", "proto"):
     assert not (site / bare).exists() and importlib.util.find_spec(bare) is None, bare
 import numpy as np, wengert as wg
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 from wengert.v1 import service_pb2_grpc
 import wengert.server
 assert wengert.__file__.startswith(str(site)), wengert.__file__

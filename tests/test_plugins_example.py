@@ -20,7 +20,7 @@ from plugin_fixtures.cli import pythonpath, run_wengert
 from serving import start_server
 
 import wengert as wg
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 from wengert.plugins.registry import Registry
 from wengert.v1 import service_pb2
 

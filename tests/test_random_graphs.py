@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wengert as wg
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 from wengert.plugins.checker import check_graph
 
 ENGINE = Engine()  # shared on purpose: its caches are part of what is exercised

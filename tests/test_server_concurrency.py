@@ -11,10 +11,10 @@ import pytest
 
 import wengert as wg
 from conftest import worked_example
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 from wengert.plugins.registry import default_registry
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import graph_digest, graph_to_proto, tensor_from_proto, tensor_to_proto
+from wengert.transport.wire import graph_digest, graph_to_proto, tensor_from_proto, tensor_to_proto
 
 THREADS, CALLS = 32, 50
 

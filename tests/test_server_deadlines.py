@@ -11,7 +11,7 @@ import pytest
 
 from wengert.v1 import graph_pb2, tensor_pb2
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import tensor_from_proto, tensor_to_proto
+from wengert.transport.wire import tensor_from_proto, tensor_to_proto
 
 def matmul_chain(size: int, links: int) -> graph_pb2.Graph:
     """v_k = v_{k-1} @ w, `links` times, for `size` x `size` matrices."""

@@ -14,7 +14,7 @@ from conftest import WORKED_POINT, worked_example
 from serving import start_server
 from wengert.v1 import graph_pb2, tensor_pb2
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
+from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
 
 # Ops the builtins lack on purpose: one with no derivative rules, one whose rules crash.
 TEST_PLUGIN = '''

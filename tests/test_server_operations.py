@@ -18,7 +18,7 @@ from conftest import WORKED_POINT, worked_example
 from serving import cli, free_port, launch, start_server, wait_until_serving
 from test_server_deadlines import matmul_chain, matrices
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
+from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
 
 
 def worked_request() -> pb.EvaluateRequest:

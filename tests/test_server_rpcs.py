@@ -10,9 +10,10 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import wengert as wg
 from conftest import WORKED_GRADIENT, WORKED_POINT, WORKED_VALUE, worked_example
+from wengert.execution.engine import Engine
 from wengert.plugins.registry import default_registry
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
+from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
 
 
 def point(**values) -> dict:
@@ -99,7 +100,7 @@ def test_jacobian_blocks_are_output_major_with_out_shape_plus_in_shape(stub):
     graph = graph_to_proto(wg.trace(f, np.zeros(3), np.zeros((2, 3))))
     x, w = np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3) / 10
     inputs = {"x": tensor_to_proto(x), "w": tensor_to_proto(w)}
-    expected = wg.engine.Engine(default_registry()).jacobian(wg.trace(f, x, w), {"x": x, "w": w})
+    expected = Engine(default_registry()).jacobian(wg.trace(f, x, w), {"x": x, "w": w})
     for mode in (pb.MODE_FORWARD, pb.MODE_REVERSE):
         response = stub.Jacobian(pb.JacobianRequest(graph=graph, inputs=inputs, mode=mode))
         assert [(b.output, b.input) for b in response.blocks] == [("a", "x"), ("a", "w"), ("b", "x"), ("b", "w")]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert import sparsity
-from wengert.engine import Engine
+from wengert.jacobians import sparsity
+from wengert.execution.engine import Engine
 from wengert.plugins.opdef import OpDef
 from wengert.plugins.registry import default_registry
 from wengert.plugins.shapes import same_as_first

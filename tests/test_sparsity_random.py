@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import wengert as wg
 from test_random_graphs import graphs
 from test_sparsity import reference, shifted
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 
 ENGINE = Engine()
 UNARY = [wg.sin, wg.tanh, wg.exp, lambda v: v * v]

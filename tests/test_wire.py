@@ -1,4 +1,4 @@
-"""wengert.wire: tensors, attributes and graphs to and from the wengert.v1 protobufs."""
+"""wengert.transport.wire: tensors, attributes and graphs to and from the wengert.v1 protobufs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert import wire
+from wengert.transport import wire
 from wengert.errors import InvalidGraph, InvalidTensor, UnknownOp
-from wengert.graph import Graph, Literal, TensorType
+from wengert.ir.graph import Graph, Literal, TensorType
 from wengert.plugins.opdef import Attr, OpDef
 from wengert.plugins.registry import Registry, default_registry
 from wengert.plugins.shapes import same_as_first

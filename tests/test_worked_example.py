@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.autodiff import jvp_graph, vjp_graph
+from wengert.autodiff.transform import jvp_graph, vjp_graph
 from conftest import WORKED_GRADIENT, WORKED_POINT, WORKED_VALUE
 
 NOTES_PRIMAL_TRACE = """\

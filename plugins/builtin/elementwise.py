@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import wengert as wg
-from wengert.graph import TensorType
+from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import Attr, Example, OpDef, ShapeError
 from wengert.plugins.shapes import broadcasting, comparison, floating, same_as_first
 

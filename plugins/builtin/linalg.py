@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import wengert as wg
-from wengert.graph import TensorType
+from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import Example, OpDef, ShapeError
 from wengert.plugins.shapes import (
     batch_lift, broadcast_shapes, float_result, result_dtype, same_dim,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import wengert as wg
-from wengert.graph import TensorType
+from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import Attr, Example, OpDef
 from wengert.plugins.shapes import batched_axes, float_result, normalize_axes, reduced
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import wengert as wg
-from wengert.graph import TensorType
+from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import Attr, Example, OpDef, ShapeError
 from wengert.plugins.shapes import (
     batch_lift, batched_axes, broadcast_batch, normalize_axes, result_dtype, same_dim,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 from wengert.plugins.checker import check_op
 from wengert.plugins.registry import Registry
 from wengert_example_ops import erf, expm, gelu, huber, swish

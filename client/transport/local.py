@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from wengert.api import Call, OpInfo
-from wengert.engine import Engine
+from wengert.execution.engine import Engine
 
 
 class LocalTransport:

@@ -1,6 +1,6 @@
 """The Minimize RPC's settings and reports as protobufs, both ways.
 
-Client and server both go through here (as they go through `wengert.wire` for tensors and
+Client and server both go through here (as they go through `wengert.transport.wire` for tensors and
 graphs), so a norm, a schedule, a stopping rule and a progress report mean the same thing on
 both ends. Only what can travel does: a norm by name, a schedule of the three known kinds.
 """
@@ -12,10 +12,10 @@ from typing import Mapping
 import numpy as np
 
 from wengert.errors import InvalidRequest
-from wengert.optim import NormSpec, Progress, Schedule, Stop
+from wengert.optim.steepest import NormSpec, Progress, Schedule, Stop
 from wengert.plugins.normdef import NormDef
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import tensor_from_proto, tensor_to_proto
+from wengert.transport.wire import tensor_from_proto, tensor_to_proto
 
 SCHEDULE_KINDS = {"constant": pb.SCHEDULE_KIND_CONSTANT, "exponential": pb.SCHEDULE_KIND_EXPONENTIAL,
                   "cosine": pb.SCHEDULE_KIND_COSINE}

@@ -16,13 +16,13 @@ from typing import Any, Callable, Iterator, Mapping
 import grpc
 import numpy as np
 
-from wengert import optim
-from wengert.local import LocalTransport
-from wengert.optim import NormSpec, Progress, Schedule, Stop
-from wengert.optim_wire import norm_to_proto, progress_from_proto, schedule_to_proto, stop_to_proto
-from wengert.remote import error_from_rpc
+from wengert.optim import steepest
+from wengert.transport.local import LocalTransport
+from wengert.optim.steepest import NormSpec, Progress, Schedule, Stop
+from wengert.optim.wire import norm_to_proto, progress_from_proto, schedule_to_proto, stop_to_proto
+from wengert.transport.remote import error_from_rpc
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import graph_to_proto, tensor_to_proto
+from wengert.transport.wire import graph_to_proto, tensor_to_proto
 
 
 def minimize(client, f, params: Mapping[str, Any], data: Mapping[str, Any] | None = None, *,
@@ -43,9 +43,9 @@ def minimize(client, f, params: Mapping[str, Any], data: Mapping[str, Any] | Non
     start, fixed = {k: inputs[k] for k in params}, {k: v for k, v in inputs.items() if k not in params}
     if isinstance(client._transport, LocalTransport):
         engine = client._transport.engine
-        opt = optim.SteepestDescent({k: np.array(v) for k, v in start.items()}, norm=norm, lr=lr,
+        opt = steepest.SteepestDescent({k: np.array(v) for k, v in start.items()}, norm=norm, lr=lr,
                                     momentum=momentum, schedule=schedule, registry=engine.registry)
-        reports = optim.minimize(engine, graph, opt, fixed, loss=loss, stop=stop, every=report_every)
+        reports = steepest.minimize(engine, graph, opt, fixed, loss=loss, stop=stop, every=report_every)
         return _follow(reports, reports.close, progress, callback)
     request = pb.MinimizeRequest(
         graph=graph_to_proto(graph), loss=loss or "", norm=norm_to_proto(norm), learning_rate=lr,

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from wengert.autodiff import COTANGENT, check_wrt, jvp_graph, prefix_for, scalar_output, vjp_graph
-from wengert.builder import GraphBuilder
+from wengert.autodiff.transform import COTANGENT, check_wrt, jvp_graph, prefix_for, scalar_output, vjp_graph
+from wengert.ir.builder import GraphBuilder
 from wengert.errors import InvalidRequest, NoDerivative, node_error
-from wengert.graph import Graph
-from wengert.sweeps import sweep
+from wengert.ir.graph import Graph
+from wengert.jacobians.sweeps import sweep
 
 if TYPE_CHECKING:
-    from wengert.engine import Engine
+    from wengert.execution.engine import Engine
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
-from wengert.autodiff import scalar_output
+from wengert.autodiff.transform import scalar_output
 from wengert.errors import InvalidRequest
-from wengert.graph import Graph
+from wengert.ir.graph import Graph
 from wengert.plugins.normdef import NormDef, product
 from wengert.plugins.registry import default_registry
 

@@ -19,12 +19,12 @@ from typing import Any, Sequence
 import grpc
 
 from wengert.api import Call
-from wengert.codec import decode, encode
+from wengert.transport.codec import decode, encode
 from wengert.errors import ERROR_CLASS_KEY, DeadlineExceeded, WengertError, error_from_status
-from wengert.graph import Graph
+from wengert.ir.graph import Graph
 from wengert.lru import LRU
 from wengert.v1 import service_pb2_grpc
-from wengert.wire import graph_to_proto
+from wengert.transport.wire import graph_to_proto
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from wengert import simplify
+from wengert.autodiff import simplify
 from wengert.errors import InvalidGraph, UnknownOp, node_error
-from wengert.graph import Graph, Literal, Node, TensorType, dtype_name
+from wengert.ir.graph import Graph, Literal, Node, TensorType, dtype_name
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "wengert_builder", default=None

@@ -2,7 +2,7 @@
 
 A `Graph` is a Wengert list: named typed inputs, nodes in topological order, named outputs.
 Every value is named by an id: an input's name or a node's id. Node records are produced by
-`wengert.builder.GraphBuilder`, which checks them and infers their output `type`.
+`wengert.ir.builder.GraphBuilder`, which checks them and infers their output `type`.
 """
 
 from __future__ import annotations

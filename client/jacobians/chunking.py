@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wengert.errors import LimitExceeded
-from wengert.plan import Plan
+from wengert.execution.plan import Plan
 
 DEFAULT_BUDGET = 1 << 30  # bytes a single request may use for its sweeps and result
 

@@ -11,15 +11,15 @@ from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 
-from wengert.autodiff import COTANGENT, TANGENT, check_outputs, check_wrt, jvp_graph, prefix_for, vjp_graph
-from wengert.builder import GraphBuilder
-from wengert.chunking import DEFAULT_BUDGET
+from wengert.autodiff.transform import COTANGENT, TANGENT, check_outputs, check_wrt, jvp_graph, prefix_for, vjp_graph
+from wengert.ir.builder import GraphBuilder
+from wengert.jacobians.chunking import DEFAULT_BUDGET
 from wengert.errors import InvalidRequest
-from wengert.graph import Graph, TensorType
-from wengert.hessian import HessianResult, hessian, hvp
+from wengert.ir.graph import Graph, TensorType
+from wengert.autodiff.hessian import HessianResult, hessian, hvp
 from wengert.lru import LRU
-from wengert.sweeps import MODES, JacobianResult, Sweeps, sweep  # noqa: F401 - MODES re-exported
-from wengert.plan import Check, Plan
+from wengert.jacobians.sweeps import MODES, JacobianResult, Sweeps, sweep  # noqa: F401 - MODES re-exported
+from wengert.execution.plan import Check, Plan
 
 @dataclass(frozen=True)
 class TraceRow:
@@ -143,7 +143,7 @@ class Engine:
                  check: Check | None = None, format: str = "dense") -> JacobianResult:
         """Every block d output / d input, shaped out_shape + in_shape ("sparse": COO blocks).
         Directions are basis vectors, or one per colour when the sparsity pattern allows
-        (see `wengert.sweeps`); "auto" picks the mode needing fewer sweeps."""
+        (see `wengert.jacobians.sweeps`); "auto" picks the mode needing fewer sweeps."""
         inputs = _arrays(inputs)
         graph = self.specialize(graph, inputs)
         return sweep(self, graph, inputs, wrt, outputs, mode, hold=format, check=check).collect(format)

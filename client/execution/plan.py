@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from wengert.errors import EvaluationError, InternalError, InvalidRequest, InvalidTensor, node_error
-from wengert.graph import Graph, Node, TensorType
+from wengert.ir.graph import Graph, Node, TensorType
 
 Check = Callable[[], None]
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from wengert.builder import GraphBuilder
+from wengert.ir.builder import GraphBuilder
 from wengert.errors import InvalidGraph, InvalidRequest, InvalidTensor, node_error
-from wengert.graph import DTYPES, Graph, Literal, TensorType, dtype_name
+from wengert.ir.graph import DTYPES, Graph, Literal, TensorType, dtype_name
 from wengert.v1 import graph_pb2, service_pb2, tensor_pb2
 
 __all__ = [

@@ -2,9 +2,9 @@
 
 J is the flattened Jacobian: selected outputs concatenated (m rows) by `wrt` inputs (n
 columns). Knowing nothing, S is the identity (n sweeps) or W is (m sweeps); with a sparsity
-pattern, one direction per colour (wengert.sparsity), so a diagonal Jacobian costs a single
+pattern, one direction per colour (wengert.jacobians.sparsity), so a diagonal Jacobian costs a single
 sweep whatever its size. Directions run as batched JVPs or VJPs, in chunks sized by the memory
-budget (wengert.chunking). Each chunk yields a piece: whole columns or rows of J (`Slab`), or
+budget (wengert.jacobians.chunking). Each chunk yields a piece: whole columns or rows of J (`Slab`), or
 structural nonzeros read out of compressed results (`Entries`). `collect` assembles pieces into
 dense or COO blocks; the server streams them instead when the result is too large to hold.
 """
@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from wengert.autodiff import COTANGENT, TANGENT, check_outputs, check_wrt, prefix_for
-from wengert.chunking import chunk_size, sweep_cost
+from wengert.autodiff.transform import COTANGENT, TANGENT, check_outputs, check_wrt, prefix_for
+from wengert.jacobians.chunking import chunk_size, sweep_cost
 from wengert.errors import InvalidRequest
-from wengert.graph import Graph, TensorType
-from wengert.sparsity import Colouring, Pattern, columns, jacobian_pattern, min_colours, rows, star
+from wengert.ir.graph import Graph, TensorType
+from wengert.jacobians.sparsity import Colouring, Pattern, columns, jacobian_pattern, min_colours, rows, star
 
 if TYPE_CHECKING:
-    from wengert.engine import Engine
+    from wengert.execution.engine import Engine
 
 MODES = ("auto", "forward", "reverse")
 FORMATS = ("dense", "sparse")

@@ -1,7 +1,7 @@
 """Calls to `wengert.v1` requests, and responses back to the results the local engine returns.
 
 The one place the sync and async remote clients encode and decode (tensors and graphs through
-`wengert.wire`). Decoded arrays view the response's bytes without copying, so they are
+`wengert.transport.wire`). Decoded arrays view the response's bytes without copying, so they are
 read-only.
 """
 
@@ -13,11 +13,11 @@ import numpy as np
 from google.protobuf.message import Message
 
 from wengert.api import Call, OpInfo
-from wengert.engine import JacobianResult
-from wengert.hessian import HessianResult
-from wengert.sweeps import Entries, Layout, Slab, SparseBlock, assemble
+from wengert.execution.engine import JacobianResult
+from wengert.autodiff.hessian import HessianResult
+from wengert.jacobians.sweeps import Entries, Layout, Slab, SparseBlock, assemble
 from wengert.v1 import service_pb2 as pb
-from wengert.wire import (DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES, enum_name,
+from wengert.transport.wire import (DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES, enum_name,
                           graph_from_proto, tensor_from_proto, tensor_to_proto, type_from_proto)
 
 _REQUESTS = {

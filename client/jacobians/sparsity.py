@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from wengert.graph import Graph, Node, TensorType
+from wengert.ir.graph import Graph, Node, TensorType
 from wengert.plugins.shapes import normalize_axes
 
 # Give up (and sweep densely) when a value would depend on more input elements than this.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from wengert.builder import GraphBuilder, Value
+    from wengert.ir.builder import GraphBuilder, Value
 
 COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum", "equal", "not_equal"})
 # op -> (neutral value on the left or None, neutral value on the right)

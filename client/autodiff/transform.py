@@ -18,9 +18,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 import wengert.numpy_api as wg
-from wengert.builder import GraphBuilder, Value
+from wengert.ir.builder import GraphBuilder, Value
 from wengert.errors import InvalidRequest, NoDerivative, node_error
-from wengert.graph import Graph, Node, TensorType
+from wengert.ir.graph import Graph, Node, TensorType
 
 TANGENT = "tangent:"
 COTANGENT = "cotangent:"

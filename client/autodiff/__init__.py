@@ -1,0 +1,2 @@
+"""Derivatives as graph transformations: forward and reverse mode (`transform`), their
+simplification (`simplify`), and second order (`hessian`)."""

@@ -1,0 +1,1 @@
+"""The graph IR (`graph`), building and tracing graphs (`builder`)."""
