@@ -14,7 +14,8 @@ from typing import Any
 
 import grpc
 
-from wengert.api import Call, ClientAPI
+from wengert.api import ClientAPI
+from wengert.execution.call import Call
 from wengert.transport.codec import STREAMS
 from wengert.transport.local import LocalTransport
 from wengert.transport.remote import Attempt, RemoteTransport

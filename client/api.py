@@ -22,12 +22,13 @@ How arguments and results are shaped (the same for every method):
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from wengert.ir.builder import trace as trace_graph
+from wengert.execution.call import Call
 from wengert.execution.engine import MODES
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph
@@ -36,25 +37,6 @@ from wengert.tables import Trace
 
 TRACE_MODES = ("none", "forward", "reverse")
 DERIVATIVE_KINDS = ("jvp", "vjp", "gradient")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request, before any transport sees it: the RPC's name and its fields as arrays."""
-
-    rpc: str
-    graph: Graph | None = None
-    inputs: dict[str, np.ndarray] = field(default_factory=dict)
-    outputs: tuple[str, ...] = ()
-    tangents: dict[str, np.ndarray] = field(default_factory=dict)
-    cotangents: dict[str, np.ndarray] = field(default_factory=dict)
-    wrt: tuple[str, ...] = ()
-    batched: bool = False
-    mode: str = ""
-    directions: dict[str, np.ndarray] = field(default_factory=dict)  # Hvp
-    output: str = ""  # Hessian, Hvp: the scalar output ("" for the only one)
-    format: str = "dense"  # Jacobian, Hessian: "dense" or "sparse" (COO) blocks
-    kind: str = ""  # DerivativeGraph: "jvp", "vjp" or "gradient"
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,28 @@ class GraphNotFound(WengertError):
 
 
 class LimitExceeded(WengertError):
-    """A request over one of the server's resource limits."""
+    """A request over one of the server's resource limits: which `limit`, the amount
+    `requested` and `allowed`, the `flag` that raises it, and the node and op that pushed the
+    request over (when one did)."""
 
     code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, *, limit: str = "", requested: int | None = None,
+                 allowed: int | None = None, flag: str = "", node: str = "", op: str = ""):
+        super().__init__(message)
+        self.limit, self.requested, self.allowed, self.flag = limit, requested, allowed, flag
+        self.node, self.op = node, op
+
+
+def over_limit(limit: str, requested: int, allowed: int, unit: str, flag: str, *, what: str = "",
+               node: str = "", op: str = "", hint: str = "") -> LimitExceeded:
+    """The one form of every refusal: `<limit> limit exceeded: [node 'v3' (op): ]<requested>
+    <unit>[ what], over the limit of <allowed> (raise it with <flag>)[; hint]`."""
+    at = f"node {quoted(node)} ({short(op)}): " if node else ""
+    message = (f"{limit} limit exceeded: {at}{requested} {unit}{' ' + what if what else ''}, "
+               f"over the limit of {allowed} (raise it with {flag})" + (f"; {hint}" if hint else ""))
+    return LimitExceeded(message, limit=limit, requested=requested, allowed=allowed, flag=flag,
+                         node=node, op=op)
 
 
 class DeadlineExceeded(WengertError):
@@ -98,9 +117,21 @@ class PluginError(WengertError):
     code = "FAILED_PRECONDITION"
 
 
+def short(text: str, limit: int = 64) -> str:
+    """`text` cut to about `limit` characters. Names and attributes in error messages come from
+    the client; a 20 MB attribute echoed whole would overflow the status trailer."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def quoted(text: str, limit: int = 64) -> str:
+    """`text` in quotes, cut like `short`."""
+    return repr(text) if len(str(text)) <= limit else repr(str(text)[:limit]) + f"... ({len(text)} characters)"
+
+
 def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> WengertError:
     """An error naming the node and op at fault, in the one format every message uses."""
-    return cls(f"node {node_id!r} ({op}): {message}")
+    return cls(f"node {quoted(node_id)} ({short(op)}): {message}")
 
 
 ERROR_CLASS_KEY = "wengert-error-class"

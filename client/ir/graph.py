@@ -56,12 +56,14 @@ class TensorType:
     def is_concrete(self) -> bool:
         return -1 not in self.shape
 
-    def accepts(self, array: np.ndarray) -> bool:
-        """True when `array` has this dtype and a shape matching this one (-1 matches any)."""
+    def accepts(self, array: np.ndarray, skip: int = 0) -> bool:
+        """True when `array` (less its first `skip` axes) has this dtype and a shape matching
+        this one (-1 matches any)."""
+        shape = array.shape[skip:]
         return (
             _NAMES.get((array.dtype.kind, array.dtype.itemsize)) == self.dtype
-            and array.ndim == self.ndim
-            and all(d == -1 or d == a for d, a in zip(self.shape, array.shape))
+            and len(shape) == self.ndim
+            and all(d == -1 or d == a for d, a in zip(self.shape, shape))
         )
 
     @classmethod
@@ -158,6 +160,12 @@ class Graph:
     @cached_property
     def _output_values(self) -> dict[str, str]:
         return dict(self.outputs)
+
+    @cached_property
+    def constant_bytes(self) -> int:
+        """Bytes of the tensors the graph carries (constants and tensor attributes)."""
+        return sum(value.array.nbytes for node in self.nodes for _, value in node.attrs
+                   if isinstance(value, Literal))
 
     def __str__(self) -> str:
         return wengert_list(self)

@@ -12,7 +12,8 @@ from typing import Any, Mapping
 import numpy as np
 from google.protobuf.message import Message
 
-from wengert.api import Call, OpInfo
+from wengert.api import OpInfo
+from wengert.execution.call import Call
 from wengert.execution.engine import JacobianResult
 from wengert.autodiff.hessian import HessianResult
 from wengert.jacobians.sweeps import Entries, Layout, Slab, SparseBlock, assemble

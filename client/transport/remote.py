@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import grpc
 
-from wengert.api import Call
+from wengert.execution.call import Call
 from wengert.transport.codec import decode, encode
 from wengert.errors import ERROR_CLASS_KEY, DeadlineExceeded, WengertError, error_from_status
 from wengert.ir.graph import Graph
