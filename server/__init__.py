@@ -13,13 +13,15 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from wengert.execution.cost import Limits
+from wengert.execution.engine import Engine
 from wengert.plugins.checker import verify_registry
 from wengert.plugins.registry import Registry, set_default_registry
 from wengert.server import health as health_service
 from wengert.server.cache import GraphCache
 from wengert.server.config import Config
 from wengert.server.interceptors import CallInterceptor, TokenAuthInterceptor
-from wengert.server.limits import Limits
+from wengert.server.limits import WireLimits
 from wengert.server.metrics import Metrics
 from wengert.server.servicer import DifferentiationServicer
 from wengert.v1 import service_pb2_grpc
@@ -27,6 +29,7 @@ from wengert.v1 import service_pb2_grpc
 __all__ = ["Config", "create_server", "load_registry"]
 
 log = logging.getLogger("wengert.server")
+MESSAGE_OVERHEAD = 1 << 16  # a response's framing and names, beyond its tensors' bytes
 
 
 def load_registry(config: Config) -> Registry:
@@ -62,11 +65,13 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
                  ("grpc.so_reuseport", 0),
                  *_connection_age(config.max_connection_age)],
     )
-    limits = Limits(config.max_nodes, config.max_tensor_elements, config.max_jacobian_elements,
-                    config.max_batch)
-    cache = GraphCache(config.cache_size, calls.metrics.record_cache)
+    wire = WireLimits(config.max_nodes, config.max_inputs, config.max_tensor_elements, config.max_batch,
+                      config.max_string_length)
+    cache = GraphCache(config.cache_size, config.graph_cache_mb << 20, record=calls.metrics.record_cache)
+    engine = Engine(registry, limits=request_limits(config), cache_bytes=config.graph_cache_mb << 20,
+                    response_copies=3)
     service_pb2_grpc.add_DifferentiationServiceServicer_to_server(
-        DifferentiationServicer(registry, limits, cache, config.memory_budget_mb << 20), server)
+        DifferentiationServicer(engine, wire, cache), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
         (health_service.SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
@@ -75,6 +80,15 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     tls = config.tls_cert or config.tls_key or config.tls_client_ca
     port = server.add_secure_port(address, _credentials(config)) if tls else server.add_insecure_port(address)
     return server, port
+
+
+def request_limits(config: Config) -> Limits:
+    """What one request may cost, from the flags (the response also fits in a message)."""
+    message = (config.max_message_mb << 20) - MESSAGE_OVERHEAD
+    return Limits(memory=config.memory_budget_mb << 20, work=int(config.max_work),
+                  response=min(config.max_response_mb << 20, message),
+                  names={"memory": "--memory-budget-mb", "work": "--max-work",
+                         "response": "--max-response-mb (and --max-message-mb)"})
 
 
 def _connection_age(seconds: float) -> list[tuple[str, int]]:

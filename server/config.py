@@ -24,11 +24,15 @@ class Config:
     verify_plugins: bool = False
     max_message_mb: int = 64
     max_nodes: int = 10_000
+    max_inputs: int = 4_096
+    max_string_length: int = 1_024
     max_tensor_elements: int = 16_777_216
-    max_jacobian_elements: int = 4_194_304
     max_batch: int = 4_096
     memory_budget_mb: int = 1024
+    max_work: float = 2e10
+    max_response_mb: int = 64
     cache_size: int = 256
+    graph_cache_mb: int = 512
     grace_period: float = 10.0
     max_connection_age: float = 0.0
     log_level: str = "INFO"
@@ -59,12 +63,20 @@ HELP = {
     "verify_plugins": "gradient-check every op at start-up and leave out those that fail",
     "max_message_mb": "largest request or response message, in MiB",
     "max_nodes": "largest graph, in nodes",
-    "max_tensor_elements": "largest tensor, in elements",
-    "max_jacobian_elements": "largest Jacobian, in elements (outputs x inputs)",
+    "max_inputs": "most inputs a graph may declare",
+    "max_string_length": "longest name, id or string attribute in a graph, in characters",
+    "max_tensor_elements": "largest tensor sent in a request or carried in a graph, in elements",
     "max_batch": "largest batch of tangents or cotangents",
-    "memory_budget_mb": "memory one Jacobian or Hessian request may use, in MiB; larger ones are "
-                        "computed in chunks of directions, or refused if even one chunk does not fit",
+    "memory_budget_mb": "peak memory one request may use, in MiB, as priced before it runs (the "
+                        "largest plan's live values, what it holds meanwhile, its response while "
+                        "encoded); Jacobians and Hessians are swept in chunks of directions to fit it",
+    "max_work": "element or floating-point operations one request may take, as priced before it "
+                "runs (about 1e9 a second on one core for elementwise work)",
+    "max_response_mb": "largest response, in MiB, as priced before it runs (at most "
+                       "--max-message-mb); larger Jacobians can be streamed",
     "cache_size": "graphs kept in the graph cache (least recently used are evicted)",
+    "graph_cache_mb": "bytes the graph cache and the engine's cache of derivative graphs and plans "
+                      "may each hold, in MiB; one client's graphs take at most half",
     "grace_period": "seconds in-flight calls get to finish after SIGTERM",
     "max_connection_age": "close client connections after this many seconds (0: never), so clients "
                           "balancing round robin over DNS find pods added by a scale-out",

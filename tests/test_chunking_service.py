@@ -11,6 +11,7 @@ import pytest
 
 import wengert as wg
 from serving import start_server
+from wengert.execution.cost import Limits
 from wengert.execution.engine import Engine
 from wengert.v1 import service_pb2 as pb
 from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
@@ -64,18 +65,19 @@ def test_a_128_mb_jacobian_streams_in_chunks_within_a_memory_bound():
     assert (header.sweep.sweeps, header.sweep.nnz) == (N, N * N)
     assert 1 <= header.sweep.chunk < N
     assert growth < PEAK_GROWTH_BOUND, f"server peak RSS grew by {growth / 2**20:.0f} MiB"
-    expected = Engine(memory_budget=384 << 20).jacobian(wg.trace(dense_map, x), {"x": x})
+    expected = Engine(limits=Limits(memory=384 << 20)).jacobian(wg.trace(dense_map, x), {"x": x})
     assert expected.chunk < N  # the in-process engine chunks too, under its own budget
     np.testing.assert_allclose(flat, expected.blocks[("y", "x")], rtol=1e-14, atol=1e-17)
 
 
 def test_the_memory_budget_is_a_server_setting():
     x = np.linspace(-1.0, 1.0, 400)  # a 1.28 MB dense Jacobian
-    with start_server("--memory-budget-mb", "2") as server, server.channel() as channel:
+    # A response is held three times while it is sent (arrays, messages, bytes): 3.85 MB here.
+    with start_server("--memory-budget-mb", "5") as server, server.channel() as channel:
         stub = server.stub(channel)
         response = stub.Jacobian(request(x))
         assert 1 <= response.sweep.chunk < response.sweep.sweeps == 400
-        with pytest.raises(grpc.RpcError) as info:  # 3.2 MB for the result alone
+        with pytest.raises(grpc.RpcError) as info:  # 3.2 MB for the result alone, 9.8 MB sent
             stub.Jacobian(request(np.linspace(-1.0, 1.0, 640)))
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "memory budget of 2097152 bytes" in info.value.details()
+    assert "over the limit of 5242880 (raise it with --memory-budget-mb)" in info.value.details()
