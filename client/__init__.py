@@ -20,6 +20,7 @@ from wengert.errors import (
     GraphNotFound,
     InternalError,
     InvalidGraph,
+    InvalidIndex,
     InvalidRequest,
     InvalidTensor,
     LimitExceeded,

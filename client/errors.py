@@ -20,6 +20,11 @@ class InvalidGraph(WengertError):
     code = "INVALID_ARGUMENT"
 
 
+class InvalidIndex(InvalidGraph, IndexError):
+    """An index NumPy would refuse, or a symbolic boolean mask (its result's shape would depend on
+    data). Raised while tracing `x[key]`; an IndexError too, as in NumPy."""
+
+
 class InvalidTensor(WengertError):
     """A tensor whose bytes, dtype or shape disagree with each other or with the graph."""
 
@@ -139,7 +144,7 @@ ERROR_CLASS_KEY = "wengert-error-class"
 # gRPC status -> the classes that travel under it. The first is raised when the status names no
 # class of its own (gRPC itself produced it: a passed deadline, an unreachable server, ...).
 BY_STATUS: dict[str, tuple[type[WengertError], ...]] = {
-    "INVALID_ARGUMENT": (InvalidRequest, InvalidGraph, InvalidTensor, EvaluationError),
+    "INVALID_ARGUMENT": (InvalidRequest, InvalidGraph, InvalidIndex, InvalidTensor, EvaluationError),
     "UNIMPLEMENTED": (UnknownOp, NoDerivative),
     "NOT_FOUND": (GraphNotFound,),
     "RESOURCE_EXHAUSTED": (LimitExceeded,),

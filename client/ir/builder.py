@@ -31,6 +31,8 @@ class Value:
 
     Operators and NumPy calls on it record nodes (`x * 2`, `np.sin(x)`, `x @ W`); it has no
     numeric value until the graph is evaluated, so Python `if x > 0:` is an error: use `wg.where`.
+    `x[key]` indexes as NumPy does (`wengert.indexing`), but a boolean mask must be known when
+    tracing: `x[x > 0]` would have a data-dependent shape.
     """
 
     __slots__ = ("builder", "id", "type")
