@@ -99,8 +99,12 @@ class PluginError(WengertError):
 
 
 def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> WengertError:
-    """An error naming the node and op at fault, in the one format every message uses."""
-    return cls(f"node {node_id!r} ({op}): {message}")
+    """An error naming the node and op at fault, in the one format every message uses. Its
+    `reason` is the message alone, for a server that types a node that has no name yet
+    (InferTypes)."""
+    error = cls(f"node {node_id!r} ({op}): {message}")
+    error.reason = message
+    return error
 
 
 ERROR_CLASS_KEY = "wengert-error-class"

@@ -30,6 +30,14 @@ class Limits:
                 if attr.HasField("tensor"):
                     self._check_tensor(f"node {node.id!r} ({node.op}): attribute {key!r}", attr.tensor)
 
+    def check_signatures(self, signatures) -> None:
+        """InferTypes: the count (nodes of a graph being built) and every tensor attribute."""
+        _check("signature count", "signatures", len(signatures), self.max_nodes, "--max-nodes")
+        for i, signature in enumerate(signatures):
+            for key, attr in signature.attrs.items():
+                if attr.HasField("tensor"):
+                    self._check_tensor(f"signature #{i} ({signature.op}): attribute {key!r}", attr.tensor)
+
     def check_tensors(self, tensors: Mapping[str, tensor_pb2.Tensor], what: str,
                       batched: bool = False) -> None:
         """Each tensor's element count; with `batched`, its leading axis against --max-batch."""

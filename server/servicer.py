@@ -21,12 +21,10 @@ from wengert.server.higher_order import (format_of, jacobian_blocks, run_derivat
                                          run_hessian, run_hvp, run_jacobian_stream, sweep_info)
 from wengert.server.limits import Limits
 from wengert.server.minimize import run_minimize
+from wengert.server.type_inference import infer_types
 from wengert.v1 import service_pb2, service_pb2_grpc, tensor_pb2
-from wengert.transport.wire import (JACOBIAN_MODES, TRACE_MODES, attr_to_proto, enum_name, graph_from_proto,
-                          tensor_from_proto, tensor_to_proto)
-
-ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}")
-              for name in ("int", "float", "bool", "str", "ints", "floats", "axes", "tensor")}
+from wengert.transport.wire import (ATTR_KINDS, JACOBIAN_MODES, TRACE_MODES, attr_to_proto, enum_name,
+                          graph_from_proto, tensor_from_proto, tensor_to_proto)
 
 
 class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
@@ -135,6 +133,10 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
             if slot and row.derivative is not None:
                 getattr(out, slot).CopyFrom(tensor_to_proto(row.derivative))
         return response
+
+    def InferTypes(self, request, context):
+        self.limits.check_signatures(request.signatures)
+        return infer_types(request.signatures, self.registry)
 
     # -- the shared steps ------------------------------------------------------------------
     def _check_dense_jacobian(self, graph: Graph, inputs, request) -> None:
