@@ -28,7 +28,7 @@ from plugin_fixtures.cli import run_wengert
 from serving import free_port, start_server
 from test_server_operations import scrape
 from wengert.plugins.registry import default_registry
-from wengert.transport.wire import attr_to_proto, tensor_to_proto, type_from_proto, type_to_proto
+from wengert.transport.wire import attr_to_proto, type_from_proto, type_to_proto
 from wengert.v1 import graph_pb2, tensor_pb2
 from wengert.v1 import service_pb2 as pb
 
