@@ -53,16 +53,27 @@ class AsyncLocalTransport(LocalTransport):
 
 
 class AsyncClient(ClientAPI):
-    """An asyncio client: every method is a coroutine; the arguments are `ClientAPI`'s."""
+    """An asyncio client: every method is a coroutine; the arguments are `ClientAPI`'s.
+
+    Tracing is synchronous, so a node of an op only the server has is typed over a second,
+    blocking channel to the same server: the event loop waits for that round trip (once per
+    new signature, see `wengert.server_ops`)."""
 
     remote_transport = AsyncRemoteTransport
     local_transport = AsyncLocalTransport
+    _typing: RemoteTransport | None = None
 
     async def _run(self, call, finish):
         return finish(await self._transport(call))
 
+    def _blocking_transport(self, target, settings):
+        self._typing = RemoteTransport.connect(target, **settings)
+        return self._typing
+
     async def close(self) -> None:
         await self._transport.close()
+        if self._typing is not None:
+            self._typing.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self

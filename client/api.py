@@ -33,6 +33,8 @@ from wengert.execution.engine import MODES
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph
 from wengert.jacobians.sweeps import FORMATS
+from wengert.plugins.opdef import Attr
+from wengert.server_ops import Ops, ServerOps
 from wengert.tables import Trace
 
 TRACE_MODES = ("none", "forward", "reverse")
@@ -41,7 +43,9 @@ DERIVATIVE_KINDS = ("jvp", "vjp", "gradient")
 
 @dataclass(frozen=True)
 class OpInfo:
-    """One op of the catalogue `list_ops` returns. `arity` is None for a variadic op."""
+    """One op of the catalogue `list_ops` returns. `arity` is None for a variadic op. `schema`
+    holds the attributes as `Attr` records (kind, default, doc), so that a client without the
+    op's plugin can still check and normalize a node's attributes."""
 
     name: str
     plugin: str
@@ -51,6 +55,7 @@ class OpInfo:
     doc: str
     has_jvp: bool
     has_vjp: bool
+    schema: tuple[Attr, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,9 @@ class ClientAPI:
     included. `credentials`: `grpc.ChannelCredentials` for TLS. `token`: sent as a bearer
     token. `retries`: how often UNAVAILABLE is retried. `load_balancing="round_robin"` spreads
     calls over every address the target resolves to (e.g. a headless Kubernetes service).
-    `options`: extra gRPC channel options. `registry`: the ops functions are traced with
-    (default: the plugins installed here), e.g. one that holds a plugin the server loads.
+    `options`: extra gRPC channel options. `registry`: the ops installed here that functions
+    are traced with (default: the plugins installed here); the server's other ops come on top
+    of them, typed by the server (see `registry` and `ops`).
     """
 
     remote_transport: Any
@@ -87,10 +93,12 @@ class ClientAPI:
                  token: str | None = None, retries: int = 5,
                  options: Sequence[tuple[str, Any]] = (), load_balancing: str | None = None,
                  registry=None):
-        self._transport = self.remote_transport.connect(
-            target, timeout=timeout, credentials=credentials, token=token, retries=retries,
-            options=options, load_balancing=load_balancing)
-        self._registry = registry
+        settings = dict(timeout=timeout, credentials=credentials, token=token, retries=retries,
+                        options=options, load_balancing=load_balancing)
+        self._transport = self.remote_transport.connect(target, **settings)
+        ask = self._blocking_transport(target, settings)
+        self._registry = ServerOps(target, registry, list_ops=lambda: ask(Call("ListOps")),
+                                   infer_types=lambda sigs: ask(Call("InferTypes", signatures=tuple(sigs))))
 
     @classmethod
     def local(cls, registry=None):
@@ -102,6 +110,27 @@ class ClientAPI:
 
     def _run(self, call: Call, finish: Callable[[Any], Any]) -> Any:
         raise NotImplementedError
+
+    def _blocking_transport(self, target: str, settings: dict) -> Callable[[Call], Any]:
+        """A transport whose calls return their results: what types nodes while tracing."""
+        return self._transport
+
+    @property
+    def registry(self):
+        """The ops functions are traced with: the plugins installed here, then (remote) the
+        server's other ops, typed by the server (`wengert.server_ops`). Pass it to `wg.trace` or
+        `wg.load` to build or read a graph for this client outside its methods."""
+        if self._registry is None:
+            from wengert.plugins.registry import default_registry
+
+            return default_registry()
+        return self._registry
+
+    @property
+    def ops(self) -> Ops:
+        """Every op of `registry` as a function, the server's included:
+        `client.ops.acme_softsign(x, sharpness=2.0)` in a function this client traces."""
+        return Ops(self.registry)
 
     def evaluate(self, f, *args, outputs: str | Sequence[str] | None = None):
         """The value(s) of `f` at the inputs `args`."""
@@ -189,7 +218,8 @@ class ClientAPI:
         graph = f if isinstance(f, Graph) else self._bind(f, _arguments(args))[0]
         names = () if wrt is None else (wrt,) if isinstance(wrt, str) else tuple(wrt)
         outs = () if outputs is None else (outputs,) if isinstance(outputs, str) else tuple(outputs)
-        return self._run(Call("DerivativeGraph", graph, outputs=outs, wrt=names, kind=kind), lambda r: r)
+        call = Call("DerivativeGraph", graph, outputs=outs, wrt=names, kind=kind, registry=self._registry)
+        return self._run(call, lambda r: r)
 
     def value_and_grad(self, f, *args, argnums: int | Sequence[int] | None = None,
                        wrt: str | Sequence[str] | None = None):

@@ -135,8 +135,12 @@ def quoted(text: str, limit: int = 64) -> str:
 
 
 def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> WengertError:
-    """An error naming the node and op at fault, in the one format every message uses."""
-    return cls(f"node {quoted(node_id)} ({short(op)}): {message}")
+    """An error naming the node and op at fault, in the one format every message uses. Its
+    `detail` is the message alone, for a server that types a node that has no name yet
+    (InferTypes)."""
+    error = cls(f"node {quoted(node_id)} ({short(op)}): {message}")
+    error.detail = message
+    return error
 
 
 ERROR_CLASS_KEY = "wengert-error-class"

@@ -43,6 +43,19 @@ class WireLimits:
                 if attr.HasField("tensor"):
                     self._check_tensor(where, attr.tensor)
 
+    def check_signatures(self, signatures) -> None:
+        """InferTypes: the count (nodes of a graph being built), every op name and string
+        attribute's length, and every tensor attribute."""
+        if len(signatures) > self.max_nodes:
+            raise over_limit("signature count", len(signatures), self.max_nodes, "signatures", "--max-nodes")
+        for i, signature in enumerate(signatures):
+            self._check_strings(f"signature #{i}: op name", (signature.op,))
+            for key, attr in signature.attrs.items():
+                where = f"signature #{i} ({short(signature.op)}): attribute {quoted(key)}"
+                self._check_strings(where, (key, attr.s))
+                if attr.HasField("tensor"):
+                    self._check_tensor(where, attr.tensor)
+
     def check_tensors(self, tensors: Mapping[str, tensor_pb2.Tensor], what: str,
                       batched: bool = False) -> None:
         """Each tensor's name and element count; with `batched`, its leading axis against

@@ -17,11 +17,9 @@ from wengert.ir.graph import Graph
 from wengert.server import calls
 from wengert.server.cache import GraphCache
 from wengert.server.limits import WireLimits
-from wengert.transport.wire import attr_to_proto, graph_from_proto, graph_to_proto
+from wengert.server.type_inference import infer_types
+from wengert.transport.wire import ATTR_KINDS, attr_to_proto, graph_from_proto, graph_to_proto
 from wengert.v1 import service_pb2, service_pb2_grpc
-
-ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}")
-              for name in ("int", "float", "bool", "str", "ints", "floats", "axes", "tensor")}
 
 # CostRequest's fields, by the RPC whose request each holds.
 PRICED = {"evaluate": "Evaluate", "jvp": "Jvp", "vjp": "Vjp", "jacobian": "Jacobian",
@@ -84,6 +82,10 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
 
     def ListOps(self, request, context):
         return self._catalogue
+
+    def InferTypes(self, request, context):
+        self.limits.check_signatures(request.signatures)
+        return infer_types(request.signatures, self.registry)
 
     # -- the shared steps ------------------------------------------------------------------
     def _answer(self, rpc: str, request, context):

@@ -8,7 +8,7 @@ readies it. So a request means the same thing whether it runs in-process or on a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from wengert.ir.graph import Graph
 
 if TYPE_CHECKING:
     from wengert.optim.steepest import Settings
+    from wengert.server_ops import Signature
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,5 @@ class Call:
     kind: str = ""  # DerivativeGraph: "jvp", "vjp" or "gradient"
     data: dict[str, np.ndarray] = field(default_factory=dict)  # Minimize: the inputs held fixed
     settings: Settings | None = None  # Minimize: the run (`inputs` are the parameters)
+    signatures: tuple[Signature, ...] = ()  # InferTypes
+    registry: Any = field(default=None, compare=False)  # DerivativeGraph: what checks the result

@@ -25,7 +25,8 @@ class LocalTransport:
         if call.rpc == "ListOps":
             return [OpInfo(op.name, op.plugin, op.version, op.arity,
                            tuple(sorted(a.name for a in op.attrs)), op.doc,
-                           op.jvp is not None, op.vjp is not None)
+                           op.jvp is not None, op.vjp is not None,
+                           tuple(sorted(op.attrs, key=lambda a: a.name)))
                     for op in sorted(engine.registry, key=lambda op: op.name)]
         result = engine.run(engine.prepare(call))
         if call.rpc == "Trace":

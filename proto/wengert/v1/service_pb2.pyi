@@ -819,3 +819,50 @@ class CostResponse(_message.Message):
     refusal: str
     limits: RequestLimits
     def __init__(self, graph_id: _Optional[str] = ..., peak_bytes: _Optional[int] = ..., work: _Optional[int] = ..., response_bytes: _Optional[int] = ..., plans: _Optional[_Iterable[_Union[PlanCost, _Mapping]]] = ..., admitted: _Optional[bool] = ..., refusal: _Optional[str] = ..., limits: _Optional[_Union[RequestLimits, _Mapping]] = ...) -> None: ...
+
+class OpSignature(_message.Message):
+    __slots__ = ("op", "inputs", "attrs")
+    class AttrsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _graph_pb2.AttrValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_graph_pb2.AttrValue, _Mapping]] = ...) -> None: ...
+    OP_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    ATTRS_FIELD_NUMBER: _ClassVar[int]
+    op: str
+    inputs: _containers.RepeatedCompositeFieldContainer[_tensor_pb2.TensorType]
+    attrs: _containers.MessageMap[str, _graph_pb2.AttrValue]
+    def __init__(self, op: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[_tensor_pb2.TensorType, _Mapping]]] = ..., attrs: _Optional[_Mapping[str, _graph_pb2.AttrValue]] = ...) -> None: ...
+
+class InferTypesRequest(_message.Message):
+    __slots__ = ("signatures",)
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    signatures: _containers.RepeatedCompositeFieldContainer[OpSignature]
+    def __init__(self, signatures: _Optional[_Iterable[_Union[OpSignature, _Mapping]]] = ...) -> None: ...
+
+class SignatureError(_message.Message):
+    __slots__ = ("code", "error_class", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CLASS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    error_class: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., error_class: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class InferredType(_message.Message):
+    __slots__ = ("type", "error")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    type: _tensor_pb2.TensorType
+    error: SignatureError
+    def __init__(self, type: _Optional[_Union[_tensor_pb2.TensorType, _Mapping]] = ..., error: _Optional[_Union[SignatureError, _Mapping]] = ...) -> None: ...
+
+class InferTypesResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[InferredType]
+    def __init__(self, results: _Optional[_Iterable[_Union[InferredType, _Mapping]]] = ...) -> None: ...
