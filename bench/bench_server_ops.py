@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+sys.path.insert(0, str(HERE))
 import wengert as wg  # noqa: E402
-from serving import start_server  # noqa: E402
+from wengert.testing import start_server  # noqa: E402
 from timing import median_seconds, row  # noqa: E402
 
 SITE = HERE.parent / "tests" / "plugin_fixtures" / "server_site"

@@ -14,6 +14,7 @@ from wengert.aio import AsyncClient
 from wengert.api import OpInfo
 from wengert.ir.builder import GraphBuilder, Value, apply, spec, trace
 from wengert.client import Client
+from wengert.execution.cost import Limits, Quote
 from wengert.errors import (
     Cancelled,
     DeadlineExceeded,

@@ -21,6 +21,7 @@ How arguments and results are shaped (the same for every method):
 
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ import numpy as np
 
 from wengert.ir.builder import trace as trace_graph
 from wengert.execution.call import Call
+from wengert.execution.cost import Limits, Quote
 from wengert.execution.engine import MODES
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph
@@ -38,6 +40,8 @@ from wengert.server_ops import Ops, ServerOps
 from wengert.tables import Trace
 
 TRACE_MODES = ("none", "forward", "reverse")
+PRICED = ("evaluate", "jvp", "vjp", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "trace",
+          "derivative_graph")
 DERIVATIVE_KINDS = ("jvp", "vjp", "gradient")
 
 
@@ -86,9 +90,6 @@ class ClientAPI:
     of them, typed by the server (see `registry` and `ops`).
     """
 
-    remote_transport: Any
-    local_transport: Any
-
     def __init__(self, target: str, *, timeout: float | None = None, credentials=None,
                  token: str | None = None, retries: int = 5,
                  options: Sequence[tuple[str, Any]] = (), load_balancing: str | None = None,
@@ -100,16 +101,32 @@ class ClientAPI:
         self._registry = ServerOps(target, registry, list_ops=lambda: ask(Call("ListOps")),
                                    infer_types=lambda sigs: ask(Call("InferTypes", signatures=tuple(sigs))))
 
+    remote_transport: Any
+    local_transport: Any
+    _pricing = False  # set on the copy `cost` makes: `_run` then prices the call instead
+
     @classmethod
-    def local(cls, registry=None):
-        """The same API on an in-process engine (no network), with `registry`'s ops."""
+    def local(cls, registry=None, limits: Limits | None = None):
+        """The same API on an in-process engine (no network), with `registry`'s ops, admitting
+        requests within `limits` as a server does (default: none; `cost` prices either way)."""
         client = cls.__new__(cls)
-        client._transport = cls.local_transport(registry)
+        client._transport = cls.local_transport(registry, limits)
         client._registry = registry
         return client
 
     def _run(self, call: Call, finish: Callable[[Any], Any]) -> Any:
+        """Send `call` and `finish` its result, or, when pricing, return its `Quote`."""
         raise NotImplementedError
+
+    def cost(self, f, *args, kind: str = "evaluate", **options) -> Quote:
+        """What `getattr(client, kind)(f, *args, **options)` would cost, priced without running
+        it: peak memory, work and response size, the plans it runs, and whether the limits (the
+        server's, or those given to `Client.local`) admit it. `kind` is one of PRICED."""
+        if kind not in PRICED:
+            raise InvalidRequest(f"cannot price {kind!r}; price one of {', '.join(PRICED)}")
+        pricing = copy.copy(self)
+        pricing._pricing = True
+        return getattr(pricing, kind)(f, *args, **options)
 
     def _blocking_transport(self, target: str, settings: dict) -> Callable[[Call], Any]:
         """A transport whose calls return their results: what types nodes while tracing."""

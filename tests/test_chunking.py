@@ -37,20 +37,15 @@ def test_a_sweep_profile_counts_batched_values_per_direction(engine):
     assert cost.peak(10) == 2400 + 10 * 2400  # the last step: x, y, factor; seed, result, scratch
 
 
-def test_chunk_size_fits_the_budget_or_says_by_how_much(engine):
+def test_chunk_size_fits_the_budget_or_takes_one_direction(engine):
     graph = wg.trace(softmax_map, np.zeros(50))
     plan = engine.plan(engine.derivative_graph(graph, "jvp"), frozenset({"tangent:x"}))
     cost = engine.profile(plan)
-    assert chunk_size(cost, 50, held=0, budget=1 << 30, what="it", flag="--flag") == 50
+    assert chunk_size(cost, 50, held=0, budget=1 << 30) == 50
     budget = cost.peak(7)
-    chunk = chunk_size(cost, 50, held=0, budget=budget, what="it", flag="--flag")
+    chunk = chunk_size(cost, 50, held=0, budget=budget)
     assert 7 <= chunk < 50 and cost.peak(chunk) <= budget < cost.peak(chunk + 1)
-    with pytest.raises(LimitExceeded, match=r"memory limit exceeded: \d+ bytes even one direction at a "
-                                            r"time \(100 for it, \d+ for a sweep\), over the limit of "
-                                            r"1000 \(raise it with --flag\)") as info:
-        chunk_size(cost, 50, held=100, budget=1000, what="it", flag="--flag")
-    assert info.value.code == "RESOURCE_EXHAUSTED"
-    assert (info.value.limit, info.value.allowed, info.value.flag) == ("memory", 1000, "--flag")
+    assert chunk_size(cost, 50, held=100, budget=1000) == 1  # pricing then says it does not fit
 
 
 @pytest.mark.parametrize("fn, mode, format", [
@@ -86,10 +81,14 @@ def test_chunks_fill_every_block_of_several_inputs_and_outputs(mode):
 def test_a_result_larger_than_the_budget_is_refused_with_the_numbers():
     graph = wg.trace(softmax_map, np.zeros(200))
     engine = Engine(REGISTRY, limits=Limits(memory=200_000))  # the dense result alone is 320,000 bytes
-    with pytest.raises(LimitExceeded, match=r"memory limit exceeded: \d+ bytes even one direction at a time "
-                                            r"\(320000 for the result, \d+ for a sweep\), over the limit "
-                                            r"of 200000 \(raise it with Limits\(memory=...\)\)"):
+    with pytest.raises(LimitExceeded, match=r"memory limit exceeded: node '\w+' \(\w+\): \d+ bytes at the "
+                                            r"peak in forward sweeps of 1 direction\(s\), with 320000 bytes "
+                                            r"of the result held, over the limit of 200000 \(raise it with "
+                                            r"Limits\(memory=...\)\)") as info:
         engine.jacobian(graph, {"x": np.ones(200)})
+    assert info.value.code == "RESOURCE_EXHAUSTED"
+    assert (info.value.limit, info.value.allowed, info.value.flag) == ("memory", 200_000, "Limits(memory=...)")
+    assert info.value.requested > 320_000 and info.value.node
 
 
 @pytest.mark.parametrize("fn", [softmax_map, tridiagonal])

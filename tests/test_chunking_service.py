@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from serving import start_server
+from wengert.testing import start_server
 from wengert.execution.cost import Limits
 from wengert.execution.engine import Engine
 from wengert.v1 import service_pb2 as pb
@@ -23,13 +23,6 @@ PEAK_GROWTH_BOUND = 64 << 20  # bytes; the Jacobian alone is 128,000,000
 def dense_map(x):
     """Every output depends on every input: J = 2 (diag(s) - s s^T) + diag(cos x)."""
     return wg.softmax(x) * 2.0 + wg.sin(x)
-
-
-def peak_rss(pid: int) -> int:
-    """The process's own high-water mark of resident memory (VmHWM), in bytes."""
-    with open(f"/proc/{pid}/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) * 1024
 
 
 def request(x: np.ndarray) -> pb.JacobianRequest:
@@ -58,9 +51,9 @@ def test_a_128_mb_jacobian_streams_in_chunks_within_a_memory_bound():
     with start_server() as server, server.channel() as channel:
         stub = server.stub(channel)
         assemble(stub.JacobianStream(request(x[:10])))  # warm up: imports, caches, thread pool
-        before = peak_rss(server.process.pid)
+        before = server.peak_rss()
         header, flat = assemble(stub.JacobianStream(request(x)))
-        growth = peak_rss(server.process.pid) - before
+        growth = server.peak_rss() - before
     assert header.mode == pb.MODE_FORWARD
     assert (header.sweep.sweeps, header.sweep.nnz) == (N, N * N)
     assert 1 <= header.sweep.chunk < N

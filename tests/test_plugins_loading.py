@@ -12,7 +12,7 @@ import re
 
 import pytest
 from plugin_fixtures.cli import FIXTURES, run_wengert
-from serving import start_server
+from wengert.testing import start_server
 
 from wengert.plugins.checker import verify_registry
 from wengert.plugins.registry import Registry

@@ -9,7 +9,7 @@ import grpc
 import numpy as np
 import pytest
 
-from serving import start_server
+from wengert.testing import start_server
 from wengert.v1 import graph_pb2, tensor_pb2
 from wengert.v1 import service_pb2 as pb
 from wengert.transport.wire import tensor_from_proto, tensor_to_proto

@@ -11,7 +11,7 @@ import pytest
 
 import wengert as wg
 from conftest import WORKED_POINT, worked_example
-from serving import start_server
+from wengert.testing import start_server
 from wengert.v1 import graph_pb2, tensor_pb2
 from wengert.v1 import service_pb2 as pb
 from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto

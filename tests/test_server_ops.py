@@ -25,7 +25,7 @@ import pytest
 
 import wengert as wg
 from plugin_fixtures.cli import run_wengert
-from serving import free_port, start_server
+from wengert.testing import free_port, start_server
 from test_server_operations import scrape
 from wengert.plugins.registry import default_registry
 from wengert.transport.wire import attr_to_proto, type_from_proto, type_to_proto

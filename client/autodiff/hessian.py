@@ -52,7 +52,7 @@ def prepare_hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarra
                              hold=format, symmetric=True)
     hint = "" if format == "sparse" else "ask for its structural nonzeros only (format=SPARSE)"
     response = nbytes(graph.output_type(output)) + sum(nbytes(graph.type_of(a)) for a in wrt) + planned.held
-    price = Price((planned.run,), response, planned.held, hint)
+    price = engine.priced((planned, format, response), lambda: Price((planned.run,), response, planned.held, hint))
 
     def run() -> HessianResult:
         result = sweep(engine, gradient, inputs, planned, check).collect(format)

@@ -19,6 +19,7 @@ the serialized bytes: three).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -28,10 +29,10 @@ from wengert.execution.plan import Plan
 from wengert.ir.graph import Node, TensorType
 
 def nbytes(t: TensorType) -> int:
-    return max(t.size, 0) * np.dtype(t.dtype).itemsize
+    return t.nbytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Profile:
     """A plan's costs step by step (entry 0: the inputs alone; entry k: after step k, its
     scratch included): bytes live and cumulative work, each `fixed + batch * per_direction`."""
@@ -125,22 +126,24 @@ class Price:
     hint: str = ""
     copies: int = 1
 
-    @property
+    @cached_property
     def peak_bytes(self) -> int:
         return max([run.peak + self.held for run in self.runs] + [self.copies * self.response_bytes])
 
-    @property
+    @cached_property
     def work(self) -> int:
         return sum(run.work for run in self.runs)
 
-    def peak_node(self) -> Node | None:
-        """The node at whose step the peak is reached (None: the inputs, or the encoding)."""
+    def peak_at(self) -> tuple[Node | None, str]:
+        """Where the peak is reached: the node at that step (None: the inputs, or sending the
+        response) and what is running then, in words."""
         peak = self.peak_bytes
         for run in self.runs:
             live = run.profile.live(run.batch) + self.held
             if run.times and live.max(initial=0) == peak:
-                return run.profile.nodes[int(live.argmax())]
-        return None
+                held = f", with {self.held} bytes of the result held" if self.held else ""
+                return run.profile.nodes[int(live.argmax())], f"in {run.what}{held}"
+        return None, f"sending the response ({self.copies} x {self.response_bytes} bytes)"
 
     def node_over(self, allowed: int) -> Node | None:
         """The node whose work takes the running total past `allowed`."""
@@ -203,10 +206,9 @@ class Limits:
             raise over_limit("response size", price.response_bytes, self.response, "bytes",
                              self.names["response"], hint=price.hint)
         if self.memory is not None and price.peak_bytes > self.memory:
-            node = price.peak_node()
-            raise over_limit("memory", price.peak_bytes, self.memory, "bytes at the peak",
-                             self.names["memory"], node=node.id if node else "",
-                             op=node.op if node else "")
+            node, where = price.peak_at()
+            raise over_limit("memory", price.peak_bytes, self.memory, "bytes at the peak", self.names["memory"],
+                             what=where, node=node.id if node else "", op=node.op if node else "")
         if self.work is not None and price.work > self.work:
             node = price.node_over(self.work)
             raise over_limit("work", price.work, self.work, "operations", self.names["work"],

@@ -116,11 +116,14 @@ class Engine:
     # -- running prepared requests ---------------------------------------------------------
     def run(self, prepared: Prepared) -> Any:
         """Admit `prepared`'s price within the limits (LimitExceeded otherwise), then run it."""
-        self.limits.admit(self._priced(prepared))
+        self.limits.admit(prepared.price)
         return prepared.run()
 
-    def _priced(self, prepared: Prepared) -> Price:
-        return dataclasses.replace(prepared.price, copies=self.response_copies)
+    def priced(self, key: Hashable, make: Callable[[], Price]) -> Price:
+        """The price `make()` builds, with this engine's response copies, cached under `key`
+        (the plans and sizes it is made of), so a repeated request pays for pricing once."""
+        return self._cache.get_or_make((key, "price"), lambda: dataclasses.replace(
+            make(), copies=self.response_copies))
 
     def prepare(self, call: Call, check: Check | None = None) -> Prepared:
         """`call` (one SDK method call or RPC) checked, priced and ready to run."""
@@ -211,7 +214,7 @@ class Engine:
 
     def cost(self, call: Call) -> Price:
         """What `call` would cost, without running it (and whether or not it is admitted)."""
-        return self._priced(self.prepare(call))
+        return self.prepare(call).price
 
     # -- preparing ---------------------------------------------------------------------------
     def prepare_evaluate(self, graph: Graph, inputs: Mapping[str, Any], outputs: Sequence[str] | None = None,
@@ -220,7 +223,8 @@ class Engine:
         graph = self.specialize(graph, inputs)
         names = check_outputs(graph, outputs)
         plan = self.plan(graph)
-        price = Price((Run("the graph", self.profile(plan)),), _output_bytes(graph, names))
+        price = self.priced((plan, tuple(names)), lambda: Price((Run("the graph", self.profile(plan)),),
+                                                               _output_bytes(graph, names)))
 
         def run():
             values = plan.run(inputs, check)
@@ -263,7 +267,8 @@ class Engine:
         batch = check_feeds(dgraph, feeds, plan.batched_inputs) or 1
         response = _output_bytes(graph, graph.output_names) + batch * sum(
             nbytes(dgraph.output_type(prefix + name)) for name in derived)
-        price = Price((Run(what, self.profile(plan), batch),), response)
+        price = self.priced((plan, batch, response), lambda: Price((Run(what, self.profile(plan), batch),),
+                                                                  response))
         return Prepared(price, lambda: _split(plan.run(feeds, check), plan, graph.output_names, prefix,
                                               batch if batched else None))
 
@@ -275,7 +280,7 @@ class Engine:
         planned = plan_sweep(self, graph, wrt, outputs, mode, hold=format)
         response = _output_bytes(graph, graph.output_names) + planned.held
         hint = STREAM_HINT + ("" if format == "sparse" else ", " + SPARSE_HINT)
-        price = Price((planned.run,), response, planned.held, hint)
+        price = self.priced((planned, format), lambda: Price((planned.run,), response, planned.held, hint))
         return Prepared(price, lambda: sweep(self, graph, inputs, planned, check).collect(format))
 
     def prepare_jacobian_stream(self, graph: Graph, inputs: Mapping[str, Any],
@@ -291,7 +296,7 @@ class Engine:
                           + [graph.output_type(n).size for n in graph.output_names] + [1])
             max_chunk = max(1, PIECE_BYTES // (8 * longest))
         planned = plan_sweep(self, graph, wrt, outputs, mode, hold=None, max_chunk=max_chunk)
-        price = Price((planned.run,), _output_bytes(graph, graph.output_names))
+        price = self.priced(planned, lambda: Price((planned.run,), _output_bytes(graph, graph.output_names)))
         return Prepared(price, lambda: sweep(self, graph, inputs, planned, check))
 
     def prepare_hessian(self, graph: Graph, inputs: Mapping[str, Any], output: str | None = None,
@@ -341,7 +346,8 @@ class Engine:
                             if n.startswith(prefix))
         # The rows hold every value while the derivatives are computed.
         held = sum(nbytes(t) for t in graph.types.values()) if derivative is not None else 0
-        price = Price(tuple(runs), response, held)
+        price = self.priced((plan, derivative and derivative[0], response),
+                            lambda: Price(tuple(runs), response, held))
 
         def run() -> list[TraceRow]:
             values = plan.run(inputs, check, keep_all=True)
@@ -363,8 +369,8 @@ class Engine:
         """The derivative graph is built while preparing (graph work is bounded by the node
         limit); the response is that graph, constants included."""
         derivative = self.derivative_graph(graph, kind, wrt, seeds=seeds)
-        return Prepared(Price((), derivative.constant_bytes + 64 * len(derivative.nodes)),
-                        lambda: derivative)
+        price = self.priced(derivative, lambda: Price((), derivative.constant_bytes + 64 * len(derivative.nodes)))
+        return Prepared(price, lambda: derivative)
 
 
 def footprint(value: Any, depth: int = 2) -> int:

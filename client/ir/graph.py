@@ -8,6 +8,7 @@ Every value is named by an id: an input's name or a node's id. Node records are 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -44,9 +45,15 @@ class TensorType:
     def ndim(self) -> int:
         return len(self.shape)
 
-    @property
+    @cached_property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if -1 not in self.shape else -1
+        """Elements (-1 when a dimension is open); exact, however large, as a Python int."""
+        return math.prod(self.shape) if -1 not in self.shape else -1
+
+    @cached_property
+    def nbytes(self) -> int:
+        """Bytes of a tensor of this type (0 when a dimension is open)."""
+        return max(self.size, 0) * DTYPES[self.dtype].itemsize
 
     @property
     def is_float(self) -> bool:

@@ -339,8 +339,7 @@ def plan_sweep(engine: Engine, graph: Graph, wrt: Sequence[str] | None, outputs:
     profile = _profile(engine, graph, how)
     held = result_bytes(how, hold)
     chunk = engine.cached((how, "chunk", hold, engine.memory_budget, max_chunk), lambda: min(
-        chunk_size(profile, how.directions, held, engine.memory_budget, "the result",
-                   engine.limits.names["memory"]), max_chunk or how.directions or 1))
+        chunk_size(profile, how.directions, held, engine.memory_budget), max_chunk or how.directions or 1))
     m, n = how.layout.shape  # a streamed J goes as whole slabs unless its entries (3 numbers each) are fewer
     slabs = hold == "dense" or (hold is None and 3 * how.nnz >= m * n)
     return SweepPlan(how, chunk, profile, held, slabs)

@@ -206,8 +206,9 @@ def prepare_minimize(engine, graph: Graph, parameters: Mapping[str, Any], data: 
     allowed = engine.limits.work // per_step if engine.limits.work is not None and per_step else None
     steps = settings.stop.max_steps or allowed or 1
     params_bytes = sum(np.asarray(parameters[k]).nbytes for k in names)
-    price = Price(tuple(dataclasses.replace(run, times=run.times * steps) for run in step.price.runs),
-                  params_bytes, held=params_bytes * (3 if settings.momentum else 2))
+    price = engine.priced((step.price, steps, params_bytes, bool(settings.momentum)), lambda: Price(
+        tuple(dataclasses.replace(run, times=run.times * steps) for run in step.price.runs),
+        params_bytes, held=params_bytes * (3 if settings.momentum else 2)))
 
     def run() -> Iterator[Progress]:
         optimizer = SteepestDescent({k: np.array(parameters[k]) for k in names}, norm=settings.norm,

@@ -17,6 +17,8 @@ from wengert.execution.call import Call
 from wengert.execution.engine import JacobianResult
 from wengert.autodiff.hessian import HessianResult
 from wengert.jacobians.sweeps import Entries, Layout, Slab, SparseBlock, assemble
+from wengert.errors import InvalidRequest
+from wengert.execution.cost import PlanCost, Quote
 from wengert.v1 import service_pb2 as pb
 from wengert.plugins.opdef import REQUIRED, Attr
 from wengert.transport.wire import (ATTR_KINDS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES,
@@ -30,6 +32,10 @@ _REQUESTS = {
     "DerivativeGraph": pb.DerivativeGraphRequest, "InferTypes": pb.InferTypesRequest,
 }
 STREAMS = frozenset({"JacobianStream"})  # server-streaming RPCs: their response is an iterator
+# The field of CostRequest that carries each RPC's request, to price it.
+COST_FIELDS = {"Evaluate": "evaluate", "Jvp": "jvp", "Vjp": "vjp", "Jacobian": "jacobian",
+               "JacobianStream": "jacobian_stream", "Hessian": "hessian", "Hvp": "hvp", "Trace": "trace",
+               "DerivativeGraph": "derivative_graph"}
 _MODES = {"Jacobian": JACOBIAN_MODES, "JacobianStream": JACOBIAN_MODES, "Trace": TRACE_MODES}
 
 
@@ -145,3 +151,16 @@ def _piece(msg: pb.JacobianPiece) -> Slab | Entries:
 
 def _arrays(tensors: Mapping[str, Any], what: str) -> dict[str, np.ndarray]:
     return {name: tensor_from_proto(t, f"{what} {name!r}") for name, t in tensors.items()}
+
+
+def cost_request(rpc: str, request: Message) -> pb.CostRequest:
+    """The Cost request pricing `request` of `rpc`."""
+    if rpc not in COST_FIELDS:
+        raise InvalidRequest(f"{rpc} requests cannot be priced")
+    return pb.CostRequest(**{COST_FIELDS[rpc]: request})
+
+
+def decode_quote(response: pb.CostResponse) -> Quote:
+    plans = tuple(PlanCost(p.what, p.times, p.peak_bytes, p.work) for p in response.plans)
+    return Quote(response.peak_bytes, response.work, response.response_bytes, plans, response.admitted,
+                 response.refusal)

@@ -10,7 +10,7 @@ from typing import Any
 
 from wengert.api import OpInfo
 from wengert.execution.call import Call
-from wengert.execution.cost import Limits, Price
+from wengert.execution.cost import Limits, Quote
 from wengert.execution.engine import Engine
 
 
@@ -36,9 +36,9 @@ class LocalTransport:
             return result.collect(call.format)
         return result
 
-    def cost(self, call: Call) -> Price:
-        """What `call` would cost on this engine, without running it."""
-        return self.engine.cost(call)
+    def cost(self, call: Call) -> Quote:
+        """What `call` would cost on this engine, by its limits, without running it."""
+        return self.engine.limits.quote(self.engine.cost(call))
 
     def close(self) -> None:
         """Nothing to release."""
