@@ -13,6 +13,17 @@ class WengertError(Exception):
 
     code = "UNKNOWN"
 
+    def __reduce__(self):
+        # Pickled with its attributes (a compute worker sends errors to the server process).
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls, args, attributes):
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(attributes)
+    return error
+
 
 class InvalidGraph(WengertError):
     """A malformed graph: unknown reference, bad arity or attribute, shape or dtype mismatch."""

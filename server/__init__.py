@@ -19,7 +19,10 @@ from wengert.plugins.checker import verify_registry
 from wengert.plugins.registry import Registry, set_default_registry
 from wengert.server import health as health_service
 from wengert.server.cache import GraphCache
-from wengert.server.config import Config
+from wengert.server.config import Config, available_cpus
+from wengert.server.execution.pool import Pool
+from wengert.server.execution.queue import FairQueue
+from wengert.server.execution.worker import Settings as WorkerSettings
 from wengert.server.interceptors import CallInterceptor, TokenAuthInterceptor
 from wengert.server.limits import WireLimits
 from wengert.server.metrics import Metrics
@@ -46,9 +49,10 @@ def load_registry(config: Config) -> Registry:
 
 
 def create_server(config: Config, *, registry: Registry | None = None, health=None,
-                  calls: CallInterceptor | None = None) -> tuple[grpc.Server, int]:
-    """A configured, bound, not yet started server, and its port. Pass `health` (from
-    `wengert.server.health.create()`) to control its status, and `calls` (a
+                  calls: CallInterceptor | None = None) -> tuple[grpc.Server, int, Pool | None]:
+    """A configured, bound, not yet started server, its port, and its pool of compute workers
+    (started; None in in-thread mode), which the caller closes after stopping the server. Pass
+    `health` (from `wengert.server.health.create()`) to control its status, and `calls` (a
     `CallInterceptor(Metrics())`) to read its metrics or drain it."""
     registry = registry if registry is not None else load_registry(config)
     health = health if health is not None else health_service.create()
@@ -57,8 +61,11 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     if config.auth_token:
         interceptors.insert(0, TokenAuthInterceptor(config.auth_token))
     max_bytes = config.max_message_mb * 1024 * 1024
+    computing = compute_workers(config)
+    pool = start_pool(config, registry, computing, calls.metrics) if computing else None
+    threads = max(config.workers, computing + config.max_queue + 4) if computing else config.workers
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="wengert"),
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wengert"),
         interceptors=interceptors,
         options=[("grpc.max_send_message_length", max_bytes),
                  ("grpc.max_receive_message_length", max_bytes),
@@ -71,7 +78,7 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     engine = Engine(registry, limits=request_limits(config), cache_bytes=config.graph_cache_mb << 20,
                     response_copies=3)
     service_pb2_grpc.add_DifferentiationServiceServicer_to_server(
-        DifferentiationServicer(engine, wire, cache), server)
+        DifferentiationServicer(engine, wire, cache, pool), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
         (health_service.SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
@@ -79,7 +86,25 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     address = f"[{config.host}]:{config.port}" if ":" in config.host else f"{config.host}:{config.port}"
     tls = config.tls_cert or config.tls_key or config.tls_client_ca
     port = server.add_secure_port(address, _credentials(config)) if tls else server.add_insecure_port(address)
-    return server, port
+    return server, port, pool
+
+
+def compute_workers(config: Config) -> int:
+    """How many compute processes: the flag, or one per CPU the container may use."""
+    return config.compute_workers if config.compute_workers >= 0 else available_cpus()
+
+
+def start_pool(config: Config, registry: Registry, size: int, metrics: Metrics) -> Pool:
+    """Compute workers loading the plugins `registry` came from, less the ops it left out."""
+    provided = {name for plugin in registry.plugins for name in plugin.ops}
+    settings = WorkerSettings(
+        plugin_modules=tuple(config.plugin_modules), disabled_plugins=tuple(config.disabled_plugins),
+        skip_broken=config.skip_broken_plugins, left_out=tuple(sorted(provided - set(registry.names()))),
+        blas_threads=config.blas_threads, memory_mb=config.worker_memory_mb,
+        cache_bytes=(config.graph_cache_mb << 20) // size, limits=request_limits(config))
+    pool = Pool(size, settings, FairQueue(config.max_queue, config.max_calls_per_client), metrics)
+    pool.start()
+    return pool
 
 
 def request_limits(config: Config) -> Limits:

@@ -8,6 +8,7 @@ Containers configure the server through the environment, people through flags.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import dataclass, fields
 
@@ -17,6 +18,10 @@ class Config:
     host: str = "0.0.0.0"
     port: int = 50051
     workers: int = 8
+    compute_workers: int = -1
+    worker_memory_mb: int = 0
+    max_queue: int = 16
+    max_calls_per_client: int = 8
     blas_threads: int = 1
     plugins: str = ""
     disable_plugins: str = ""
@@ -54,7 +59,17 @@ class Config:
 HELP = {
     "host": "address to bind",
     "port": "port to bind; 0 picks a free one (the start-up log line names it)",
-    "workers": "worker threads serving calls",
+    "workers": "gRPC threads serving calls (with compute workers, at least compute workers + "
+               "--max-queue + 4, so health checks always find one)",
+    "compute_workers": "processes that compute requests (a deadline kills one, a crash fails only "
+                       "its request); -1: one per CPU available to the container; 0: compute in the "
+                       "gRPC threads (debugging: deadlines are then noticed only between nodes)",
+    "worker_memory_mb": "address space of each compute worker, in MiB (RLIMIT_AS; 0: unlimited): an "
+                        "allocation past it fails that request with RESOURCE_EXHAUSTED",
+    "max_queue": "requests that may wait for a compute worker; more are refused with UNAVAILABLE "
+                 "(retried by clients, with backoff)",
+    "max_calls_per_client": "requests one client (bearer token, else address) may have running or "
+                            "waiting; more are refused with RESOURCE_EXHAUSTED",
     "blas_threads": "threads each BLAS call (matmul, solve, ...) may use; 0 keeps the library's default. "
                     "1 suits concurrent requests: BLAS threads oversubscribe the cores under load",
     "plugins": "extra plugin modules to import, comma-separated",
@@ -87,6 +102,26 @@ HELP = {
     "tls_client_ca": "PEM CA bundle; require client certificates signed by it (mutual TLS)",
     "auth_token": "require 'authorization: Bearer <token>' metadata (health checks exempt)",
 }
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use: the container's CPU quota (cgroup v2, then v1) when it
+    sets one, else the CPUs it may run on."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for quota_file, period_file in (("/sys/fs/cgroup/cpu.max", None),
+                                    ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")):
+        try:
+            with open(quota_file) as f:
+                fields = f.read().split()
+            if period_file is not None:
+                with open(period_file) as f:
+                    fields.append(f.read().strip())
+        except OSError:
+            continue
+        if len(fields) == 2 and fields[0] not in ("max", "-1"):
+            return max(1, min(cpus, math.ceil(int(fields[0]) / int(fields[1]))))
+        break
+    return max(1, cpus)
 
 
 def env_default(name: str, default):

@@ -1,10 +1,10 @@
 """The `wengert.v1.DifferentiationService` servicer: resolve -> decode -> price -> run -> encode.
 
 Nothing here computes or converts: graphs come from `GraphCache` (checked against the wire
-limits when sent in full), requests become `Call`s and results responses in `calls`, and the
-`Engine` prepares each call, prices it before anything large is allocated, admits it within
-its limits and runs it. Errors are raised as domain exceptions and turned into status codes by
-`CallInterceptor`.
+limits when sent in full), requests become `Call`s and results responses in `calls`, the
+`Engine` prepares each call and prices it before anything large is allocated, its limits admit
+it, and a compute worker of the `Pool` runs it (or, in in-thread mode, this thread). Errors are
+raised as domain exceptions and turned into status codes by `CallInterceptor`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from wengert.execution.engine import Engine
 from wengert.ir.graph import Graph
 from wengert.server import calls
 from wengert.server.cache import GraphCache
+from wengert.server.execution.pool import Pool
 from wengert.server.limits import WireLimits
 from wengert.server.type_inference import infer_types
 from wengert.transport.wire import ATTR_KINDS, attr_to_proto, graph_from_proto, graph_to_proto
@@ -28,8 +29,9 @@ PRICED = {"evaluate": "Evaluate", "jvp": "Jvp", "vjp": "Vjp", "jacobian": "Jacob
 
 
 class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
-    def __init__(self, engine: Engine, limits: WireLimits, cache: GraphCache):
+    def __init__(self, engine: Engine, limits: WireLimits, cache: GraphCache, pool: Pool | None = None):
         self.engine = engine
+        self.pool = pool
         self.registry = engine.registry
         self.limits = limits
         self.cache = cache
@@ -91,7 +93,12 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
     def _answer(self, rpc: str, request, context):
         graph_id, graph = self._graph(request, context)
         call = calls.decode(rpc, request, graph, self.limits)
-        result = self.engine.run(self.engine.prepare(call, interruption(context)))
+        prepared = self.engine.prepare(call, interruption(context))
+        self.engine.limits.admit(prepared.price)
+        if self.pool is None:
+            result = prepared.run()
+        else:
+            result = self.pool.run(call, graph_id, owner(context), context)
         return calls.encode(rpc, request, graph_id, graph, call, result)
 
     def _graph(self, request, context) -> tuple[str, Graph]:
@@ -117,7 +124,7 @@ def owner(context) -> str:
 def interruption(context):
     """The engine's between-nodes check: stop once the deadline passed or the client left."""
 
-    def check() -> None:
+    def check(node=None) -> None:
         if context.is_active():
             return
         remaining = context.time_remaining()

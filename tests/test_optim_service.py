@@ -120,7 +120,7 @@ def test_bad_requests_are_refused_before_the_stream_starts(engine, fields, messa
 def test_a_cancelled_call_stops_computing(engine):
     calls = []
 
-    def check():
+    def check(node=None):
         calls.append(1)
         if len(calls) > 100:
             raise Cancelled("the client cancelled the call")

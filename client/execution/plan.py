@@ -18,7 +18,7 @@ from wengert.errors import (EvaluationError, InternalError, InvalidRequest, Inva
                             quoted)
 from wengert.ir.graph import Graph, Node, TensorType, dtype_name
 
-Check = Callable[[], None]
+Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Plan:
         batch = self._feed(feeds, values)
         for step in self.steps:
             if check is not None:
-                check()
+                check(step.node)
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
             except Exception as exc:
