@@ -146,11 +146,11 @@ def quoted(text: str, limit: int = 64) -> str:
 
 
 def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> WengertError:
-    """An error naming the node and op at fault, in the one format every message uses. Its
-    `detail` is the message alone, for a server that types a node that has no name yet
-    (InferTypes)."""
+    """An error naming the node and op at fault, in the one format every message uses; it also
+    carries them as `node` and `op`, and the message alone as `detail` (for a server that types
+    a node that has no name yet: InferTypes)."""
     error = cls(f"node {quoted(node_id)} ({short(op)}): {message}")
-    error.detail = message
+    error.node, error.op, error.detail = node_id, op, message
     return error
 
 
