@@ -339,7 +339,7 @@ def repeat(x, repeats, /, *, axis=None):
     """Each entry repeated `repeats` times (an int, or one count per entry, known at trace
     time) along `axis` (None: the flattened x)."""
     if isinstance(repeats, Value):
-        raise data_dependent("repeat with symbolic repeats", "repeats known when tracing")
+        raise data_dependent("repeat with symbolic repeats", "counts known when tracing (an int or a NumPy array)")
     if axis is None:
         x, axis = reshape(x, -1), 0
     n = x.shape[axis]
