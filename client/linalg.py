@@ -133,9 +133,26 @@ def matrix_power(x, n, /):
 # -- products ------------------------------------------------------------------------------------
 def einsum(subscripts, /, *operands):
     """Einstein summation as NumPy's einsum: implicit or explicit output, '...' broadcasting.
-    One `einsum` node, differentiable in every operand."""
+    An `einsum` node, differentiable in every operand; three or more operands become a chain
+    of pairwise einsum nodes in NumPy's greedy order, whose derivatives share intermediates."""
+    from wengert.plugins.builtin.einsum import contraction_path
+
     canonical, operands = _canonical(subscripts, list(operands))
-    return apply("einsum", *operands, subscripts=canonical)
+    shapes = tuple(tuple(np.shape(x)) if not isinstance(x, Value) else x.shape for x in operands)
+    if len(operands) < 3 or any(-1 in s for s in shapes):
+        return apply("einsum", *operands, subscripts=canonical)
+    inputs, out = canonical.split("->")
+    live = list(zip(operands, inputs.split(",")))
+    for step in contraction_path(canonical, shapes)[1:]:
+        picked = [live[i] for i in step]
+        for i in sorted(step, reverse=True):
+            del live[i]
+        needed = set(out + "".join(t for _, t in live))
+        letters = "".join(dict.fromkeys(c for _, t in picked for c in t if c in needed))
+        term = ",".join(t for _, t in picked) + "->" + letters
+        live.append((apply("einsum", *(x for x, _ in picked), subscripts=term), letters))
+    (result, letters), = live
+    return result if letters == out else apply("einsum", result, subscripts=f"{letters}->{out}")
 
 
 def tensordot(x1, x2, /, *, axes=2):

@@ -11,6 +11,9 @@ ones. So every rule is an einsum, and they differentiate again.
 
 The forward contracts in the order NumPy's `einsum_path` finds (greedy, pairwise, through BLAS
 where it can), cached per subscripts and shapes; the cost is that order's multiply-adds.
+`wg.einsum` records an einsum of three or more operands as a chain of pairwise einsum nodes in
+that same order, so that derivatives share the intermediate contractions; the op itself takes
+any number of operands (a graph from elsewhere may hold one).
 """
 
 from __future__ import annotations
@@ -74,8 +77,10 @@ def _infer(*xs: TensorType, subscripts) -> TensorType:
 
 
 @functools.lru_cache(maxsize=1024)
-def _path(subscripts: str, shapes: tuple[tuple[int, ...], ...]):
-    """NumPy's greedy contraction order for these shapes (False: one operand, nothing to order)."""
+def contraction_path(subscripts: str, shapes: tuple[tuple[int, ...], ...]):
+    """NumPy's greedy contraction order for these shapes (False: one operand, nothing to order):
+    ['einsum_path', (i, j), ...], each step contracting operands i and j of the list left by the
+    steps before it, the result appended to the list."""
     if len(shapes) < 2:
         return False
     shaped = [np.broadcast_to(np.zeros(()), s) for s in shapes]  # shapes only, nothing allocated
@@ -83,7 +88,7 @@ def _path(subscripts: str, shapes: tuple[tuple[int, ...], ...]):
 
 
 def _forward(*xs, subscripts):
-    return np.asarray(np.einsum(subscripts, *xs, optimize=_path(subscripts, tuple(x.shape for x in xs))))
+    return np.asarray(np.einsum(subscripts, *xs, optimize=contraction_path(subscripts, tuple(x.shape for x in xs))))
 
 
 def _batched(*xs, subscripts):
@@ -109,7 +114,7 @@ def _cost(out: TensorType, *xs: TensorType, subscripts) -> Cost:
     terms, output = parse(subscripts)
     sizes = {k: max(v, 1) for k, v in letter_sizes(terms, xs).items()}
     shapes = tuple(x.shape for x in xs)
-    path = False if any(-1 in s for s in shapes) else _path(subscripts, shapes)
+    path = False if any(-1 in s for s in shapes) else contraction_path(subscripts, shapes)
     steps = path[1:] if path else [tuple(range(len(terms)))]
     live, work = list(terms), 0
     for step in steps:

@@ -176,7 +176,7 @@ OPS = [
                lambda y_dot, ans, x, y: y_dot * _tie_weight(y, x, y < x)),
           vjp=(lambda g, ans, x, y: g * _tie_weight(x, y, x < y),
                lambda g, ans, x, y: g * _tie_weight(y, x, y < x))),
-    OpDef("clip", lambda x, low, high: np.clip(x, low, high).astype(x.dtype), _clip_infer, arity=3,
+    OpDef("clip", lambda x, low, high: np.clip(x, low, high).astype(x.dtype, copy=False), _clip_infer, arity=3,
           elementwise=True, examples=_clip_examples,
           doc="clip(x, low, high) = min(max(x, low), high), of x's dtype; x wins ties with a bound",
           jvp=(lambda x_dot, ans, x, lo, hi: wg.where(ans == x, x_dot, 0.0),

@@ -108,7 +108,10 @@ def _float(x):
 
 # -- vector_norm: (sum |x|**ord)**(1/ord), with ord inf / -inf the max / min of |x|, ord 0 the count
 def _vector_norm(x, axis, keepdims, ord):
-    a = np.abs(_float(x))
+    x = _float(x)
+    if ord == 2:
+        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+    a = np.abs(x)
     if ord == math.inf:
         return np.max(a, axis=axis, keepdims=keepdims)
     if ord == -math.inf:
@@ -117,23 +120,21 @@ def _vector_norm(x, axis, keepdims, ord):
         return np.sum(a != 0, axis=axis, keepdims=keepdims).astype(a.dtype)
     if ord == 1:
         return np.sum(a, axis=axis, keepdims=keepdims)
-    if ord == 2:
-        return np.sqrt(np.sum(a * a, axis=axis, keepdims=keepdims))
     return np.sum(a ** ord, axis=axis, keepdims=keepdims) ** (1 / ord)
 
 
 def _norm_partials(ans, x, axis, keepdims, ord):
     """d norm / d x: sign(x) (|x| / norm)**(ord - 1), with a zero vector's partials 0 (the
-    subgradient JAX and PyTorch pick); for ord +-inf the ties of the extremum share it."""
+    subgradient JAX and PyTorch pick); for ord +-inf the ties of the extremum share it. The
+    guard against a zero norm works on the norms, not on the (larger) input."""
     if math.isinf(ord):
         return wg.sign(x) * _tie_weights(ans, wg.abs(x), axis, keepdims)
     if ord == 1:
         return wg.sign(x)
-    norm = _expand(ans, x, axis, keepdims)
-    safe = wg.where(norm == 0, 1.0, norm)
+    inverse = _expand(wg.where(ans == 0, 0.0, 1 / wg.where(ans == 0, 1.0, ans)), x, axis, keepdims)
     if ord == 2:
-        return wg.where(norm == 0, 0.0, x / safe)
-    return wg.where(norm == 0, 0.0, wg.sign(x) * (wg.abs(x) / safe) ** (ord - 1))
+        return x * inverse
+    return wg.sign(x) * (wg.abs(x) * inverse) ** (ord - 1)
 
 
 def _norm_rules():

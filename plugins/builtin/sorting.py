@@ -3,8 +3,9 @@
 Only `sort` has a derivative: it permutes its input, so its tangent is the tangent permuted the
 same way, `take_along_axis(x_dot, argsort(x))`, and its cotangent is `g` permuted back by the
 inverse permutation, `argsort(argsort(x))`. Both are gathers of derivative values by integer
-indices, so the rules differentiate again. Ties are ordered stably, so the permutation, and
-with it the derivative, is that of the first occurrence. The rest return integer indices.
+indices, so the rules differentiate again. Equal entries may be matched in any order (each
+order gives a valid derivative); the rules use one order consistently. The rest return integer
+indices.
 """
 
 from __future__ import annotations
@@ -55,13 +56,20 @@ def _sort_cost(out: TensorType, x: TensorType, axis, **order) -> Cost:
     return Cost(int(x.size * np.log2(n)) + out.size, x.size * 8)
 
 
+def _permutation(x, axis, descending):
+    """The indices that sort x (as the forward does): any consistent order of ties will do for the
+    derivative, so the quicker unstable argsort is used."""
+    return wg.argsort(x, axis=axis, descending=descending, stable=False)
+
+
 def _sort_jvp(x_dot, ans, x, axis, descending, stable):
-    return wg.take_along_axis(x_dot, wg.argsort(x, axis=axis, descending=descending), axis=axis)
+    return wg.take_along_axis(x_dot, _permutation(x, axis, descending), axis=axis)
 
 
 def _sort_vjp(g, ans, x, axis, descending, stable):
-    rank = wg.argsort(wg.argsort(x, axis=axis, descending=descending), axis=axis)
-    return wg.take_along_axis(g, rank, axis=axis)
+    """g permuted back: gathered by the inverse permutation (the argsort of the permutation)."""
+    inverse = wg.argsort(_permutation(x, axis, descending), axis=axis, stable=False)
+    return wg.take_along_axis(g, inverse, axis=axis)
 
 
 def _order_examples(rng):
