@@ -395,5 +395,6 @@ def _unsupported(name: str) -> UnsupportedFunction:
     instead = EQUIVALENTS.get(name)
     message = f"{name} is not offered by wengert on symbolic values"
     if instead is None:
-        return UnsupportedFunction(message + " (see wg.__all__ and wg.linalg.__all__ for what is)")
+        return UnsupportedFunction(message + " (it offers the array API standard: the functions of "
+                                             "wengert.numpy_api.__all__ and wengert.linalg.__all__)")
     return UnsupportedFunction(f"{message}; use {instead}")
