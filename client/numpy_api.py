@@ -162,8 +162,8 @@ def clip(x, /, min=None, max=None):  # noqa: A002 - the standard's names
 
 
 def copysign(x1, x2):
-    """|x1| with the sign of x2 (its sign bit: -0.0 counts as negative)."""
-    magnitude = abs(x1)
+    """|x1| with the sign of x2 (its sign bit: -0.0 counts as negative), a float."""
+    magnitude = abs(_floating(x1))
     return where(signbit(x2), -magnitude, magnitude)
 
 

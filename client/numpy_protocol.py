@@ -41,10 +41,9 @@ UFUNCS: dict[str, Callable] = {
     "right_shift": wg.bitwise_right_shift, "matmul": wg.matmul,
     "vecdot": lambda x1, x2, axis=-1: la.vecdot(x1, x2, axis=axis),
 }
-# ufunc.reduce and ufunc.accumulate: the reduction each one is.
+# ufunc.reduce: the reduction each one is (and add.accumulate is cumulative_sum).
 REDUCE = {"add": wg.sum, "multiply": wg.prod, "maximum": wg.max, "minimum": wg.min,
           "logical_and": wg.all, "logical_or": wg.any}
-ACCUMULATE = {"add": "cumulative_sum"}
 
 
 def array_ufunc(ufunc, method: str, *inputs, **kwargs):
@@ -54,7 +53,7 @@ def array_ufunc(ufunc, method: str, *inputs, **kwargs):
         return UFUNCS[ufunc.__name__](*inputs, **kwargs)
     if method == "reduce" and ufunc.__name__ in REDUCE:
         return _reduce(name, REDUCE[ufunc.__name__], *inputs, **kwargs)
-    if method == "accumulate" and ufunc.__name__ in ACCUMULATE:
+    if method == "accumulate" and ufunc.__name__ == "add":
         x, axis = inputs[0], kwargs.pop("axis", 0)
         _refuse_arguments(name, kwargs, allowed=("dtype",))
         return wg.cumulative_sum(x, axis=axis, dtype=kwargs.get("dtype"))
@@ -87,8 +86,9 @@ def _refuse_arguments(name: str, given: dict, allowed: tuple[str, ...] = ()) -> 
 
 def _reduction(reduction, *, has_dtype=True):
     """np.sum / np.max / np.all style: (a, axis, [dtype,] out, keepdims, initial, where)."""
+    names = (["dtype"] if has_dtype else []) + ["out", "keepdims", "initial", "where"]
+
     def adapter(a, axis=None, *args, **kwargs):
-        names = (["dtype"] if has_dtype else []) + ["out", "keepdims"]
         given = dict(zip(names, args), **kwargs)
         keepdims = bool(given.pop("keepdims", False))
         dtype = given.pop("dtype", None)

@@ -352,3 +352,26 @@ def test_max_splits_ties_evenly_and_prod_is_exact_at_zeros():
     np.testing.assert_allclose(grads["v"], [[0, 0.5, 0.5], [0, 0, 1], [0, 0, 1]])
     _, grads = engine.vjp(graph, {"v": x}, {"y1": np.ones(3)})
     np.testing.assert_allclose(grads["v"], [[9, 3, 3], [0, 10, 0], [0, 0, 0]])
+
+
+def _cost(name, types, attrs):
+    builder = wg.GraphBuilder(REGISTRY)
+    out = builder.add(name, [builder.input(f"x{i}", t) for i, t in enumerate(types)], attrs)
+    return REGISTRY.get(name).cost(out.type, *types, **builder.nodes[-1].attr_dict).work
+
+
+def test_costs_of_the_new_ops_follow_their_algorithms():
+    n = 100
+    matmul = _cost("matmul", [_f(n, n), _f(n, n)], {})
+    assert _cost("einsum", [_f(n, n), _f(n, n)], {"subscripts": "ij,jk->ik"}) == matmul + n * n
+    # a chain is priced in the order it runs: (ab)(cv) costs about two matrix-vector products
+    chain = _cost("einsum", [_f(n, n), _f(n, n), _f(n)], {"subscripts": "ij,jk,k->i"})
+    assert chain < matmul / 10
+    assert _cost("sort", [_f(2 ** 10)], {}) == 10 * 2 ** 10 + 2 ** 10
+    assert _cost("eigh", [_f(n, n)], {}) > n ** 3 > _cost("eigvalsh", [_f(n, n)], {}) / 2
+
+
+def test_einsum_of_three_operands_records_pairwise_contractions():
+    graph = wg.trace(lambda a, b, v: wg.einsum("ij,jk,k->i", a, b, v), np.ones((3, 4)), np.ones((4, 5)),
+                     np.ones(5))
+    assert [node.attr_dict["subscripts"] for node in graph.nodes] == ["jk,k->j", "ij,j->i"]
