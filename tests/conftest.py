@@ -20,6 +20,19 @@ def engine() -> Engine:
     return Engine(default_registry())
 
 
+# Lines tests leave for the end of the run (the array API coverage, tests/test_array_api.py).
+SUMMARY = pytest.StashKey[list]()
+
+
+def pytest_configure(config):
+    config.stash[SUMMARY] = []
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    for line in config.stash.get(SUMMARY, []):
+        terminalreporter.write_line(line)
+
+
 # -- a real server, shared by the end-to-end tests (see wengert.testing) -------------------
 @pytest.fixture(scope="session")
 def server():
