@@ -36,6 +36,12 @@ def test_sweep_cost_counts_batched_values_per_direction(engine):
     assert cost.peak(10) == 2400 + 10 * 2400  # the last step: x, y, factor; seed, result, scratch
 
 
+def test_byte_counts_past_int64_are_refused_not_wrapped(engine):
+    graph = wg.trace(lambda x: wg.sum(wg.broadcast_to(x, (2**62, 2))), np.zeros(2))
+    with pytest.raises(LimitExceeded, match="needs at least 147573952589676413016 bytes"):
+        engine.jacobian(graph, {"x": np.zeros(2)}, format="sparse")
+
+
 def test_chunk_size_fits_the_budget_or_says_by_how_much(engine):
     graph = wg.trace(softmax_map, np.zeros(50))
     plan = engine.plan(engine.derivative_graph(graph, "jvp"), frozenset({"tangent:x"}))

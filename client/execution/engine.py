@@ -14,7 +14,7 @@ import numpy as np
 from wengert.autodiff.transform import COTANGENT, TANGENT, check_outputs, check_wrt, jvp_graph, prefix_for, vjp_graph
 from wengert.ir.builder import GraphBuilder
 from wengert.jacobians.chunking import DEFAULT_BUDGET
-from wengert.errors import InvalidRequest
+from wengert.errors import InvalidRequest, InvalidTensor
 from wengert.ir.graph import Graph, TensorType
 from wengert.autodiff.hessian import HessianResult, hessian, hvp
 from wengert.lru import LRU
@@ -78,19 +78,19 @@ class Engine:
                                lambda: Plan(graph, self.registry, batched, keep_all=keep_all))
 
     def specialize(self, graph: Graph, inputs: Mapping[str, np.ndarray]) -> Graph:
-        """`graph` with its open (-1) dimensions fixed by the shapes of `inputs`."""
-        if all(t.is_concrete for _, t in graph.inputs):
-            return graph
+        """`graph` with its open (-1) dimensions fixed by the shapes of `inputs`, which must all
+        fit it: everything planned from the result (sparsity patterns, chunks) may trust its
+        types."""
         shapes = []
         for name, t in graph.inputs:
             array = inputs.get(name)
             if array is None:
                 raise InvalidRequest(f"missing input {name!r} ({t})")
             if not t.accepts(array):
-                from wengert.errors import InvalidTensor
-
                 raise InvalidTensor(f"input {name!r} must be {t}, got {TensorType.of(array)}")
             shapes.append(TensorType(t.dtype, array.shape))
+        if all(t.is_concrete for _, t in graph.inputs):
+            return graph
         key = (graph, "specialize", tuple(shapes))
         return self._cache.get_or_make(key, lambda: _rebuild(graph, shapes, self.registry))
 

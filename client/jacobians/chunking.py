@@ -52,7 +52,8 @@ def sweep_cost(plan: Plan) -> SweepCost:
         per.append(live[1] + scratch[1])
         for slot in set(step.free) - inputs:
             live[batched[slot]] -= nbytes[slot]
-    return SweepCost(np.array(fixed, dtype=np.int64), np.array(per, dtype=np.int64))
+    # Python integers (object arrays): byte counts of absurd shapes must not wrap around int64.
+    return SweepCost(np.array(fixed, dtype=object), np.array(per, dtype=object))
 
 
 def chunk_size(cost: SweepCost, directions: int, held: int, budget: int, what: str) -> int:
