@@ -14,7 +14,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from wengert.errors import EvaluationError, InternalError, InvalidRequest, InvalidTensor, node_error
+from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, LimitExceeded,
+                            node_error)
 from wengert.ir.graph import Graph, Node, TensorType
 
 Check = Callable[[], None]
@@ -77,6 +78,9 @@ class Plan:
                 check()
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
+            except MemoryError as exc:  # the machine's limit, not the values' fault
+                raise node_error(LimitExceeded, step.node.id, step.node.op,
+                                 f"out of memory computing a {step.node.type} value ({exc})") from exc
             except Exception as exc:
                 raise node_error(EvaluationError, step.node.id, step.node.op,
                                  f"{type(exc).__name__}: {exc}") from exc
