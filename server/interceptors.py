@@ -110,7 +110,8 @@ class CallInterceptor(grpc.ServerInterceptor):
         except MemoryError:  # what pricing did not foresee: the request's fault, not a bug
             call.code = "RESOURCE_EXHAUSTED"
             log.warning("out of memory in %s", method, exc_info=True)
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "the server ran out of memory computing this request")
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          "the server ran out of memory computing this request")
         except Exception:
             call.code = "INTERNAL"
             log.exception("internal error in %s", method)

@@ -9,7 +9,8 @@ import pytest
 
 import wengert as wg
 from wengert.execution.engine import Engine
-from wengert.errors import EvaluationError, InvalidGraph, InvalidRequest, InvalidTensor, LimitExceeded, NoDerivative
+from wengert.errors import (EvaluationError, InvalidGraph, InvalidRequest, InvalidTensor, LimitExceeded,
+                            NoDerivative)
 from wengert.plugins.registry import default_registry
 from wengert.plugins.shapes import same_as_first
 
@@ -42,7 +43,7 @@ def test_an_op_failing_on_values_names_node_and_op():
 
 def test_running_out_of_memory_in_an_op_is_a_limit_naming_node_and_op(engine):
     g = wg.trace(lambda x: wg.sin(wg.broadcast_to(x, (2**50,))), 1.0)  # 8 PiB: no machine has them
-    with pytest.raises(LimitExceeded, match=r"^node 'v2' \(sin\): out of memory computing a float64\[1125899906842624\]"):
+    with pytest.raises(LimitExceeded, match=r"^node 'v2' \(sin\): out of memory computing a float64\[11258999"):
         engine.evaluate(g, {"x": 1.0})
 
 
