@@ -627,17 +627,17 @@ def field_mutants(draw, request: Message, count: int) -> list[Message]:
 
 def _fields(msg: Message):
     """Every (message, field) in `msg` and the messages it holds (map values included)."""
-    for field in msg.DESCRIPTOR.fields:
-        yield msg, field
-        if field.type != FieldDescriptor.TYPE_MESSAGE:
+    for descriptor in msg.DESCRIPTOR.fields:
+        yield msg, descriptor
+        if descriptor.type != FieldDescriptor.TYPE_MESSAGE:
             continue
-        value = getattr(msg, field.name)
-        if _is_map(field):
+        value = getattr(msg, descriptor.name)
+        if _is_map(descriptor):
             items = [v for v in value.values() if isinstance(v, Message)]
-        elif field.is_repeated:
+        elif descriptor.is_repeated:
             items = list(value)
         else:
-            items = [value] if msg.HasField(field.name) else []
+            items = [value] if msg.HasField(descriptor.name) else []
         for item in items:
             yield from _fields(item)
 
