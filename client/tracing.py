@@ -238,7 +238,12 @@ class Function:
     def _key(self, args: Sequence[Any], static: tuple[int, ...], registry, has_aux: bool) -> tuple[Hashable, list]:
         dynamic = tuple(a for i, a in enumerate(args) if i not in static)
         leaves, structure = tree.flatten(dynamic)
-        key = (structure, tuple(map(_leaf_key, leaves)), tuple(args[i] for i in static), registry, has_aux)
+        try:
+            types = tuple(map(_leaf_key, leaves))
+        except InvalidRequest:  # a leaf that is not an array: say which, by its input name
+            trace_function(self.fn, args, static=static, registry=registry)
+            raise
+        key = (structure, types, tuple(args[i] for i in static), registry, has_aux)
         try:
             hash(key)
         except TypeError:

@@ -13,16 +13,6 @@ X1, X2 = 2.0, 5.0
 DX2 = WORKED_GRADIENT[1]  # d f / d x2 = x1 - cos x2 = 1.716
 
 
-@pytest.fixture(params=["local", "remote"])
-def client(request):
-    if request.param == "local":
-        c = wg.Client.local()
-    else:
-        c = wg.Client(request.getfixturevalue("server").target, timeout=30)
-    with c:
-        yield c
-
-
 def pair(x, y):
     """Two named outputs, to exercise dict results."""
     return {"s": x + y, "p": x * y}
