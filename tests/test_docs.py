@@ -1,4 +1,5 @@
-"""Every code block of README.md and docs/*.md runs here, so that no snippet can rot.
+"""The docs keep up with the code: every page is in the site's navigation (mkdocs.yml), and
+every code block of README.md and docs/*.md runs here, so that no snippet can rot.
 
 * ```python blocks run in order, the blocks of one file in one namespace (a later block uses
   what an earlier one defined), as a reader would run them.
@@ -61,6 +62,12 @@ def snippets(page: Path) -> list[Snippet]:
     text = page.read_text()
     return [Snippet(page, text[:m.start("lang")].count("\n") + 1, m["lang"], m["code"], m["marker"] or "")
             for m in BLOCK.finditer(text)]
+
+
+def test_every_page_is_in_the_site():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    pages = [p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")]
+    assert pages and [p for p in pages if f": {p}\n" not in nav] == []
 
 
 def test_markers_are_known_and_skips_say_why():
