@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from wengert import tree
+from wengert.batching import Split, axes_of
 from wengert.binding import Binding, Selection
 from wengert.errors import InvalidRequest
 from wengert.execution.call import Call
@@ -38,7 +39,7 @@ from wengert.jacobians.sweeps import FORMATS
 from wengert.plugins.opdef import Attr
 from wengert.server_ops import Ops, ServerOps
 from wengert.tables import Trace
-from wengert.tracing import as_function
+from wengert.tracing import as_function, leaf_array
 
 TRACE_MODES = ("none", "forward", "reverse")
 PRICED = ("evaluate", "jvp", "vjp", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "trace",
@@ -246,20 +247,25 @@ class ClientAPI:
     def vmap(self, f, *args, in_axes=0, out_axes=0):
         """`f` mapped over an axis of its arguments, like `jax.vmap(f, in_axes, out_axes)(*args)`,
         computed in one vectorized sweep: `f` is traced once on one example and the engine runs
-        its graph with the mapped inputs carrying a batch axis. `in_axes` is an int or None for
-        every argument, or a tuple with one entry (int, None or a tree of them) per argument;
-        `out_axes` likewise for the result (None: a result that does not depend on the mapped
-        axis, returned once)."""
-        mapped = _mapped(f, args, in_axes)
-        bound = self._bind(f, mapped.examples) if not isinstance(f, Graph) else Binding(f, {})
-        inputs = dict(zip(bound.traced.input_names if bound.traced else f.input_names, mapped.arrays))
+        its graph with the mapped inputs carrying a batch axis (`wengert.batching` says how axes
+        are given). `out_axes` None: a result that does not depend on the mapped axis, returned
+        once. For a graph, the arguments are its inputs in order."""
+        static = () if isinstance(f, Graph) else as_function(f).static_positions(len(args))
+        split = Split.of(args, in_axes, static)
+        if isinstance(f, Graph):
+            bound, names = Binding(f, {}), f.input_names
+        else:
+            bound = self._bind(f, split.example(_one_example))
+            names = bound.traced.input_names
+        inputs = {name: leaf_array(leaf) if axis is None else np.moveaxis(leaf_array(leaf), axis, 0)
+                  for name, (leaf, axis) in zip(names, split.flat())}
+        batched = tuple(name for name, (_, axis) in zip(names, split.flat()) if axis is not None)
         outs = bound.outputs_of()
-        call = Call("Evaluate", bound.graph, inputs, outs.names, batched_inputs=mapped.batched(inputs))
+        call = Call("Evaluate", bound.graph, inputs, outs.names, batched_inputs=batched)
 
         def finish(values):
-            structure = tree.structure(outs.pack({n: 0 for n in outs.names}))
-            axes = _up_to_axes(structure, out_axes, "out_axes")
-            leaves = tree.leaves(outs.pack(values))
+            leaves, structure = tree.flatten(outs.pack(values))
+            axes = axes_of(structure, out_axes, "out_axes")
             return structure.unflatten(a[0] if axis is None else np.moveaxis(a, 0, axis)
                                        for a, axis in zip(leaves, axes))
         return self._run(call, finish)
@@ -362,60 +368,7 @@ def _primals(f, primals, given_as_args: bool = False) -> tuple:
     return tuple(primals)
 
 
-@dataclass(frozen=True)
-class _Mapped:
-    """Arguments of a vmap split into one example to trace on, the arrays to send (the mapped
-    axis moved first) and which leaves are mapped."""
-
-    examples: tuple
-    arrays: list[np.ndarray]
-    mapped: list[bool]
-
-    def batched(self, inputs: Mapping[str, Any]) -> tuple[str, ...]:
-        return tuple(n for n, m in zip(inputs, self.mapped) if m)
-
-
-def _is_axis(a) -> bool:
-    return a is None or isinstance(a, int)
-
-
-def _up_to_axes(structure, axes, what: str) -> list:
-    try:
-        return structure.flatten_up_to(tuple(axes) if isinstance(axes, list) else axes, _is_axis, what)
-    except ValueError as exc:
-        raise InvalidRequest(str(exc)) from None
-
-
-def _mapped(f, args: tuple, in_axes) -> _Mapped:
-    from wengert.tracing import leaf_array
-
-    static = () if isinstance(f, Graph) else as_function(f).static_positions(len(args))
-    examples, arrays, mapped, size = list(args), [], [], None
-    axes = (in_axes,) * len(args) if _is_axis(in_axes) else tuple(in_axes)
-    if len(axes) != len(args):
-        raise InvalidRequest(f"in_axes has {len(axes)} entries for {len(args)} arguments")
-    for i, arg in enumerate(args):
-        if i in static:
-            continue
-        leaves, structure = tree.flatten(arg)
-        leaf_axes = _up_to_axes(structure, axes[i], f"in_axes of argument {i}")
-        shown = []
-        for leaf, axis in zip(leaves, leaf_axes):
-            array = leaf_array(leaf)
-            if axis is None:
-                arrays.append(array)
-                shown.append(leaf)
-                mapped.append(False)
-                continue
-            if not -array.ndim <= axis < max(array.ndim, 1) or array.ndim == 0:
-                raise InvalidRequest(f"in_axes {axis} is out of range for an argument of shape {array.shape}")
-            if size is not None and array.shape[axis] != size:
-                raise InvalidRequest(f"vmap: mapped axes have different sizes, {size} and {array.shape[axis]}")
-            size = array.shape[axis]
-            arrays.append(np.moveaxis(array, axis, 0))
-            shown.append(TensorType(dtype_name(array.dtype), arrays[-1].shape[1:]))
-            mapped.append(True)
-        examples[i] = structure.unflatten(shown)
-    if size is None:
-        raise InvalidRequest("vmap needs at least one mapped argument (in_axes all None)")
-    return _Mapped(tuple(examples), arrays, mapped)
+def _one_example(leaf, axis: int) -> TensorType:
+    """What one example of a mapped leaf looks like: its type without the mapped axis."""
+    array = leaf_array(leaf)
+    return TensorType(dtype_name(array.dtype), array.shape[:axis % array.ndim] + array.shape[axis % array.ndim + 1:])

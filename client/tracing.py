@@ -36,7 +36,7 @@ import numpy as np
 from wengert import tree
 from wengert.errors import InvalidGraph, InvalidRequest
 from wengert.ir.builder import GraphBuilder, Value, current_builder, is_tracing, lift
-from wengert.ir.graph import Graph, TensorType, dtype_name
+from wengert.ir.graph import Graph, TensorType
 from wengert.lru import LRU
 from wengert.tree import TreeDef
 

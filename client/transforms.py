@@ -103,29 +103,35 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False, client=None) -> tuple
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
-def _jacobian(name: str, mode: str):
-    def transform(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *,
-                  client=None) -> Callable:
-        def jacobian(*args):
-            if _tracing(args):
-                return inline.jacobian(f, args, argnums, mode, has_aux)
-            return current_client(client).jacobian(f, *args, argnums=argnums, mode=mode, has_aux=has_aux)
-        return _transformed(f, name, jacobian)
-    transform.__name__ = transform.__qualname__ = name
-    return transform
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *,
+           client=None) -> Callable:
+    """The Jacobian of `f` by forward mode (one JVP per input element), like `jax.jacfwd`:
+    the output's structure holding, at each leaf, the argument's structure of blocks shaped
+    `out_shape + in_shape`; with `has_aux`, `(jacobian, aux)`."""
+    return _jacobian(f, argnums, has_aux, client, "forward", "jacfwd")
 
 
-jacfwd = _jacobian("jacfwd", "forward")
-jacfwd.__doc__ = """The Jacobian of `f` by forward mode (one JVP per input element), like
-`jax.jacfwd`: the output's structure holding, at each leaf, the argument's structure of blocks
-shaped `out_shape + in_shape`; with `has_aux`, `(jacobian, aux)`."""
-jacrev = _jacobian("jacrev", "reverse")
-jacrev.__doc__ = """The Jacobian of `f` by reverse mode (one VJP per output element), like
-`jax.jacrev`; shaped as `jacfwd`'s."""
-jacobian = _jacobian("jacobian", "auto")
-jacobian.__doc__ = """The Jacobian of `f` in the mode needing fewer sweeps (`jax.jacobian` is
-`jacrev`; the numbers are the same); shaped as `jacfwd`'s. A sparse Jacobian is swept one
-colour at a time (at the top level)."""
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *,
+           client=None) -> Callable:
+    """The Jacobian of `f` by reverse mode (one VJP per output element), like `jax.jacrev`;
+    shaped as `jacfwd`'s."""
+    return _jacobian(f, argnums, has_aux, client, "reverse", "jacrev")
+
+
+def jacobian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *,
+             client=None) -> Callable:
+    """The Jacobian of `f` in the mode needing fewer sweeps (`jax.jacobian` is `jacrev`; the
+    numbers are the same), shaped as `jacfwd`'s. At the top level a sparse Jacobian is swept
+    one colour at a time."""
+    return _jacobian(f, argnums, has_aux, client, "auto", "jacobian")
+
+
+def _jacobian(f, argnums, has_aux, client, mode: str, name: str) -> Callable:
+    def jacobian(*args):
+        if _tracing(args):
+            return inline.jacobian(f, args, argnums, mode, has_aux)
+        return current_client(client).jacobian(f, *args, argnums=argnums, mode=mode, has_aux=has_aux)
+    return _transformed(f, name, jacobian)
 
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *,

@@ -188,6 +188,12 @@ def test_a_leaf_that_is_not_an_array_must_be_static(client):
                            1.0, "fast") == 2.0
 
 
+def test_an_op_failing_at_run_time_is_an_evaluation_error(client):
+    with pytest.raises(wg.EvaluationError, match="node 'v1' \\(cholesky\\): LinAlgError"):
+        client.evaluate(lambda x: wg.linalg.cholesky(x), -np.eye(2))
+    assert issubclass(wg.EvaluationError, wg.WengertError)
+
+
 def test_python_numbers_are_weakly_typed(client):
     x32 = np.arange(3, dtype=np.float32)
     assert client.evaluate(lambda x, s: x * s, x32, 2.0).dtype == np.float32  # as in JAX

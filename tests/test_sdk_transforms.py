@@ -4,6 +4,7 @@ gradient penalty, meta-learning, nested optimisation) and the compositions JAX u
 
 from __future__ import annotations
 
+import grpc
 import numpy as np
 import pytest
 
@@ -100,6 +101,44 @@ def test_vmap_of_grad_gives_per_example_gradients_in_one_sweep(client):
     assert trees["same"] == 7.0
     graph = as_function(wg.grad(loss)).trace(w, xs[0], ys[0]).graph  # traced on one example
     assert dict(graph.inputs)["x"].shape == (3,)
+
+
+def test_vmap_of_a_graph_and_what_it_refuses(client):
+    xs = RNG.standard_normal((4, 3))
+    graph = wg.trace(lambda x, s: wg.sin(x) * s, np.zeros(3), 2.0)
+    np.testing.assert_allclose(client.vmap(graph, xs, 2.0, in_axes=(0, None)), 2 * np.sin(xs), rtol=1e-15)
+    with pytest.raises(wg.InvalidRequest, match="different sizes, 4 and 3"):
+        client.vmap(lambda a, b: a + b, xs, xs[:3])
+    with pytest.raises(wg.InvalidRequest, match="at least one mapped argument"):
+        client.vmap(wg.sin, xs, in_axes=None)
+    with pytest.raises(wg.InvalidRequest, match="in_axes 2 is out of range"):
+        client.vmap(wg.sin, xs, in_axes=2)
+    quote = client.cost(wg.sin, xs, kind="vmap")
+    assert quote.response_bytes >= xs.nbytes  # the batch is priced, not one example
+
+
+def test_batched_inputs_on_the_wire(server):
+    from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
+    from wengert.v1 import service_pb2 as pb
+
+    graph = wg.trace(lambda x, w: {"out": wg.sum(x * w), "w": w * 1.0}, np.zeros(3), np.zeros(3))
+    request = pb.EvaluateRequest(graph=graph_to_proto(graph), batched_inputs=["x"])
+    request.inputs["x"].CopyFrom(tensor_to_proto(np.arange(6.0).reshape(2, 3)))
+    request.inputs["w"].CopyFrom(tensor_to_proto(np.ones(3)))
+    outputs = server.stub().Evaluate(request, timeout=30).outputs
+    np.testing.assert_array_equal(tensor_from_proto(outputs["out"]), [3.0, 12.0])
+    np.testing.assert_array_equal(tensor_from_proto(outputs["w"]), np.ones((2, 3)))  # repeated
+    request.batched_inputs[:] = ["v"]
+    with pytest.raises(grpc.RpcError) as refused:
+        server.stub().Evaluate(request, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "batch axis on 'v', which the graph does not have" in refused.value.details()
+    scalar = wg.trace(wg.sin, 0.0)
+    request = pb.EvaluateRequest(graph=graph_to_proto(scalar), batched_inputs=["x"])
+    request.inputs["x"].CopyFrom(tensor_to_proto(np.zeros(4097)))  # one more than --max-batch
+    with pytest.raises(grpc.RpcError) as refused:
+        server.stub().Evaluate(request, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "--max-batch" in refused.value.details()
 
 
 def test_vmap_inside_a_trace_is_differentiable(client):

@@ -22,6 +22,7 @@ import numpy as np
 
 import wengert.numpy_api as wg
 from wengert import tree
+from wengert.batching import Split, axes_of
 from wengert.autodiff.transform import COTANGENT, TANGENT, jvp_graph, prefix_for, vjp_graph
 from wengert.errors import InvalidRequest
 from wengert.ir.builder import GraphBuilder, Value, current_builder, detached, lift
@@ -201,42 +202,17 @@ def vmap(f, args: Sequence[Any], in_axes, out_axes) -> Any:
     """`f` mapped over an axis of `args` in the traced graph: one inlining per example,
     stacked along `out_axes`."""
     fn = as_function(f)
-    static = fn.static_positions(len(args))
-    axes = (in_axes,) * len(args) if in_axes is None or isinstance(in_axes, int) else tuple(in_axes)
-    if len(axes) != len(args):
-        raise InvalidRequest(f"in_axes has {len(axes)} entries for {len(args)} arguments")
-    split, size = [], None
-    for i, arg in enumerate(args):
-        leaves, structure = tree.flatten(arg)
-        leaf_axes = ([None] * len(leaves) if i in static else
-                     structure.flatten_up_to(axes[i], _is_axis, f"in_axes of argument {i}"))
-        for leaf, axis in zip(leaves, leaf_axes):
-            if axis is not None:
-                n = np.shape(leaf)[axis] if not isinstance(leaf, Value) else leaf.shape[axis]
-                if size is not None and n != size:
-                    raise InvalidRequest(f"vmap: mapped axes have different sizes, {size} and {n}")
-                size = n
-        split.append((structure, leaves, leaf_axes))
-    if size is None:
-        raise InvalidRequest("vmap needs at least one mapped argument (in_axes all None)")
-    results = []
-    for b in range(size):
-        example = [structure.unflatten(leaf if axis is None else _at(leaf, axis, b)
-                                       for leaf, axis in zip(leaves, leaf_axes))
-                   for structure, leaves, leaf_axes in split]
-        results.append(fn(*example))
+    split = Split.of(args, in_axes, fn.static_positions(len(args)))
+    results = [fn(*split.example(lambda leaf, axis: _at(leaf, axis, b))) for b in range(split.size)]
     leaves, structure = tree.flatten(results[0])
     columns = [tree.leaves(r) for r in results]
-    axes_out = structure.flatten_up_to(tuple(out_axes) if isinstance(out_axes, list) else out_axes,
-                                       _is_axis, "out_axes")
+    axes = axes_of(structure, out_axes, "out_axes")
     return structure.unflatten(leaf if axis is None else wg.stack([c[k] for c in columns], axis=axis)
-                               for k, (leaf, axis) in enumerate(zip(leaves, axes_out)))
+                               for k, (leaf, axis) in enumerate(zip(leaves, axes)))
 
 
 def _at(leaf: Any, axis: int, b: int) -> Any:
-    key = (slice(None),) * (axis % np.ndim(leaf) if not isinstance(leaf, Value) else axis % leaf.ndim) + (b,)
-    return leaf[key] if isinstance(leaf, Value) else np.asarray(leaf)[key]
-
-
-def _is_axis(a) -> bool:
-    return a is None or isinstance(a, int)
+    """Example `b` of a leaf mapped along `axis`."""
+    if not isinstance(leaf, Value):
+        leaf = np.asarray(leaf)
+    return leaf[(slice(None),) * (axis % leaf.ndim) + (b,)]
