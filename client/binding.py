@@ -163,9 +163,8 @@ class Binding:
         types = [self.graph.output_type(n) for n in names]
         if len(types) != 1 or types[0].size != 1 or not types[0].is_float:
             shown = ", ".join(f"{n}: {t}" for n, t in zip(names, types))
-            raise InvalidRequest(f"a gradient needs one scalar float output; the function has {shown}"
-                                 if self.traced is not None else
-                                 f"a gradient needs one scalar float output; the graph has {shown}")
+            what = "graph" if self.traced is None else "function"
+            raise InvalidRequest(f"a gradient needs one scalar float output; the {what} has {shown}")
         return names[0]
 
     def unit_seed(self) -> dict[str, np.ndarray]:

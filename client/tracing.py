@@ -29,6 +29,7 @@ import functools
 import inspect
 import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -71,8 +72,9 @@ class Traced:
             raise InvalidRequest(f"argument {i} is static: it has no derivative")
         return self.args[i].unflatten(arrays[n] for n in self.arg_names[i])
 
-    @property
+    @cached_property
     def input_names(self) -> tuple[str, ...]:
+        """The graph inputs of the arguments' leaves, in order (the captures come after)."""
         return tuple(n for names in self.arg_names for n in names)
 
 

@@ -23,13 +23,13 @@ import contextlib
 import doctest
 import io
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from plugin_fixtures.example_site import install_example
 from wengert.testing import start_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,11 +82,7 @@ def test_markers_are_known_and_skips_say_why():
 
 @pytest.fixture(scope="module")
 def example_ops_site(tmp_path_factory) -> Path:
-    """The example plugin as `pip install` leaves it, in a folder of its own."""
-    site = tmp_path_factory.mktemp("example-ops") / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
-                    str(ROOT / "plugins" / "examples" / "wengert-example-ops")], check=True)
-    return site
+    return install_example(tmp_path_factory.mktemp("example-ops"))
 
 
 class Servers:
@@ -102,7 +98,7 @@ class Servers:
             if environment == "example-ops":
                 site = self.request.getfixturevalue("example_ops_site")
                 sys.path.insert(0, str(site))
-                self.stack.callback(sys.path.remove, str(site))
+                self.stack.callback(_forget, str(site), "wengert_example_ops")
             else:
                 site = ROOT / "tests" / "plugin_fixtures" / "server_site"
             self.running[environment] = self.stack.enter_context(start_server(pythonpath=(str(site),))).target
@@ -124,6 +120,13 @@ def test_every_python_block_runs(page, request):
                 code = code.replace(TARGET, servers.target(environment))
             run = _doctest if s.lang == "pycon" else _exec
             run(s, code, namespace)
+
+
+def _forget(site: str, package: str) -> None:
+    """Take an installed plugin off sys.path again, and its modules out of sys.modules."""
+    sys.path.remove(site)
+    for module in [m for m in sys.modules if m.split(".")[0] == package]:
+        del sys.modules[module]
 
 
 def _exec(s: Snippet, code: str, namespace: dict) -> None:

@@ -205,12 +205,14 @@ def test_async_client_takes_and_returns_pytrees(server):
     async def main(connect):
         async with connect() as client:  # made inside the event loop, as grpc.aio needs
             return (await client.grad(mlp, PARAMS, XS),
-                    await client.hessian(lambda p: wg.sum(p["x"] ** 3), {"x": np.arange(2.0)}))
+                    await client.hessian(lambda p: (wg.sum(p["x"] ** 3), p["x"] * 2), {"x": np.arange(2.0)},
+                                         has_aux=True))
 
     for connect in (wg.AsyncClient.local, lambda: wg.AsyncClient(server.target, timeout=60)):
-        grads, hess = asyncio.run(main(connect))
+        grads, (hess, aux) = asyncio.run(main(connect))
         assert_tree_close(grads, mlp_gradient(XS))
         assert_tree_close(hess, {"x": {"x": np.diag([0.0, 6.0])}})
+        np.testing.assert_array_equal(aux, [0.0, 2.0])  # from a second request, after the Hessian
 
 
 # -- the wire --------------------------------------------------------------------------------
