@@ -187,7 +187,7 @@ class TreeDef:
         children, aux = node.flatten(tree)
         children = list(children)
         if aux != self.aux or len(children) != len(self.children):
-            raise ValueError(f"{what} at {shown}: expected {_describe(self)}, got {structure(tree)}")
+            raise ValueError(f"{what} at {shown}: expected {_describe(self)}, got {_describe(structure(tree))}")
         for key, child, sub in zip(self.keys(), children, self.children):
             sub._up_to(child, broadcast, what, (*path, key), out)
 

@@ -181,6 +181,23 @@ def test_has_aux_where_jax_has_it(client):
         client.grad(lambda w: wg.sum(w), w, has_aux=True)
 
 
+def test_the_optimizer_steps_any_pytree_of_parameters(client):
+    params = [{"w": W1.copy(), "b": B1.copy()}, {"w": W2.copy()}]
+    first_layer = params[0]["w"]
+    opt = wg.optim.SteepestDescent(params, norm="l2", lr=0.1)  # l2: plain gradient descent
+    opt.step(client.grad(mlp, params, XS))
+    expected = mlp_gradient(XS)
+    assert params[0]["w"] is first_layer  # updated in place
+    np.testing.assert_allclose(params[0]["w"], W1 - 0.1 * expected[0]["w"], rtol=1e-13)
+    np.testing.assert_allclose(params[1]["w"], W2 - 0.1 * expected[1]["w"], rtol=1e-13)
+    assert opt.keys == ["0/b", "0/w", "1/w"]
+    wg.optim.SteepestDescent(params, norm={"0/w": "spectral", "1/w": "linf"})  # norms by path
+    with pytest.raises(wg.InvalidRequest, match="norm given for '0/v'"):
+        wg.optim.SteepestDescent(params, norm={"0/v": "spectral"})
+    with pytest.raises(wg.InvalidRequest, match=r"gradient at the root: expected \[\{.b.: \*, .w.: \*\}, \{.w.: \*\}\], got \[\{"):
+        opt.step(expected[:1])
+
+
 def test_a_leaf_that_is_not_an_array_must_be_static(client):
     with pytest.raises(wg.InvalidRequest, match="argument 'mode' is a str.*static_argnums"):
         client.evaluate(lambda x, mode: x, 1.0, "fast")
