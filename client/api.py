@@ -160,7 +160,7 @@ class ClientAPI:
         bound = self._bind(f, _primals(f, primals), has_aux)
         outs, aux = bound.outputs_of(outputs), bound.aux()
         names = outs.names + (aux.names if aux else ())
-        call = Call("Jvp", bound.graph, bound.inputs, names, tangents=bound.by_input(tangents, primals),
+        call = Call("Jvp", bound.graph, bound.inputs, names, tangents=bound.by_input(tangents),
                     batched=batched)
         return self._run(call, lambda r: (outs.pack(r[0]), outs.pack(r[1])) + _aux(aux, r[0]))
 
@@ -231,7 +231,7 @@ class ClientAPI:
         arguments' for several; for a graph, one array when one input has a direction, else a
         dict by input name."""
         bound = self._bind(f, _primals(f, primals))
-        given = bound.by_input(directions, primals, "direction")
+        given = bound.by_input(directions, "direction")
         traced = bound.traced
         if traced is None:
             sel = Selection.by_name(tuple(given), len(given) == 1)
@@ -317,7 +317,7 @@ class ClientAPI:
         bound = self._bind(f, args)
         seeds = {}
         if mode == "forward":
-            seeds = {"tangents": bound.by_input(tangents, _primals(f, args, given_as_args=True))}
+            seeds = {"tangents": bound.by_input(tangents)}
         elif mode == "reverse":
             seeds = {"cotangents": bound.by_output(cotangents) if cotangents is not None
                      else bound.unit_seed()}
@@ -355,12 +355,9 @@ def _aux(aux: Selection | None, values: Mapping[str, Any]) -> tuple:
     return (aux.pack(values),) if aux is not None else ()
 
 
-def _primals(f, primals, given_as_args: bool = False) -> tuple:
+def _primals(f, primals) -> tuple:
     """The arguments `primals` stands for: a tuple (or list) of them; for a graph, also one
-    dict of inputs by name. `given_as_args`: `primals` is already `*args`."""
-    if given_as_args:
-        return primals[0] if isinstance(f, Graph) and len(primals) == 1 and isinstance(primals[0], Mapping) \
-            else primals
+    dict of inputs by name."""
     if isinstance(f, Graph) and isinstance(primals, Mapping):
         return (primals,)
     if not isinstance(primals, (tuple, list)):

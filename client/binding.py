@@ -54,13 +54,15 @@ class Binding:
     graph: Graph
     inputs: dict[str, np.ndarray]
     traced: Traced | None = None
+    by_name: bool = False  # a graph's inputs given as one dict by name, not in order
 
     @classmethod
     def of(cls, f, args: Sequence[Any], registry=None, has_aux: bool = False) -> Binding:
         if isinstance(f, Graph):
             if has_aux:
                 raise InvalidRequest("has_aux needs a function returning (output, aux), not a graph")
-            return cls(f, _graph_inputs(f, args))
+            by_name = len(args) == 1 and isinstance(args[0], Mapping)
+            return cls(f, _graph_inputs(f, args[0] if by_name else args), by_name=by_name)
         traced, inputs = as_function(f).bind(tuple(args), registry, has_aux)
         return cls(traced.graph, inputs, traced)
 
@@ -91,11 +93,11 @@ class Binding:
             return Selection(names, lambda arrays: traced.argument(argnums, arrays))
         return Selection(names, lambda arrays: tuple(traced.argument(i, arrays) for i in numbers))
 
-    def by_input(self, given, primals, what: str = "tangent") -> dict[str, np.ndarray]:
-        """Directions (tangents, Hessian directions) given like the arguments `primals`, by
-        input name, in the input's dtype; None stands for zeros and is left out."""
+    def by_input(self, given, what: str = "tangent") -> dict[str, np.ndarray]:
+        """Directions (tangents, Hessian directions) given like the arguments, by input name,
+        in the input's dtype; None stands for zeros and is left out."""
         if self.traced is None:
-            if isinstance(primals, Mapping) != isinstance(given, Mapping):
+            if self.by_name != isinstance(given, Mapping):
                 raise InvalidRequest(f"give {what}s in the same form as the inputs (a sequence or a dict)")
             if not isinstance(given, Mapping):
                 if len(given) != len(self.graph.inputs):
@@ -104,16 +106,7 @@ class Binding:
                 given = dict(zip(self.graph.input_names, given))
             pairs = given.items()
         else:
-            traced = self.traced
-            given = tuple(given) if isinstance(given, list) else given
-            if not isinstance(given, tuple) or len(given) != len(traced.args):
-                raise InvalidRequest(f"give {what}s as a tuple with one entry per argument "
-                                     f"({len(traced.args)}), like the primals")
-            pairs = []
-            for i, (structure, names) in enumerate(zip(traced.args, traced.arg_names)):
-                if structure is not None:
-                    leaves = _up_to(structure, given[i], f"{what}s of argument {i}")
-                    pairs += zip(names, leaves)
+            pairs = self.traced.like_arguments(given, what)
         declared = dict(self.graph.inputs)
         return {k: _as_array(v, declared[k].dtype if k in declared else None) for k, v in pairs if v is not None}
 
@@ -181,9 +174,8 @@ def _up_to(structure, given, what: str) -> list[Any]:
         raise InvalidRequest(str(exc)) from None
 
 
-def _graph_inputs(graph: Graph, args: Sequence[Any]) -> dict[str, np.ndarray]:
-    """A graph's inputs given positionally or as one dict by name, as arrays."""
-    given = args[0] if len(args) == 1 and isinstance(args[0], Mapping) else args
+def _graph_inputs(graph: Graph, given: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """A graph's inputs given in order or by name, as arrays."""
     names = graph.input_names
     if not isinstance(given, Mapping):
         if len(given) != len(names):

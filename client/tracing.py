@@ -72,6 +72,22 @@ class Traced:
             raise InvalidRequest(f"argument {i} is static: it has no derivative")
         return self.args[i].unflatten(arrays[n] for n in self.arg_names[i])
 
+    def like_arguments(self, given: Sequence[Any], what: str) -> list[tuple[str, Any]]:
+        """(input name, leaf) for `given` (tangents, directions): a tuple with one entry per
+        argument, each of that argument's structure, None standing for a whole subtree."""
+        given = tuple(given) if isinstance(given, list) else given
+        if not isinstance(given, tuple) or len(given) != len(self.args):
+            raise InvalidRequest(f"give {what}s as a tuple with one entry per argument "
+                                 f"({len(self.args)}), like the primals")
+        pairs = []
+        for i, (structure, names) in enumerate(zip(self.args, self.arg_names)):
+            if structure is not None:
+                try:
+                    pairs += zip(names, structure.flatten_up_to(given[i], what=f"{what}s of argument {i}"))
+                except ValueError as exc:
+                    raise InvalidRequest(str(exc)) from None
+        return pairs
+
     @cached_property
     def input_names(self) -> tuple[str, ...]:
         """The graph inputs of the arguments' leaves, in order (the captures come after)."""

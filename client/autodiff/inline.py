@@ -100,13 +100,7 @@ def jvp(f, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool) -> tu
     """`(out, out_tangent)` (and aux), built in the traced graph."""
     nested = Nested(f, primals, has_aux)
     traced, types = nested.traced, dict(nested.graph.inputs)
-    if not isinstance(tangents, (tuple, list)) or len(tangents) != len(primals):
-        raise InvalidRequest(f"give tangents as a tuple with one entry per primal ({len(primals)})")
-    given = {}
-    for i, (structure, names) in enumerate(zip(traced.args, traced.arg_names)):
-        if structure is not None:
-            leaves = structure.flatten_up_to(tangents[i], what=f"tangents of argument {i}")
-            given.update((n, t) for n, t in zip(names, leaves) if t is not None and types[n].is_float)
+    given = {n: t for n, t in traced.like_arguments(tangents, "tangent") if t is not None and types[n].is_float}
     prefix = prefix_for(nested.graph, TANGENT)
     if given:
         dgraph = _derivative(lambda: jvp_graph(nested.graph, list(given), registry=nested.builder.registry))
@@ -128,7 +122,10 @@ def vjp(f, primals: Sequence[Any], has_aux: bool) -> tuple:
     wrt = [n for names in traced.arg_names for n in names if types[n].is_float]
 
     def vjp_fn(cotangent):
-        cts = traced.out.flatten_up_to(cotangent, what="cotangent")
+        try:
+            cts = traced.out.flatten_up_to(cotangent, what="cotangent")
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
         seeds = {n: c for n, c in zip(traced.out_names, cts) if c is not None}
         prefix = prefix_for(nested.graph, COTANGENT)
         if not seeds or not wrt:

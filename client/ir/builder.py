@@ -1,4 +1,4 @@
-"""Building graphs: symbolic `Value`s, the `GraphBuilder` that records nodes, and `trace`.
+"""Building graphs: symbolic `Value`s, the `GraphBuilder` that records nodes, and `spec`.
 
 The same builder serves three callers: the SDK (user code traced into a graph, see
 `wengert.tracing`), the validator (a wire graph rebuilt node by node, so every check runs in
@@ -404,7 +404,7 @@ def apply(op_name: str, *args: Any, **attrs: Any) -> Value:
                 raise InvalidGraph(f"{op_name}: values from different graphs cannot be combined")
             values.append(builder.own(a))
     strong = [v for v in values if not v.weak]
-    lifted = [_conform(builder, lift(builder, a, values), strong) for a in args]
+    lifted = [_conform(builder, lift(builder, a, strong or values), strong) for a in args]
     out = builder.add(op_name, lifted, attrs)
     if values and not strong and not out.weak:  # weak in, weak out: a number stays a number
         out = Value(builder, out.id, out.type, weak=True)
