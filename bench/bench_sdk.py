@@ -70,11 +70,11 @@ def main() -> None:
     print("client.grad of a loop, per call (ratios: to the pre-traced graph)")
     print("in-process (Client.local())")
     measure(wg.Client.local, 200, 7)
-    measure(wg.Client.local, 2500, 3)
+    measure(wg.Client.local, 2500, 7)
     with start_server() as server:
         print("through a server")
         measure(lambda: wg.Client(server.target), 200, 7)
-        measure(lambda: wg.Client(server.target), 2500, 3)
+        measure(lambda: wg.Client(server.target), 2500, 7)
 
 
 if __name__ == "__main__":
