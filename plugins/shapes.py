@@ -38,6 +38,14 @@ def broadcasting(*types: TensorType, **attrs) -> TensorType:
     return TensorType(result_dtype(*types), broadcast_shapes(*(t.shape for t in types)))
 
 
+def arithmetic(*types: TensorType, **attrs) -> TensorType:
+    """Elementwise arithmetic: `broadcasting`, but operands that are all bool are refused: on
+    bools, + and * would be logic (use logical_or / logical_and, or cast to a number first)."""
+    if all(t.dtype == "bool" for t in types):
+        raise ShapeError("arithmetic needs numbers, got bool operands (use a logical op, or cast)")
+    return broadcasting(*types)
+
+
 def floating(*types: TensorType, **attrs) -> TensorType:
     """Elementwise math: like `broadcasting`, but integer and bool inputs give float64."""
     t = broadcasting(*types)

@@ -79,8 +79,8 @@ def scalar_output(graph: Graph, name: str | None, what: str = "output") -> str:
         raise InvalidRequest(f"{what} {name!r} is not an output of the graph "
                              f"(it has {', '.join(map(repr, graph.output_names))})")
     t = graph.output_type(name)
-    if not (t.is_float and t.shape == ()):
-        raise InvalidRequest(f"{what} {name!r} must be a float scalar, got {t}")
+    if not (t.is_float and t.size == 1):
+        raise InvalidRequest(f"{what} {name!r} must be a float scalar (any shape with one element), got {t}")
     return name
 
 

@@ -22,7 +22,7 @@ from wengert.autodiff.transform import (COTANGENT, TANGENT, check_outputs, check
 from wengert.errors import InvalidRequest
 from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Prepared, Price, Profile, Run, nbytes, profile
-from wengert.execution.plan import Check, Plan, check_feeds
+from wengert.execution.plan import Check, Plan, check_feeds, check_tensors
 from wengert.ir.builder import GraphBuilder
 from wengert.ir.graph import Graph, TensorType
 from wengert.jacobians.chunking import DEFAULT_BUDGET
@@ -254,6 +254,8 @@ class Engine:
             raise InvalidRequest("give a tangent for at least one input")
         dgraph = self.derivative_graph(graph, "jvp", wrt)
         prefix = prefix_for(graph, TANGENT)
+        check_tensors(dict(graph.inputs), tangents, set(tangents) if batched else (), "tangent for input",
+                      "tangents")
         return self._derivative_run(graph, dgraph, inputs, tangents, prefix, batched, "JVP graph",
                                     graph.output_names, check)
 
@@ -268,6 +270,8 @@ class Engine:
         seeds = [name for name in graph.output_names if name in cotangents]
         dgraph = self.derivative_graph(graph, "vjp", wrt, seeds=seeds)
         prefix = prefix_for(graph, COTANGENT)
+        check_tensors({n: graph.output_type(n) for n in seeds}, cotangents, set(cotangents) if batched else (),
+                      "cotangent for output", "cotangents")
         return self._derivative_run(graph, dgraph, inputs, cotangents, prefix, batched, "VJP graph",
                                     check_wrt(graph, wrt), check)
 

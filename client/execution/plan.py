@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, LimitExceeded,
-                            node_error, quoted)
+                            node_error, quoted, short)
 from wengert.ir.graph import Graph, Node, TensorType, dtype_name, shape_text
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
@@ -109,21 +109,32 @@ def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray], batched: frozense
     if unknown:
         raise InvalidRequest(f"unknown input(s) {', '.join(map(quoted, unknown))}; the graph takes "
                              f"{', '.join(map(quoted, graph.input_names))}")
-    batch = None
     for name, t in graph.inputs:
         if name not in feeds:
-            raise InvalidRequest(f"missing input {quoted(name)} ({t})")
-        array = feeds[name]
+            raise InvalidRequest(f"missing input {quoted(name)} ({t})", input=name, field="inputs")
+    return check_tensors(dict(graph.inputs), feeds, batched, "input", "inputs")
+
+
+def check_tensors(types: Mapping[str, TensorType], arrays: Mapping[str, np.ndarray], batched, what: str,
+                  field: str) -> int | None:
+    """Check each of `arrays` against the type of the value it is for (`what` it is, e.g. "input"
+    or "tangent for input", and the request `field` holding it, e.g. "tangents": errors name
+    both); those in `batched` carry a leading batch axis of one common size, which is returned
+    (None when nothing is batched)."""
+    batch = None
+    for name, array in arrays.items():
+        t = types[name]
         skip = int(name in batched)
+        at = {"input": name, "field": f'{field}["{short(name)}"]'}
         if skip:
             if array.ndim == 0:
-                raise InvalidTensor(f"input {quoted(name)} is batched but has no batch axis")
+                raise InvalidTensor(f"{what} {quoted(name)} is batched but has no batch axis", **at)
             if batch is not None and array.shape[0] != batch:
-                raise InvalidTensor(f"input {quoted(name)} has batch size {array.shape[0]}, others {batch}")
+                raise InvalidTensor(f"{what} {quoted(name)} has batch size {array.shape[0]}, others {batch}", **at)
             batch = array.shape[0]
         if not t.accepts(array, skip):
             got = TensorType(dtype_name(array.dtype), array.shape[skip:])
-            raise InvalidTensor(f"input {quoted(name)} must be {t}, got {got}")
+            raise InvalidTensor(f"{what} {quoted(name)} must be {t}, got {got}", **at)
     return batch
 
 

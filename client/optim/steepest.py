@@ -262,7 +262,7 @@ def _run(engine, graph: Graph, optimizer: SteepestDescent, data: dict[str, Any],
     started = time.monotonic()
     for step in itertools.count():
         values, grads = engine.vjp(graph, {**data, **params}, seed, optimizer.keys, check=check)
-        value, g = float(values[loss]), [grads[k] for k in optimizer.keys]
+        value, g = values[loss].item(), [grads[k] for k in optimizer.keys]  # one element, any shape
         finite = all(np.all(np.isfinite(b)) for b in g)  # an SVD, say, would raise on NaNs
         gradient_norm = optimizer.norm.dual_norm(g) if finite else math.inf
         reason = stop.reason(step, value, gradient_norm, time.monotonic() - started)

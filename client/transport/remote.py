@@ -5,7 +5,8 @@ differs only in how it waits, so every decision is made here.
 * Graphs travel in full once; afterwards by the id the server returned. A NOT_FOUND for an id
   (the server restarted, or evicted the graph) resends the full graph, once.
 * UNAVAILABLE, and only UNAVAILABLE, is retried `retries` times with exponential backoff and
-  jitter. Every RPC is a pure computation, so a retry is always safe.
+  jitter, waiting at least the delay a busy server asks for (RetryInfo). Every RPC is a pure
+  computation, so a retry is always safe.
 * `timeout` is the deadline of the whole call, retries included.
 """
 
@@ -99,7 +100,8 @@ class Attempt:
             self.by_id = False
             return 0.0
         if code == grpc.StatusCode.UNAVAILABLE and self.retries < self.policy.retries:
-            delay = self.policy.backoff(self.retries)
+            # A busy server says how long to wait (RetryInfo): at least that, backing off beyond.
+            delay = max(self.policy.backoff(self.retries), error_from_rpc(exc).retry_delay or 0.0)
             self.retries += 1
             if self.deadline is None or time.monotonic() + delay < self.deadline:
                 return delay
