@@ -165,6 +165,14 @@ def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> 
     return error
 
 
+def within(where: str, error: WengertError) -> WengertError:
+    """`error`, raised inside a graph a node holds (a loop's body), as the same class naming
+    `where` (the node, or its attribute) in front of its own message, so both are named."""
+    outer = type(error)(f"{where}: {error}")
+    outer.__dict__.update(error.__dict__)
+    return outer
+
+
 ERROR_CLASS_KEY = "wengert-error-class"
 
 # gRPC status -> the classes that travel under it. The first is raised when the status names no

@@ -140,13 +140,15 @@ class GraphBuilder:
     `x * 1` and `x + 0`. The validator uses `simplify=False` so a user's graph keeps its nodes.
     """
 
-    def __init__(self, registry=None, *, simplify: bool = False):
+    def __init__(self, registry=None, *, simplify: bool = False, parent: GraphBuilder | None = None):
         if registry is None:
             from wengert.plugins.registry import default_registry
 
-            registry = default_registry()
+            registry = default_registry() if parent is None else parent.registry
         self.registry = registry
         self.simplify = simplify
+        self.parent = parent  # the builder of the graph a body being traced belongs to
+        self.captured: dict[tuple[int, str], tuple[Value, Value]] = {}  # outer -> (input, outer value)
         self.inputs: list[tuple[str, TensorType]] = []
         self.nodes: list[Node] = []
         self.types: dict[str, TensorType] = {}
@@ -219,7 +221,8 @@ class GraphBuilder:
         found = self._memo.get(simplify.memo_key(op.name, tuple(v.id for v in inputs), attrs))
         if found is not None:
             return self.value(found)
-        if inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT:
+        if (inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT
+                and op.bind is None):  # not a loop: its work is not bounded by its output's size
             arrays = [self.constants[v.id].array for v in inputs]
             return self.constant(np.asarray(op.forward(*arrays, **dict(attrs)), dtype=out_type.dtype))
         return simplify.rewrite(self, op.name, inputs, out_type)
@@ -234,6 +237,32 @@ class GraphBuilder:
 
     def node_of(self, v: Value) -> Node | None:
         return self._node_of.get(v.id)
+
+    # -- bodies: graphs traced inside another (loops, branches) --------------------------
+    def encloses(self, other: GraphBuilder) -> bool:
+        """True when `other` is this builder or one it is nested in (a body's outer graphs)."""
+        builder = self
+        while builder is not None and builder is not other:
+            builder = builder.parent
+        return builder is not None
+
+    def capture(self, v: Value) -> Value:
+        """`v` as a value of this graph: a value of an enclosing graph that a body uses becomes
+        an input of the body (once), which the loop or branch node receives as an operand."""
+        if v.builder is self:
+            return v
+        if self.parent is None or not self.encloses(v.builder):
+            raise InvalidGraph("values from different graphs cannot be combined (a value traced "
+                               "inside a loop body or branch cannot be used outside it)")
+        key = (id(v.builder), v.id)
+        if key not in self.captured:
+            outer = self.parent.capture(v)
+            self.captured[key] = (self.input(f"captured{len(self.captured)}", outer.type), outer)
+        return self.captured[key][0]
+
+    def captures(self) -> list[Value]:
+        """The values of the enclosing graph this body captured, in the order of its inputs."""
+        return [outer for _, outer in self.captured.values()]
 
     def _fresh_id(self) -> str:
         while True:
@@ -269,8 +298,13 @@ class GraphBuilder:
 
 
 def current_builder(args: Iterable[Any] = ()) -> GraphBuilder | None:
-    """The builder that `args`' symbolic values belong to, else the one recording now, if any."""
-    return next((a.builder for a in args if isinstance(a, Value)), None) or _current.get()
+    """The builder that `args`' symbolic values belong to, else the one recording now, if any.
+    While a body is traced, values of the graphs around it are recorded in the body."""
+    active = _current.get()
+    owners = [a.builder for a in args if isinstance(a, Value)]
+    if active is not None and any(active is not b and active.encloses(b) for b in owners):
+        return active
+    return owners[0] if owners else active
 
 
 def apply(op_name: str, *args: Any, **attrs: Any) -> Value:
@@ -280,9 +314,11 @@ def apply(op_name: str, *args: Any, **attrs: Any) -> Value:
         raise InvalidGraph(
             f"{op_name}: no graph is being built; call it inside wg.trace or on a symbolic value"
         )
+    try:
+        args = tuple(builder.capture(a) if isinstance(a, Value) else a for a in args)
+    except InvalidGraph:
+        raise InvalidGraph(f"{op_name}: values from different graphs cannot be combined") from None
     values = [a for a in args if isinstance(a, Value)]
-    if any(v.builder is not builder for v in values):
-        raise InvalidGraph(f"{op_name}: values from different graphs cannot be combined")
     return builder.add(op_name, [lift(builder, a, values) for a in args], attrs)
 
 

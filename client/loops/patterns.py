@@ -1,0 +1,5 @@
+"""Sparsity patterns of control-flow nodes (placeholder)."""
+
+
+def local(registry, node, types):
+    return None
