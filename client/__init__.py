@@ -2,7 +2,8 @@
 
 `import wengert as wg` gives the SDK: symbolic values and NumPy-named graph functions
 (`wg.sin`, `wg.sum`, ...: every function of the array API standard, with `wg.linalg`),
-`wg.trace` to turn a Python function into a graph, the engine's `evaluate`/`jvp`/`vjp`/`jacobian`, `wg.optim` (steepest descent under any norm), typed errors,
+`wg.trace` to turn a Python function into a graph, loops and branches that stay loops in it
+(`wg.scan`, `wg.fori_loop`, `wg.while_loop`, `wg.cond`, `wg.switch`, `wg.checkpoint`), the engine's `evaluate`/`jvp`/`vjp`/`jacobian`, `wg.optim` (steepest descent under any norm), typed errors,
 and `hookimpl`/`OpDef`/`NormDef` for plugin authors. The clients (`wg.Client`,
 `wg.Client.local()`, `wg.AsyncClient`) offer `evaluate`/`jvp`/`vjp`/`jacobian`/`grad`/`trace`
 in-process or over gRPC; `wg.grad(f)(x)` is the JAX-style shorthand; `wg.save`/`wg.load` keep
@@ -10,6 +11,7 @@ graphs in files.
 """
 
 from wengert import linalg, optim
+from wengert.control_flow import checkpoint, checkpointing, cond, fori_loop, scan, switch, while_loop
 from wengert.aio import AsyncClient
 from wengert.api import OpInfo
 from wengert.ir.builder import GraphBuilder, Value, apply, spec, trace

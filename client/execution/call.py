@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wengert.ir.graph import Graph
+from wengert.loops.checkpointing import Checkpoint, current
 
 if TYPE_CHECKING:
     from wengert.optim.steepest import Settings
@@ -40,3 +41,4 @@ class Call:
     settings: Settings | None = None  # Minimize: the run (`inputs` are the parameters)
     signatures: tuple[Signature, ...] = ()  # InferTypes
     registry: Any = field(default=None, compare=False)  # DerivativeGraph: what checks the result
+    checkpoint: Checkpoint = field(default_factory=current)  # loops' reverse sweeps (wg.checkpointing)

@@ -25,13 +25,16 @@ import contextvars
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph, TensorType
 from wengert.plugins.opdef import Cost
+
+if TYPE_CHECKING:
+    from wengert.execution.cost import Prepared
 
 POLICIES = ("auto", "all", "every_k", "binomial")
 
@@ -256,6 +259,37 @@ def price_adjoint(node) -> Cost:
     peak = [max(advance.peak[i], back.peak[i]) + schedule.stored * state[i] for i in (0, 1)]
     return Cost(work=advances * advance.work[1] + n * back.work[1], scratch=peak[1],
                 fixed_work=advances * advance.work[0] + n * back.work[0], fixed_scratch=peak[0])
+
+
+# -- choosing a request's policy, and writing it into its derivative graphs ---------------------
+MAX_SNAPSHOTS = 1 << 24
+
+
+def fastest_fitting(prepare: Callable[[Checkpoint], Prepared], memory: int | None) -> Prepared:
+    """The `auto` policy: the request `prepare`d with every state stored when its price fits
+    `memory`, else with binomial checkpointing and the most snapshots that fit (found by
+    bisection, as the peak grows with the snapshots), else with the fewest (which the limits
+    then refuse, naming the memory it needs)."""
+    everything = prepare(Checkpoint("all"))
+    if memory is None or everything.price.peak_bytes <= memory:
+        return everything
+    tried = {1: prepare(Checkpoint("binomial", snapshots=1))}
+    if tried[1].price.peak_bytes == everything.price.peak_bytes:  # no loop's reverse sweep to trade
+        return everything
+    fits = lambda s: s in tried and tried[s].price.peak_bytes <= memory  # noqa: E731
+    if not fits(1):
+        return tried[1]
+    low, high = 1, 2
+    while high < MAX_SNAPSHOTS:
+        tried[high] = prepare(Checkpoint("binomial", snapshots=high))
+        if not fits(high):
+            break
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        tried[middle] = prepare(Checkpoint("binomial", snapshots=middle))
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return tried[low]
 
 
 # -- writing a request's policy into its derivative graphs -----------------------------------

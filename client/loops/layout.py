@@ -152,11 +152,11 @@ def unpack(packed, types: Sequence[TensorType]) -> list:
     starts = offsets(types)
     out = []
     for t, start, stop in zip(types, starts, starts[1:]):
-        part = packed[..., start:stop]
+        part = packed[..., start:stop] if (start, stop) != (0, packed.shape[-1]) else packed
         if isinstance(part, np.ndarray):
             out.append(part.reshape(part.shape[:-1] + t.shape).astype(t.dtype, copy=False))
             continue
-        part = wg.reshape(part, t.shape)
+        part = part if part.shape == t.shape else wg.reshape(part, t.shape)
         out.append(part if part.dtype == t.dtype else wg.cast(part, t.dtype))
     return out
 

@@ -20,12 +20,15 @@ import numpy as np
 from wengert.ir.builder import GraphBuilder
 from wengert.errors import InvalidGraph, InvalidRequest, InvalidTensor, WengertError, node_error, within
 from wengert.ir.graph import DTYPES, Graph, Literal, TensorType, dtype_name
+from wengert.loops.checkpointing import Checkpoint
 from wengert.plugins import opdef
 from wengert.v1 import graph_pb2, service_pb2, tensor_pb2
 
 __all__ = [
     "attr_from_proto",
     "attr_to_proto",
+    "checkpoint_from_proto",
+    "checkpoint_to_proto",
     "dtype_from_proto",
     "dtype_to_proto",
     "graph_digest",
@@ -63,6 +66,16 @@ CHECKPOINT_POLICIES = {"auto": service_pb2.CHECKPOINT_POLICY_AUTO, "all": servic
                        "every_k": service_pb2.CHECKPOINT_POLICY_EVERY_K,
                        "binomial": service_pb2.CHECKPOINT_POLICY_BINOMIAL}
 MAX_NESTING = 32  # bodies within bodies: far deeper than any program needs, and bounded
+
+
+def checkpoint_to_proto(checkpoint: Checkpoint) -> service_pb2.Checkpointing:
+    return service_pb2.Checkpointing(policy=CHECKPOINT_POLICIES[checkpoint.policy], every=checkpoint.every,
+                                     snapshots=checkpoint.snapshots)
+
+
+def checkpoint_from_proto(msg: service_pb2.Checkpointing) -> Checkpoint:
+    """A request's checkpointing policy (unset: auto); INVALID_ARGUMENT for a bad one."""
+    return Checkpoint(enum_name(CHECKPOINT_POLICIES, msg.policy, "checkpointing policy"), msg.every, msg.snapshots)
 
 
 def enum_name(table: dict[str, int], code: int, what: str) -> str:
