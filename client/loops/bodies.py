@@ -51,11 +51,6 @@ def dependence(graph: Graph) -> list[int]:
     return [bits[vid] for _, vid in graph.outputs]
 
 
-def names(graph: Graph) -> list[str]:
-    """The graph's input names, in order."""
-    return list(graph.input_names)
-
-
 def fresh(base: str, taken: set[str]) -> str:
     """`base`, or `base` with a number, whichever is not in `taken` (which it joins)."""
     name, k = base, 1

@@ -100,6 +100,10 @@ def check(op: str, types: Sequence[TensorType], attrs: dict[str, Any]) -> Tensor
     lay = layout(op, attrs, len(types))
     if lay.length < 0:
         raise ShapeError(f"the number of steps must be >= 0, got {lay.length}")
+    if op == "adjoint_scan" and (attrs["checkpoint"] not in ("all", "every_k", "binomial")
+                                 or min(attrs["every"], attrs["snapshots"]) < 0):
+        raise ShapeError(f"checkpoint must be all, every_k or binomial with every, snapshots >= 0; got "
+                         f"{attrs['checkpoint']!r}, {attrs['every']}, {attrs['snapshots']}")
     by_group = lay.split(list(types))
     for t in types:
         if not t.is_concrete:
