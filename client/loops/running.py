@@ -25,7 +25,8 @@ from wengert.loops.layout import CARRY, FLAG, INDEX, XS, Body, Layout, packed_ty
 from wengert.lru import LRU
 from wengert.plugins.opdef import Cost
 
-_PLANS: LRU[tuple, Plan] = LRU(1024)
+# Bodies' plans and profiles, kept for the loops run again (a body's constants count).
+_PLANS: LRU[tuple, Plan] = LRU(1024, 256 << 20, lambda plan: plan.graph.constant_bytes + 256 * len(plan.steps))
 _PROFILES: LRU[tuple, Profile] = LRU(1024)
 
 
