@@ -1,12 +1,12 @@
 """Loops without unrolling (issue 15): ratios measured in one run.
 
-1. An RK4 integrator, the shape of GradBench's `ode` (y0' = x0, yi' = xi y(i-1), from y = 0 to
+1. Reverse mode through 100,000 steps: time and peak memory storing every state (`all`) against
+   binomial checkpointing with 20 snapshots, predicted by the resource model and measured.
+2. An RK4 integrator, the shape of GradBench's `ode` (y0' = x0, yi' = xi y(i-1), from y = 0 to
    t = 2; the gradient is of the last component) scaled down to N states and S steps: its value
    and gradient as a `fori_loop` against the same code unrolled into a graph, for building the
    graph plus the first call, and in the steady state; JAX (`lax.fori_loop` under `jit`) and
    PyTorch (a Python loop under autograd) when installed. The reference is hand-written NumPy.
-2. Reverse mode through 100,000 steps: time and peak memory storing every state (`all`) against
-   binomial checkpointing with 20 snapshots, predicted by the resource model and measured.
 
     python bench/bench_loops.py                                  # the tables
     python bench/bench_loops.py --plot docs/control-flow.png     # and the figure (needs matplotlib)
@@ -83,7 +83,7 @@ def ode() -> None:
     x = np.linspace(0.5, 1.5, N)
     engine = Engine()
     reference = median_seconds(lambda: numpy_value(x), repeat=5)
-    print(f"RK4 integrator, GradBench ode shape scaled to {N} states, {S} steps "
+    print(f"\nRK4 integrator, GradBench ode shape scaled to {N} states, {S} steps "
           f"(ratios against NumPy's value, {reference * 1e3:.1f} ms)")
     for name, f in (("fori_loop", looped), ("unrolled", unrolled)):
         graph = None
@@ -170,7 +170,7 @@ def checkpointing() -> None:
         c, _ = wg.scan(lambda c, _: (c + 0.001 * wg.sin(a * c), None), x0, None, length=LONG)
         return wg.sum(c)
     graph = wg.trace(f, x, a)
-    print(f"\nReverse mode through {LONG:,} steps of a {WIDTH}-state recurrence (ratios against `all`)")
+    print(f"Reverse mode through {LONG:,} steps of a {WIDTH}-state recurrence (ratios against `all`)")
     results = {}
     for policy in (Checkpoint("all"), Checkpoint("binomial", snapshots=20)):
         engine = Engine()
@@ -227,5 +227,5 @@ if __name__ == "__main__":
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if args.plot:
         plot(args.plot)
+    checkpointing()  # first: memory the process freed earlier would hide the growth it measures
     ode()
-    checkpointing()
