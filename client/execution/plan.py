@@ -97,7 +97,8 @@ class Plan:
             except WengertError as exc:  # from a graph the op runs (a loop's body): name both nodes
                 raise within(f"node {quoted(step.node.id)} ({step.node.op})", exc) from exc
             except MemoryError as exc:  # past the process's memory: a limit, not a bad input
-                error = node_error(LimitExceeded, step.node.id, step.node.op, f"out of memory ({exc})")
+                error = node_error(LimitExceeded, step.node.id, step.node.op,
+                                   f"out of memory computing a {step.node.type} value ({exc})")
                 error.limit = "memory"
                 raise error from exc
             except Exception as exc:

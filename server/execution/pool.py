@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
-import multiprocessing.connection
 import os
+import select
 import signal
 import threading
 import time
@@ -99,6 +99,15 @@ class Handle:
         os.set_blocking(self.wake_read, False)
         self.graphs: LRU[str, bool] = LRU(256)  # ids of the graphs the worker holds, most recent
         self.seq = 0
+        # What a request waits on, registered once: an answer, the worker's death, a wake-up.
+        self.poller = select.poll()
+        for fd in (conn.fileno(), process.sentinel, self.wake_read):
+            self.poller.register(fd, select.POLLIN)
+
+    def wait(self, timeout: float | None) -> set[int]:
+        """The file descriptors ready within `timeout` seconds (None: no limit)."""
+        ms = None if timeout is None else int(timeout * 1000) + 1
+        return {fd for fd, _ in self.poller.poll(ms)}
 
     def holds(self, graph_id: str) -> bool:
         return self.graphs.get(graph_id) is not None
@@ -191,9 +200,8 @@ class Pool:
             shm.discard(names)
             raise self._died(handle) from None
         while True:
-            ready = multiprocessing.connection.wait(
-                [handle.conn, handle.process.sentinel, handle.wake_read], request.remaining())
-            if handle.conn in ready:
+            ready = handle.wait(request.remaining())
+            if handle.conn.fileno() in ready:
                 try:
                     kind, seq, *rest = handle.conn.recv()
                 except (EOFError, OSError):
