@@ -26,7 +26,7 @@ from wengert.lru import LRU
 from wengert.plugins.opdef import Cost
 
 # Bodies' plans and profiles, kept for the loops run again (a body's constants count).
-_PLANS: LRU[tuple, Plan] = LRU(1024, 256 << 20, lambda plan: plan.graph.constant_bytes + 256 * len(plan.steps))
+_PLANS: LRU[tuple, Plan] = LRU(1024, 256 << 20, lambda key, plan: plan.graph.constant_bytes + 256 * len(plan.steps))
 _PROFILES: LRU[tuple, Profile] = LRU(1024)
 
 
