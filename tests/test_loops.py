@@ -561,3 +561,19 @@ def test_a_failure_inside_a_body_names_both_nodes():
                      np.eye(2))
     with pytest.raises(EvaluationError, match=r"node 'v\d+' \(fori_loop\): node 'v\d+' \(cholesky\)"):
         ENGINE.evaluate(graph, {"m": -np.eye(2)})
+
+
+def test_bodies_nest_sixteen_deep_on_the_wire():
+    from wengert.transport.wire import graph_from_proto, graph_to_proto
+
+    def nested(depth):
+        if depth == 0:
+            return lambda v: wg.sin(v)
+        return wg.checkpoint(nested(depth - 1))
+    for depth, fits in ((16, True), (17, False)):
+        msg = graph_to_proto(wg.trace(nested(depth), np.ones(2)))
+        if fits:
+            assert graph_from_proto(msg).node_count == depth + 1  # a checkpoint per level, then sin
+        else:
+            with pytest.raises(InvalidGraph, match="nested more than 16 deep"):
+                graph_from_proto(msg)

@@ -69,7 +69,7 @@ ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}") for 
 CHECKPOINT_POLICIES = {"auto": service_pb2.CHECKPOINT_POLICY_AUTO, "all": service_pb2.CHECKPOINT_POLICY_ALL,
                        "every_k": service_pb2.CHECKPOINT_POLICY_EVERY_K,
                        "binomial": service_pb2.CHECKPOINT_POLICY_BINOMIAL}
-MAX_NESTING = 32  # bodies within bodies: far deeper than any program needs, and bounded
+MAX_NESTING = 16  # bodies within bodies: deeper than programs nest, and within protobuf's own depth limit
 
 
 def checkpoint_to_proto(checkpoint: Checkpoint) -> service_pb2.Checkpointing:
