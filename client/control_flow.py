@@ -11,6 +11,7 @@ mode keeps a loop's states.
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -91,9 +92,10 @@ class _Body:
         for leaf, t in zip(leaves, types):
             if isinstance(leaf, Value):
                 out.append(self.builder.capture(leaf))
-            elif t is not None and isinstance(leaf, (numbers.Number, np.ndarray, np.generic)):
+            elif t is not None and isinstance(leaf, (numbers.Number, np.ndarray, np.generic)) \
+                    and _broadcasts(np.shape(leaf), t.shape):
                 out.append(self.builder.constant(np.broadcast_to(np.asarray(leaf, t.dtype), t.shape)))
-            else:
+            else:  # as it is: the node's shape rule names a mismatch
                 out.append(lift(self.builder, leaf))
         return out
 
@@ -102,6 +104,13 @@ class _Body:
 
     def captures(self) -> list[Value]:
         return self.builder.captures()
+
+
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 def _shared(bodies: Sequence[_Body], graphs: Sequence[Graph], fixed: int) -> tuple[list[Graph], list[Value]]:
@@ -128,8 +137,6 @@ def _renamed(graph: Graph, names: dict[str, str]) -> Graph:
     """`graph` with inputs renamed (captured inputs get names shared across bodies)."""
     if not names:
         return graph
-    from dataclasses import replace
-
     rename = lambda x: names.get(x, x)  # noqa: E731
     return Graph(tuple((rename(n), t) for n, t in graph.inputs),
                  tuple(replace(node, inputs=tuple(rename(x) for x in node.inputs)) for node in graph.nodes),

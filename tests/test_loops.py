@@ -577,3 +577,9 @@ def test_bodies_nest_sixteen_deep_on_the_wire():
         else:
             with pytest.raises(InvalidGraph, match="nested more than 16 deep"):
                 graph_from_proto(msg)
+
+
+def test_a_body_returning_an_array_of_another_shape_is_named():
+    with pytest.raises(InvalidGraph, match=r"body output 'out0' = node 'v\d+' \(constant\) is float64\[4\], "
+                                           r"but carry 0 is float64\[3\]"):
+        wg.trace(lambda x: wg.fori_loop(0, 2, lambda i, c: np.zeros(4), x), np.zeros(3))
