@@ -250,6 +250,8 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any):
     """Like `jax.lax.switch`: `branches[index](*operands)`, the index clamped to the branches.
     Every branch returns the same structure and types; only the chosen one runs, and only it
     is differentiated. A Python int index simply calls its branch."""
+    if not branches:
+        raise InvalidGraph("wg.switch: give at least one branch")
     if not isinstance(index, Value):
         return branches[min(max(int(index), 0), len(branches) - 1)](*operands)
     return _branching("switch", index, list(branches), operands)

@@ -547,6 +547,8 @@ def test_misuse_is_refused_before_anything_runs():
         wg.trace(lambda a, b: wg.scan(lambda c, x: (c, x), a[0], (a, b)), np.zeros((3, 2)), np.zeros((4, 2)))
     with pytest.raises(InvalidGraph, match="one bool scalar"):
         wg.trace(lambda x: wg.while_loop(lambda c: c, lambda c: c, x, max_steps=3), np.zeros(3))
+    with pytest.raises(InvalidGraph, match="at least one branch"):
+        wg.trace(lambda x: wg.switch(wg.argmax(x), [], x), np.zeros(3))
     with pytest.raises(InvalidGraph, match="same structure"):
         wg.trace(lambda x: wg.cond(x[0] > 0, lambda v: v, lambda v: (v, v), x), np.zeros(3))
     with pytest.raises(InvalidGraph, match="different graphs"):
