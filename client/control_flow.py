@@ -2,7 +2,7 @@
 `wg.while_loop`, `wg.cond`, `wg.switch` (JAX's signatures) and `wg.checkpoint`.
 
 Each traces its Python function(s) once into a body graph and records one node; a Python loop
-still unrolls. Carries, xs and outputs are arrays or tuples, lists and dicts of them. A body may
+still unrolls. Carries, xs and outputs are pytrees of arrays (`wengert.tree`). A body may
 use values of the graphs around it (a weight matrix, say): they become operands of the node.
 The derivatives are loops too (see docs/control-flow.md); `wg.checkpointing` chooses how reverse
 mode keeps a loop's states.
@@ -23,41 +23,13 @@ from wengert.loops.bodies import relayout
 from wengert.loops.checkpointing import checkpointing
 from wengert.loops.constructs import layout
 from wengert.loops.layout import unpack
+from wengert.tree import flatten
 
 __all__ = ["scan", "fori_loop", "while_loop", "cond", "switch", "checkpoint", "checkpointing"]
 
 
-# -- trees of arrays: tuples, lists and dicts of leaves -----------------------------------------
-def _flatten(tree: Any) -> tuple[list[Any], Any]:
-    """The leaves of `tree` in order, and its structure (for `_unflatten`)."""
-    if isinstance(tree, (tuple, list)):
-        parts = [_flatten(t) for t in tree]
-        return [x for leaves, _ in parts for x in leaves], (type(tree), [s for _, s in parts])
-    if isinstance(tree, dict):
-        keys = list(tree)
-        parts = [_flatten(tree[k]) for k in keys]
-        return [x for leaves, _ in parts for x in leaves], (dict, keys, [s for _, s in parts])
-    if tree is None:
-        return [], None
-    return [tree], "leaf"
-
-
-def _unflatten(structure: Any, leaves: Sequence[Any]) -> Any:
-    it = iter(leaves)
-
-    def build(s):
-        if s == "leaf":
-            return next(it)
-        if s is None:
-            return None
-        if s[0] is dict:
-            return {k: build(sub) for k, sub in zip(s[1], s[2])}
-        return s[0](build(sub) for sub in s[1])
-    return build(structure)
-
-
 def _outer(what: str, *trees: Any) -> GraphBuilder:
-    leaves = [x for tree in trees for x in _flatten(tree)[0]]
+    leaves = [x for tree in trees for x in flatten(tree)[0]]
     builder = current_builder(leaves)
     if builder is None:
         raise InvalidGraph(f"wg.{what}: no graph is being built; call it inside a traced function "
@@ -67,7 +39,7 @@ def _outer(what: str, *trees: Any) -> GraphBuilder:
 
 def _operand(builder: GraphBuilder, x: Any) -> Value:
     """`x` as a value of `builder`'s graph (captured from an enclosing one, or a constant)."""
-    return builder.capture(x) if isinstance(x, Value) else lift(builder, x)
+    return builder.own(x) if isinstance(x, Value) else lift(builder, x)
 
 
 # -- bodies ----------------------------------------------------------------------------------------
@@ -91,7 +63,7 @@ class _Body:
         out = []
         for leaf, t in zip(leaves, types):
             if isinstance(leaf, Value):
-                out.append(self.builder.capture(leaf))
+                out.append(self.builder.own(leaf))
             elif t is not None and isinstance(leaf, (numbers.Number, np.ndarray, np.generic)) \
                     and _broadcasts(np.shape(leaf), t.shape):
                 out.append(self.builder.constant(np.broadcast_to(np.asarray(leaf, t.dtype), t.shape)))
@@ -103,7 +75,7 @@ class _Body:
         return self.builder.build({f"out{k}": v for k, v in enumerate(outputs)})
 
     def captures(self) -> list[Value]:
-        return self.builder.captures()
+        return [outer for outer, _ in self.builder.captures]
 
 
 def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
@@ -153,17 +125,7 @@ def _results(builder: GraphBuilder, op: str, operands: Sequence[Value], attrs: d
 def _carry_check(what: str, init_structure, out_structure) -> None:
     if init_structure != out_structure:
         raise InvalidGraph(f"wg.{what}: the body returns a carry of another structure than the initial "
-                           f"one ({_shape_of(out_structure)} vs {_shape_of(init_structure)})")
-
-
-def _shape_of(structure) -> str:
-    if structure == "leaf":
-        return "an array"
-    if structure is None:
-        return "None"
-    if structure[0] is dict:
-        return f"a dict with keys {structure[1]}"
-    return f"a {structure[0].__name__} of {len(structure[1])}"
+                           f"one ({out_structure} vs {init_structure})")
 
 
 # -- the functions ---------------------------------------------------------------------------------
@@ -172,8 +134,8 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
     `length` steps with x None), returning `(final carry, stacked ys)`. Recorded as one `scan`
     node however many steps it runs; its VJP is a reverse scan (see docs/control-flow.md)."""
     outer = _outer("scan", init, xs)
-    carry_leaves, carry_s = _flatten(init)
-    x_leaves, x_s = _flatten(xs)
+    carry_leaves, carry_s = flatten(init)
+    x_leaves, x_s = flatten(xs)
     carries = [_operand(outer, c) for c in carry_leaves]
     scanned = [_operand(outer, x) for x in x_leaves]
     lengths = {x.shape[0] if x.shape else None for x in scanned}
@@ -187,18 +149,18 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
     body = _Body(outer)
     c_in = body.inputs("carry", [c.type for c in carries])
     x_in = body.inputs("x", [TensorType(x.dtype, x.shape[1:]) for x in scanned])
-    result = body.call(f, _unflatten(carry_s, c_in), _unflatten(x_s, x_in))
+    result = body.call(f, carry_s.unflatten(c_in), x_s.unflatten(x_in))
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise InvalidGraph("wg.scan: the body must return a pair (carry, y)")
-    new_leaves, new_s = _flatten(result[0])
+    new_leaves, new_s = flatten(result[0])
     _carry_check("scan", carry_s, new_s)
-    y_leaves, y_s = _flatten(result[1])
+    y_leaves, y_s = flatten(result[1])
     graph = body.graph(body.outputs(new_leaves, [c.type for c in carries])
                        + body.outputs(y_leaves, [None] * len(y_leaves)))
     parts = _results(outer, "scan", carries + scanned + body.captures(),
                      {"body": graph, "length": steps, "reverse": reverse, "num_carry": len(carries),
                       "num_xs": len(scanned)})
-    return _unflatten(carry_s, parts[:len(carries)]), _unflatten(y_s, parts[len(carries):])
+    return carry_s.unflatten(parts[:len(carries)]), y_s.unflatten(parts[len(carries):])
 
 
 def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any):
@@ -208,18 +170,18 @@ def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any):
         raise InvalidGraph("wg.fori_loop: the bounds must be known when tracing (Python ints); "
                            "for a data-dependent count use wg.while_loop with max_steps")
     outer = _outer("fori_loop", init_val)
-    leaves, structure = _flatten(init_val)
+    leaves, structure = flatten(init_val)
     carries = [_operand(outer, c) for c in leaves]
     body = _Body(outer)
     (i,) = body.inputs("i", [TensorType("int64", ())])
-    result = body.call(body_fun, i, _unflatten(structure, body.inputs("carry", [c.type for c in carries])))
-    new_leaves, new_s = _flatten(result)
+    result = body.call(body_fun, i, structure.unflatten(body.inputs("carry", [c.type for c in carries])))
+    new_leaves, new_s = flatten(result)
     _carry_check("fori_loop", structure, new_s)
     graph = body.graph(body.outputs(new_leaves, [c.type for c in carries]))
     parts = _results(outer, "fori_loop", carries + body.captures(),
                      {"body": graph, "lower": int(lower), "upper": max(int(upper), int(lower)),
                       "num_carry": len(carries)})
-    return _unflatten(structure, parts)
+    return structure.unflatten(parts)
 
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any, *, max_steps: int):
@@ -227,23 +189,23 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any, *, max_ste
     most `max_steps` times (required: it bounds the price, and makes reverse mode possible
     through the steps actually taken; see docs/control-flow.md)."""
     outer = _outer("while_loop", init_val)
-    leaves, structure = _flatten(init_val)
+    leaves, structure = flatten(init_val)
     carries = [_operand(outer, c) for c in leaves]
     test, step = _Body(outer), _Body(outer)
-    flag = test.call(cond_fun, _unflatten(structure, test.inputs("carry", [c.type for c in carries])))
-    flag = test.outputs(_flatten(flag)[0], [TensorType("bool", ())])
+    flag = test.call(cond_fun, structure.unflatten(test.inputs("carry", [c.type for c in carries])))
+    flag = test.outputs(flatten(flag)[0], [TensorType("bool", ())])
     if len(flag) != 1 or flag[0].type != TensorType("bool", ()):
         raise InvalidGraph(f"wg.while_loop: the condition must return one bool scalar, got "
                            f"{', '.join(str(v.type) for v in flag)}")
-    result = step.call(body_fun, _unflatten(structure, step.inputs("carry", [c.type for c in carries])))
-    new_leaves, new_s = _flatten(result)
+    result = step.call(body_fun, structure.unflatten(step.inputs("carry", [c.type for c in carries])))
+    new_leaves, new_s = flatten(result)
     _carry_check("while_loop", structure, new_s)
     graphs, captured = _shared([test, step], [test.graph(flag), step.graph(step.outputs(
         new_leaves, [c.type for c in carries]))], len(carries))
     parts = _results(outer, "while_loop", carries + captured,
                      {"cond": graphs[0], "body": graphs[1], "max_steps": int(max_steps),
                       "num_carry": len(carries)})
-    return _unflatten(structure, parts)
+    return structure.unflatten(parts)
 
 
 def switch(index: Any, branches: Sequence[Callable], *operands: Any):
@@ -271,14 +233,14 @@ def _branching(op: str, chooser: Value, functions: list[Callable], operands: Seq
     if chooser.shape != () or (op == "switch" and chooser.dtype not in ("int64", "int32")):
         raise InvalidGraph(f"wg.{op}: the {'index' if op == 'switch' else 'predicate'} must be a scalar "
                            f"({'an integer' if op == 'switch' else 'bool'}), got {chooser.type}")
-    leaves, structure = _flatten(tuple(operands))
+    leaves, structure = flatten(tuple(operands))
     values = [_operand(outer, x) for x in leaves]
     bodies = [_Body(outer) for _ in functions]
-    results = [_flatten(body.call(fn, *_unflatten(structure, body.inputs("operand", [v.type for v in values]))))
+    results = [flatten(body.call(fn, *structure.unflatten(body.inputs("operand", [v.type for v in values]))))
                for body, fn in zip(bodies, functions)]
     if any(s != results[0][1] for _, s in results):
         raise InvalidGraph(f"wg.{op}: every branch must return the same structure "
-                           f"({', '.join(_shape_of(s) for _, s in results)})")
+                           f"({', '.join(repr(s) for _, s in results)})")
     # A number one branch returns takes the type of another branch's array in its place.
     types = [next((leaves[k].type for leaves, _ in results if isinstance(leaves[k], Value)), None)
              for k in range(len(results[0][0]))]
@@ -287,7 +249,7 @@ def _branching(op: str, chooser: Value, functions: list[Callable], operands: Seq
     attrs = ({"branches": tuple(graphs)} if op == "switch"
              else {"false_branch": graphs[0], "true_branch": graphs[1]})
     parts = _results(outer, op, [_operand(outer, chooser)] + values + captured, attrs)
-    return _unflatten(results[0][1], parts)
+    return results[0][1].unflatten(parts)
 
 
 def checkpoint(fun: Callable) -> Callable:
@@ -296,13 +258,13 @@ def checkpoint(fun: Callable) -> Callable:
     from the forward pass: less memory for one more evaluation of `fun`."""
     def remat(*args):
         outer = _outer("checkpoint", args)
-        leaves, structure = _flatten(tuple(args))
+        leaves, structure = flatten(tuple(args))
         values = [_operand(outer, x) for x in leaves]
         body = _Body(outer)
-        result = body.call(fun, *_unflatten(structure, body.inputs("arg", [v.type for v in values])))
-        out_leaves, out_s = _flatten(result)
+        result = body.call(fun, *structure.unflatten(body.inputs("arg", [v.type for v in values])))
+        out_leaves, out_s = flatten(result)
         graph = body.graph(body.outputs(out_leaves, [None] * len(out_leaves)))
-        return _unflatten(out_s, _results(outer, "checkpoint", values + body.captures(), {"body": graph}))
+        return out_s.unflatten(_results(outer, "checkpoint", values + body.captures(), {"body": graph}))
     remat.__name__ = getattr(fun, "__name__", "remat")
     remat.__doc__ = fun.__doc__
     return remat

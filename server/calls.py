@@ -44,7 +44,9 @@ def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
         common["checkpoint"] = checkpoint_from_proto(request.checkpoint)
     match rpc:
         case "Evaluate":
-            return Call(rpc, graph, **common)
+            batched = tuple(request.batched_inputs)
+            limits.check_tensors({k: v for k, v in request.inputs.items() if k in batched}, "input", True)
+            return Call(rpc, graph, batched_inputs=batched, **common)
         case "Jvp":
             check_outputs(graph, request.outputs)
             return Call(rpc, graph, tangents=tensors("tangents", "tangent for", request.batched),

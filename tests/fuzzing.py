@@ -15,15 +15,13 @@ their graph, with now and then a missing, extra or mismatched field; tensors hol
 infinities and extreme values; every dtype appears, and shapes hold zeros and, next to a zero,
 huge dimensions.
 
-Kept out until every request is priced before it runs (issue 10's resource model), because the
-server would rightly spend the memory or time asked for:
-- large dimensions on tensors that have elements: dimensions are 0-4 (open ones 0-3, now and
-  then 70); HUGE ones appear only next to a 0, in declared types, or where the builder refuses;
-- node values of more than MAX_VALUE_ELEMENTS elements (such a node is drawn again), and so
-  integer attributes that size outputs (shape, size, pad widths) beyond SMALL_INTS and the
-  operand's own shape;
-- graphs of more than 7 nodes (derivative graphs of them are larger), batches of more than 5;
-- Minimize runs of more than MAX_STEPS steps or MAX_SECONDS seconds.
+Every request is priced before it runs (the resource model), so compute bombs are part of the
+diet: now and then (BOMBS percent of the nodes) a node's value may be as large as an attribute
+makes it (shapes of BOMB_DIMS, 2^31 elements, ...), which the server must refuse with
+RESOURCE_EXHAUSTED before allocating it. Kept small, because the messages themselves carry them
+or a test run must stay short: tensors sent (dimensions 0-4, open ones 0-3, now and then 70;
+HUGE ones only next to a 0, in declared types, or where the builder refuses), graphs of at most
+7 nodes, batches of at most 5, Minimize runs of at most MAX_STEPS steps or MAX_SECONDS seconds.
 """
 
 from __future__ import annotations
@@ -56,7 +54,9 @@ ALLOWED = frozenset({"OK", "INVALID_ARGUMENT", "NOT_FOUND", "UNIMPLEMENTED", "RE
 
 SMALL_INTS = st.integers(-3, 5)
 HUGE = (1 << 28, (1 << 28) + 1, 1 << 40, 1 << 62, (1 << 63) - 1)
-MAX_VALUE_ELEMENTS = 2048
+MAX_VALUE_ELEMENTS = 2048  # a node's value, except the bombs
+BOMBS = 20  # percent of nodes whose value may be any size
+BOMB_DIMS = ([1 << 31], [100_000, 100_000], [3000, 3000], [1 << 16, 1 << 16, 4])
 MAX_STEPS, MAX_SECONDS = 5, 0.2
 NORMS = ("l2", "l1", "linf", "spectral", "product", "", "no-such-norm")
 # Names that collide with each other, with the derivative prefixes, or are merely odd.
@@ -235,6 +235,7 @@ def attr_values(draw, attr: Attr, operands: list[TensorType]) -> graph_pb2.AttrV
         draw(st.lists(SMALL_INTS, max_size=4)),
         [draw(st.sampled_from(HUGE)), 0],                # empty, with a huge dimension
         [1] * draw(st.integers(17, 40)),                 # too many dimensions
+        *[draw(st.sampled_from(BOMB_DIMS))] * 3,         # shapes to price, and refuse
     ]
     return _ints(draw(st.sampled_from(choices)))
 
@@ -318,7 +319,7 @@ def _add_node(draw, ops: list[Op], builder: GraphBuilder, msg: graph_pb2.Graph, 
             if rarely(draw, 2):
                 attrs["no_such_attr"] = graph_pb2.AttrValue(i=1)
             fits = _append(builder, msg, values, op.name, operands, attrs, _node_id(draw, builder),
-                           keep_refused=rarely(draw, 4))
+                           keep_refused=rarely(draw, 4), bomb=rarely(draw, BOMBS))
             if fits is not None:
                 return fits
     return True
@@ -334,18 +335,18 @@ def _operand(draw, builder: GraphBuilder, values: list[str]) -> str:
 
 
 def _append(builder: GraphBuilder, msg: graph_pb2.Graph, values: list[str], op: str, operands: list[str],
-            attrs: dict, node_id: str, keep_refused: bool = False) -> bool | None:
+            attrs: dict, node_id: str, keep_refused: bool = False, bomb: bool = False) -> bool | None:
     """Append the node when the local builder accepts it: True. When it refuses it, append it
     anyway if `keep_refused` (False), else leave it out (None), as also a node whose value would
-    have more than MAX_VALUE_ELEMENTS elements (open dimensions counted as 3). The builder
-    records what it accepts, appended or not: an unused value is harmless."""
+    have more than MAX_VALUE_ELEMENTS elements (open dimensions counted as 3) unless it is a
+    `bomb`. The builder records what it accepts, appended or not: an unused value is harmless."""
     try:
         python_attrs = {key: attr_from_proto(value) for key, value in attrs.items()}
         value = builder.add(op, [builder.value(v) for v in operands], python_attrs, node_id=node_id)
     except WengertError:
         fits = False
     else:
-        if math.prod(3 if d == -1 else d for d in value.type.shape) > MAX_VALUE_ELEMENTS:
+        if math.prod(3 if d == -1 else d for d in value.type.shape) > MAX_VALUE_ELEMENTS and not bomb:
             return None
         fits = True
     if not (fits or keep_refused):

@@ -520,11 +520,12 @@ def test_the_optimiser_fits_an_ode_parameter_through_a_loop():
     target = wg.Client.local().evaluate(lambda x: wg.fori_loop(0, 20, lambda i, y: rk4_step(x, y, 0.05),
                                                                wg.zeros_like(x)), np.array([0.7, 1.3]))
 
-    def loss(x, target):
+    def loss(params, target):
+        x = params["x"]
         y = wg.fori_loop(0, 20, lambda i, y: rk4_step(x, y, 0.05), wg.zeros_like(x))
         return wg.sum((y - target) ** 2)
 
-    result = wg.Client.local().minimize(loss, {"x": np.array([1.0, 1.0])}, {"target": target},
+    result = wg.Client.local().minimize(loss, {"x": np.array([1.0, 1.0])}, target,
                                         stop=wg.optim.Stop(max_steps=400, tolerance=1e-10), lr=0.5)
     np.testing.assert_allclose(result.params["x"], [0.7, 1.3], atol=1e-4)
 

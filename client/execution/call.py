@@ -41,4 +41,5 @@ class Call:
     settings: Settings | None = None  # Minimize: the run (`inputs` are the parameters)
     signatures: tuple[Signature, ...] = ()  # InferTypes
     registry: Any = field(default=None, compare=False)  # DerivativeGraph: what checks the result
+    batched_inputs: tuple[str, ...] = ()  # Evaluate: inputs with a leading batch axis (vmap)
     checkpoint: Checkpoint = field(default_factory=current)  # loops' reverse sweeps (wg.checkpointing)

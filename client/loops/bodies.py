@@ -1,14 +1,13 @@
 """Graph surgery on bodies: the derivative rules of loops build new bodies from old ones.
 
-A body is an ordinary `Graph`; these helpers choose and order its inputs and outputs, copy it
-into a graph being built, and say which outputs depend on which inputs.
+A body is an ordinary `Graph`; these helpers choose and order its inputs and outputs, and say
+which outputs depend on which inputs (`GraphBuilder.inline` copies one into a graph being built).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from wengert.ir.builder import GraphBuilder, Value
 from wengert.ir.graph import Graph, TensorType
 
 
@@ -27,15 +26,6 @@ def relayout(graph: Graph, inputs: Sequence[str], outputs: Sequence[str],
             needed.update(node.inputs)
     return Graph(tuple((name, types[name]) for name in inputs), tuple(reversed(kept)),
                  tuple((name, where[name]) for name in outputs))
-
-
-def inline(graph: Graph, builder: GraphBuilder, feeds: Sequence[Value]) -> list[Value]:
-    """Record `graph`'s nodes in `builder` (with fresh ids), fed `feeds` in input order; its
-    outputs, in order."""
-    env = {name: value for (name, _), value in zip(graph.inputs, feeds)}
-    for node in graph.nodes:
-        env[node.id] = builder.add(node.op, [env[x] for x in node.inputs], node.attr_dict)
-    return [env[vid] for _, vid in graph.outputs]
 
 
 def dependence(graph: Graph) -> list[int]:

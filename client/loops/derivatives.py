@@ -26,7 +26,7 @@ import numpy as np
 from wengert.autodiff.transform import COTANGENT, TANGENT, jvp_graph, prefix_for, vjp_graph
 from wengert.ir.builder import GraphBuilder, Value
 from wengert.ir.graph import Graph, TensorType
-from wengert.loops.bodies import dependence, fresh, inline, relayout
+from wengert.loops.bodies import dependence, fresh, relayout
 from wengert.loops.constructs import SPECS, layout
 from wengert.loops.layout import CARRY, FLAG, INDEX, PRED, Layout, offsets, unpack
 
@@ -187,7 +187,7 @@ def loop_vjp(op: str, g: Value, ans: Value, *primals: Value, needed: Sequence[bo
     feed.update({in_name[("K", k)]: v for k, v in enumerate(k_in)})
     feed.update({prefix + out_name[("C", k)]: v for k, v in zip(float_c, adj)})
     feed.update({prefix + out_name[("Y", k)]: v for k, v in zip(float_y, seed_in)})
-    result = dict(zip(vjp.output_names, inline(vjp, gb, [feed[name] for name in vjp.input_names])))
+    result = gb.inline(vjp, feed)
     outputs = [result[prefix + in_name[("C", k)]] for k in float_c]
     outputs += [s + result[prefix + in_name[("K", k)]] for s, k in zip(sums, float_k)]
     outputs += [result[prefix + in_name[("X", k)]] for k in float_x]
@@ -267,8 +267,14 @@ def adjoint_vjp(op: str, g: Value, ans: Value, *primals: Value, needed: Sequence
     prefix = prefix_for(definition, COTANGENT)
     feeds = dict(zip(names, primals))
     feeds[prefix + "out"] = g
-    result = dict(zip(vjp.output_names, inline(vjp, b, [feeds[name] for name in vjp.input_names])))
+    result = b.inline(vjp, feeds)
     return [result.get(prefix + n) for n in names]
+
+
+def _inline(builder: GraphBuilder, graph: Graph, feeds: Sequence[Value]) -> list[Value]:
+    """`graph` recorded in `builder`, fed `feeds` in input order; its outputs in order."""
+    out = builder.inline(graph, dict(zip(graph.input_names, feeds)))
+    return [out[name] for name in graph.output_names]
 
 
 def _definition(registry, types: Sequence[TensorType], names: Sequence[str], attrs: dict[str, Any]) -> Graph:
@@ -292,9 +298,9 @@ def _definition(registry, types: Sequence[TensorType], names: Sequence[str], att
     p = [fb.input(f"p{k}", v.type) for k, v in enumerate(inputs["P"])]
     x = [fb.input(f"x{k}", TensorType(v.dtype, v.shape[1:])) for k, v in enumerate(inputs["X"])]
     k_ = [fb.input(f"k{k}", v.type) for k, v in enumerate(inputs["K"])]
-    stepped = inline(forward, fb, index + p + x + k_)
+    stepped = _inline(fb, forward, index + p + x + k_)
     outs = {f"c{j}": v for j, v in enumerate(index)}
-    ran = inline(cond, fb, p + k_)[0] if cond is not None else None
+    ran = _inline(fb, cond, p + k_)[0] if cond is not None else None
     nxt = stepped if ran is None else [wg.where(ran, new, old) for new, old in zip(stepped, p)]
     outs = {**({"i": index[0] + 1} if indexed else {}), **{f"p{j}": v for j, v in enumerate(nxt)},
             **({"y_i": index[0]} if indexed else {}), **{f"y_p{j}": v for j, v in enumerate(p)},
@@ -318,7 +324,7 @@ def _definition(registry, types: Sequence[TensorType], names: Sequence[str], att
     kk = [rb.input(f"k{k}", v.type) for k, v in enumerate(inputs["K"])]
     step_index = per_step[:1] if indexed else []
     states = per_step[len(step_index):len(step_index) + n_p]
-    swept = inline(backward, rb, step_index + a + states + xg + kk + gg)
+    swept = _inline(rb, backward, step_index + a + states + xg + kk + gg)
     if cond is not None:
         ran = per_step[-1]
         swept = [wg.where(ran, new, old) for new, old in zip(swept, a)] + \

@@ -13,7 +13,8 @@ import dataclasses
 
 import numpy as np
 
-from wengert.ir.builder import spec, trace
+from wengert.ir.builder import spec
+from wengert.tracing import trace
 from wengert.loops import constructs, derivatives, patterns, running
 from wengert.plugins.opdef import REQUIRED, Attr, Example, OpDef
 

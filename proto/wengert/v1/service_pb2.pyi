@@ -106,7 +106,7 @@ DERIVATIVE_KIND_VJP: DerivativeKind
 DERIVATIVE_KIND_GRADIENT: DerivativeKind
 
 class EvaluateRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "inputs", "outputs")
+    __slots__ = ("graph", "graph_id", "inputs", "outputs", "batched_inputs")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -118,11 +118,13 @@ class EvaluateRequest(_message.Message):
     GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    BATCHED_INPUTS_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
     outputs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
+    batched_inputs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., batched_inputs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
     __slots__ = ("graph_id", "outputs")
