@@ -885,14 +885,14 @@ class InferTypesRequest(_message.Message):
     def __init__(self, signatures: _Optional[_Iterable[_Union[OpSignature, _Mapping]]] = ...) -> None: ...
 
 class SignatureError(_message.Message):
-    __slots__ = ("code", "error_class", "message")
+    __slots__ = ("code", "reason", "message")
     CODE_FIELD_NUMBER: _ClassVar[int]
-    ERROR_CLASS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     code: str
-    error_class: str
+    reason: str
     message: str
-    def __init__(self, code: _Optional[str] = ..., error_class: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class InferredType(_message.Message):
     __slots__ = ("type", "error")
