@@ -192,7 +192,6 @@ def node_error(cls: type[WengertError], node_id: str, op: str, message: str, **d
     return error
 
 
-<<<<<<< HEAD
 def within(where: str, error: WengertError) -> WengertError:
     """`error`, raised inside a graph a node holds (a loop's body), as the same class naming
     `where` (the node, or its attribute) in front of its own message, so both are named."""
@@ -201,23 +200,6 @@ def within(where: str, error: WengertError) -> WengertError:
     return outer
 
 
-ERROR_CLASS_KEY = "wengert-error-class"
-
-# gRPC status -> the classes that travel under it. The first is raised when the status names no
-# class of its own (gRPC itself produced it: a passed deadline, an unreachable server, ...).
-BY_STATUS: dict[str, tuple[type[WengertError], ...]] = {
-    "INVALID_ARGUMENT": (InvalidRequest, InvalidGraph, InvalidIndex, DataDependentShape, InvalidTensor,
-                         EvaluationError),
-    "UNIMPLEMENTED": (UnknownOp, UnsupportedFunction, NoDerivative),
-    "NOT_FOUND": (GraphNotFound,),
-    "RESOURCE_EXHAUSTED": (LimitExceeded,),
-    "DEADLINE_EXCEEDED": (DeadlineExceeded,),
-    "CANCELLED": (Cancelled,),
-    "UNAUTHENTICATED": (Unauthenticated,),
-    "UNAVAILABLE": (Unavailable,),
-    "INTERNAL": (InternalError,),
-    "FAILED_PRECONDITION": (PluginError,),
-=======
 # The classes an ErrorReason comes back as. A status with no details (gRPC itself produced it:
 # a passed deadline, an unreachable server) comes back as the first class of its code.
 REASONS: dict[str, type[WengertError]] = {
@@ -227,7 +209,6 @@ REASONS: dict[str, type[WengertError]] = {
     "LIMIT_EXCEEDED": LimitExceeded, "DEADLINE_EXCEEDED": DeadlineExceeded, "CANCELLED": Cancelled,
     "UNAUTHENTICATED": Unauthenticated, "SERVER_BUSY": Unavailable, "SHUTTING_DOWN": Unavailable,
     "PLUGIN_ERROR": PluginError, "INTERNAL": InternalError,
->>>>>>> main
 }
 BY_CODE: dict[str, type[WengertError]] = {}
 for _cls in REASONS.values():

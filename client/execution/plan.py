@@ -15,13 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, LimitExceeded,
-<<<<<<< HEAD
                             WengertError, node_error, quoted, within)
-from wengert.ir.graph import Graph, Node, TensorType, dtype_name
-=======
-                            node_error, quoted)
 from wengert.ir.graph import Graph, Node, TensorType, dtype_name, shape_text
->>>>>>> main
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
 
