@@ -1,0 +1,125 @@
+"""Plans as straight-line Python: one generated line per step over local variables, compiled once.
+
+The interpreter (`Plan._execute`) looks up each step's arguments in a list and checks each
+result with a general function: about a microsecond per node, which is what a graph of scalar
+ops costs. The function generated here does the same work with those look-ups resolved when it
+is compiled (`v7 = f7(v3)`; `v8 = v7 * k2`). Its results are the interpreter's bit for bit:
+the same NumPy functions on the same values in the same order. Two shortcuts, invisible
+from outside:
+
+* a 0-d result of a ufunc stays the NumPy scalar the ufunc returns (turning it into a 0-d
+  array costs more than the op); it becomes an array before any other op sees it and before it
+  leaves the plan;
+* add, sub, mul, div and neg are written as Python operators, which call the same ufunc on
+  arrays, and on NumPy scalars the same IEEE operation through NumPy's scalar math, without the
+  ufunc's dispatch.
+
+An exception is traced back to the line, and so the step, that raised it, and reported as the
+interpreter reports it (`steps.step_error`). With a `check` (a worker's cancellation and status
+callback) a second variant calls it before every step, as the interpreter does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from wengert.execution.steps import Step, conform, step_error
+
+# Ufuncs whose Python operator is the same computation: the ufunc itself on arrays, the same
+# IEEE operation on NumPy scalars.
+_OPERATORS = {np.add: "{} + {}", np.subtract: "{} - {}", np.multiply: "{} * {}", np.true_divide: "{} / {}",
+              np.negative: "-{}"}
+
+
+class CompiledPlan:
+    """The steps of a plan as one generated function, `source` (kept for reading and
+    debugging). `inputs` and `outputs` are slots in order; `template` holds the constants'
+    values (None elsewhere); `dtypes` and `zero_d` say each slot's dtype and whether it is 0-d
+    and unbatched."""
+
+    def __init__(self, steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[int],
+                 template: Sequence[Any], dtypes: Sequence[np.dtype], zero_d: Sequence[bool], checked: bool):
+        lines, namespace, self._at = _generate(steps, inputs, outputs, template, list(dtypes), zero_d, checked)
+        self.source = "\n".join(lines) + "\n"
+        exec(compile(self.source, f"<compiled plan of {len(steps)} steps>", "exec"), namespace)
+        self._run = namespace["plan"]
+
+    def __call__(self, arrays: Sequence[np.ndarray], batch: int | None, check) -> tuple[np.ndarray, ...]:
+        try:
+            return self._run(*arrays, batch, check)
+        except Exception as exc:
+            step = self._failed_step(exc)
+            if step is None:  # a check, or a result refused by `conform`: already reported
+                raise
+            raise step_error(step, exc) from exc
+
+    def _failed_step(self, exc: Exception) -> Step | None:
+        """The step whose op raised `exc` (None when something else on its line raised)."""
+        tb, line = exc.__traceback__, None
+        while tb is not None:
+            if tb.tb_frame.f_code is self._run.__code__:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        return self._at.get(line)
+
+
+def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[int], template: Sequence[Any],
+              dtypes: list[np.dtype], zero_d: Sequence[bool], checked: bool
+              ) -> tuple[list[str], dict[str, Any], dict[int, Step]]:
+    """The source lines, the names they use, and which line runs which step's op."""
+    namespace: dict[str, Any] = {"conform": conform, "asarray": np.asarray}
+    scalar = set()  # slots that may hold a NumPy scalar rather than a 0-d array
+
+    def name(slot: int, for_ufunc: bool) -> str:
+        if template[slot] is not None:  # a constant
+            value = template[slot]
+            key = f"s{slot}" if for_ufunc and value.ndim == 0 else f"k{slot}"
+            namespace[key] = value[()] if key[0] == "s" else value
+            return key
+        return f"v{slot}" if for_ufunc or slot not in scalar else f"asarray(v{slot})"
+
+    lines = [f"def plan({''.join(f'v{i}, ' for i in inputs)}batch, check):"]
+    at: dict[int, Step] = {}
+    for k, step in enumerate(steps):
+        if checked:
+            namespace[f"n{k}"] = step.node
+            lines.append(f"    check(n{k})")
+        ufunc = not step.batched and isinstance(step.call, np.ufunc) and step.call.nout == 1
+        args = [name(i, ufunc) for i in step.args]
+        if ufunc and not step.attrs and step.call in _OPERATORS and len(args) == step.call.nin:
+            call = _OPERATORS[step.call].format(*args)
+        else:
+            namespace[f"f{k}"] = step.call
+            if step.attrs:
+                namespace[f"a{k}"] = step.attrs
+            call = f"f{k}({', '.join(args)}{f', **a{k}' if step.attrs else ''})"
+        out = f"v{step.out}"
+        lines.append(f"    {out} = {call}")
+        at[len(lines)] = step
+        namespace[f"t{k}"] = step
+        dtypes[step.out] = step.dtype
+        if ufunc and zero_d[step.out]:
+            scalar.add(step.out)
+            if _result_dtype(step.call, [dtypes[i] for i in step.args]) != step.dtype:
+                # Not known to be a NumPy scalar of the node's dtype (which is 0-d and of that dtype).
+                namespace[f"T{k}"] = step.dtype.type
+                lines.append(f"    if {out}.__class__ is not T{k}: {out} = conform({out}, t{k}, batch)")
+        else:
+            lines.append(f"    {out} = conform({out}, t{k}, batch)")
+        freed = [f"v{i}" for i in step.free if template[i] is None and not zero_d[i]]
+        if freed:
+            lines.append(f"    {' = '.join(freed)} = None")
+    lines.append(f"    return ({''.join(name(i, False) + ', ' for i in outputs)})")
+    return lines, namespace, at
+
+
+
+def _result_dtype(ufunc: np.ufunc, dtypes: list[np.dtype]) -> np.dtype | None:
+    """The dtype `ufunc` returns for inputs of `dtypes` (the types the plan's values are
+    checked to have), or None when NumPy cannot say."""
+    try:
+        return ufunc.resolve_dtypes(tuple(dtypes) + (None,) * ufunc.nout)[-1]
+    except (TypeError, ValueError):
+        return None

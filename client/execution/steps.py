@@ -1,0 +1,57 @@
+"""One step of a plan, and the two things every way of running it shares: checking the op's
+result against the node's type, and turning an exception raised by the op into an error that
+names the node and op at fault. The interpreter (`plan.py`) and the compiled plans
+(`compiled.py`) both use these, so a failing node reads the same whichever ran it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from wengert.errors import (EvaluationError, InternalError, LimitExceeded, WengertError, node_error, quoted,
+                            within)
+from wengert.ir.graph import Node, shape_text
+
+
+@dataclass(frozen=True)
+class Step:
+    """Run `call(*values[args], **attrs)` into `values[out]`, then free the slots in `free`."""
+
+    call: Callable[..., np.ndarray]
+    args: tuple[int, ...]
+    out: int
+    attrs: dict[str, Any]
+    node: Node
+    batched: bool
+    free: tuple[int, ...]
+    dtype: np.dtype
+
+
+def conform(out: Any, step: Step, batch: int | None) -> np.ndarray:
+    """The op's result with its declared dtype; a shape disagreeing with the shape rule is a
+    plugin bug, reported as such rather than passed on."""
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if out.dtype != step.dtype:
+        out = out.astype(step.dtype)
+    t = step.node.type
+    core = out.shape[1:] if step.batched else out.shape
+    if core != t.shape or (step.batched and out.shape[0] not in (1, batch)):
+        raise node_error(InternalError, step.node.id, step.node.op,
+                         f"op returned shape {shape_text(out.shape)}, its shape rule says {shape_text(t.shape)}"
+                         + (" after the batch axis" if step.batched else ""))
+    return out
+
+
+def step_error(step: Step, exc: Exception) -> WengertError:
+    """What `exc`, raised by `step`'s op, is reported as: naming the node and op."""
+    node = step.node
+    if isinstance(exc, WengertError):  # from a graph the op runs (a loop's body): name both nodes
+        return within(f"node {quoted(node.id)} ({node.op})", exc)
+    if isinstance(exc, MemoryError):  # past the process's memory: a limit, not a bad input
+        error = node_error(LimitExceeded, node.id, node.op, f"out of memory computing a {node.type} value ({exc})")
+        error.limit = "memory"
+        return error
+    return node_error(EvaluationError, node.id, node.op, f"{type(exc).__name__}: {exc}")
