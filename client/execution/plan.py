@@ -6,13 +6,14 @@ value computed from them carries it too. That is how many JVP/VJP directions, an
 Jacobian basis, go through the graph in one vectorized sweep. Elementwise ops broadcast over
 the batch axis by themselves; other ops use their `batched_forward`, or a loop as last resort.
 
-The steps run in an interpreter (`Plan._execute`) the first time; a plan run again is compiled
+The steps run in an interpreter (`Plan._execute`) at first; a plan run often enough is compiled
 into straight-line Python (`wengert.execution.compiled`), bit for bit the same. The interpreter
 stays for keeping every value (traces) and for debugging (`run(..., interpret=True)`).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -23,9 +24,10 @@ from wengert.execution.steps import Step, conform, step_error
 from wengert.ir.graph import Graph, Node, TensorType, dtype_name
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
-# Runs of a plan by the interpreter before it is compiled: compiling costs about as much as
-# 10-20 interpreted runs of a graph of scalars, and saves no more than that per run on arrays.
-COMPILE_AFTER_RUNS = 16
+# What compiling a plan costs per step, about (CPython's compiler on the generated lines). A plan
+# is compiled once the interpreter has spent as long on it: never more than twice the best
+# choice made knowing the future, and a plan run once (a one-off graph) never waits for it.
+COMPILE_SECONDS_PER_STEP = 25e-6
 
 
 class Plan:
@@ -63,7 +65,7 @@ class Plan:
                                node.attr_dict, node, any(flags), free, np.dtype(node.type.dtype)))
         self.steps = steps
         self.is_batched = is_batched
-        self._runs = 0
+        self._interpreting = 0.0  # seconds the interpreter has spent running this plan
         self._compiled: list[CompiledPlan | None] = [None, None]  # unchecked, checked
 
     def run(self, feeds: Mapping[str, np.ndarray], check: Check | None = None,
@@ -100,18 +102,19 @@ class Plan:
         return self._compiled[key]
 
     def _runner(self, check: Check | None) -> Callable:
-        """The interpreter on a plan's first run, the compiled plan from its second on: a graph
-        run once (a one-off request, a large first call) never waits for compiling."""
-        if self._runs < COMPILE_AFTER_RUNS:
-            self._runs += 1
+        """The compiled plan once it pays (see COMPILE_SECONDS_PER_STEP), else the interpreter."""
+        checked = check is not None
+        if self._compiled[checked] is None and self._interpreting < COMPILE_SECONDS_PER_STEP * len(self.steps):
             return self._interpreted
-        return self.compiled(check is not None)
+        return self.compiled(checked)
 
     def _interpreted(self, arrays: Sequence[np.ndarray], batch: int | None, check: Check | None) -> list:
+        start = time.perf_counter()
         values = self._template.copy()
         for name, array in zip(self.graph.input_names, arrays):
             values[self.slots[name]] = array
         self._execute(values, check, batch)
+        self._interpreting += time.perf_counter() - start
         return [values[self.slots[vid]] for _, vid in self.graph.outputs]
 
     def _execute(self, values: list[Any], check: Check | None, batch: int | None) -> None:
