@@ -1,18 +1,20 @@
 """Compiled plans (straight-line Python, `wengert.execution.compiled`) against the interpreter:
 bit-identical results on every builtin op's checker examples, their JVP and VJP graphs and
-batched runs, and on random graphs; errors naming the same node and op; the same source for
-the same plan."""
+batched runs, and on random graphs, op by op and with elementwise chains fused into blocks
+(`wengert.execution.fusion`, shrunk here so that small arrays make several blocks and a
+partial one); errors naming the same node and op; the same source for the same plan."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_random_graphs import graphs
 
 import wengert as wg
 from wengert.errors import EvaluationError, InternalError, WengertError
+from wengert.execution import fusion
 from wengert.execution import plan as plan_module
 from wengert.execution.engine import Engine
 from wengert.execution.plan import Plan
@@ -25,6 +27,14 @@ from wengert.plugins.shapes import same_as_first
 
 REGISTRY = default_registry()
 ENGINE = Engine(REGISTRY)
+
+
+@pytest.fixture(params=["op by op", "fused"])
+def blocks(request, monkeypatch):
+    """Whether elementwise chains of small arrays run fused, in blocks of 3 elements."""
+    if request.param == "fused":
+        monkeypatch.setattr(fusion, "MIN_SIZE", 2)
+        monkeypatch.setattr(fusion, "BLOCK", 3)
 
 
 def assert_bit_identical(got: dict, want: dict) -> None:
@@ -57,7 +67,7 @@ def op_cases():
 
 
 @pytest.mark.parametrize("name, example, dtype", list(op_cases()))
-def test_compiled_plans_match_the_interpreter_bit_for_bit_on_every_builtin_op(name, example, dtype):
+def test_compiled_plans_match_the_interpreter_bit_for_bit_on_every_builtin_op(name, example, dtype, blocks):
     rng = np.random.default_rng(1)
     names = [f"x{i}" for i in range(len(example.inputs))]
     feeds = {n: np.asarray(a).astype(dtype) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
@@ -82,9 +92,9 @@ def test_compiled_plans_match_the_interpreter_bit_for_bit_on_every_builtin_op(na
         both_agree(vjp, {**feeds, "cotangent:y": cotangent})
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(graph=graphs(), seed=st.integers(0, 2**32 - 1))
-def test_compiled_plans_match_the_interpreter_on_random_graphs_and_their_gradients(graph, seed):
+def test_compiled_plans_match_the_interpreter_on_random_graphs_and_their_gradients(graph, seed, blocks):
     rng = np.random.default_rng(seed)
     feeds = {name: rng.normal(size=t.shape) for name, t in graph.inputs}
     both_agree(graph, feeds)
@@ -106,6 +116,35 @@ def test_a_chain_of_scalars_of_mixed_dtypes_matches_the_interpreter():
     both_agree(graph, feeds)
     both_agree(ENGINE.derivative_graph(graph, "vjp", ["x", "s"], seeds=["y"]),
                {**feeds, "cotangent:y": np.asarray(1.0)})
+
+
+def test_a_long_elementwise_chain_on_a_large_array_runs_fused_with_the_same_bits():
+    x = np.random.default_rng(0).normal(size=fusion.MIN_SIZE + 5)
+    graph = wg.trace(lambda x: {"y": wg.sin(x) * x + wg.exp(-x * x), "z": wg.sum(wg.tanh(x) * 2.0 - x)}, x)
+    for g, feeds in [(graph, {"x": x}),
+                     (ENGINE.derivative_graph(graph, "vjp", None, seeds=["y", "z"]),
+                      {"x": x, "cotangent:y": np.cos(x), "cotangent:z": np.asarray(0.5)})]:
+        plan = Plan(g, REGISTRY)
+        assert "g0(" in plan.compiled().source  # a fused chain, not one line per step
+        assert_bit_identical(compiled_run(plan, feeds), plan.run(feeds, interpret=True))
+
+
+def test_an_op_failing_in_a_fused_chain_is_reported_as_the_interpreter_reports_it(monkeypatch):
+    monkeypatch.setattr(fusion, "MIN_SIZE", 2)
+    monkeypatch.setattr(fusion, "BLOCK", 3)
+    graph = wg.trace(lambda x: wg.sin(x) * 2.0 / (x - 1.0) + 1.0, np.ones(8))
+    plan = Plan(graph, REGISTRY)
+    assert "g0(" in plan.compiled().source
+    x = np.arange(8.0) / 4  # 1.0 in the second block
+    errors = []
+    with np.errstate(divide="raise"):  # a caller's choice: division by zero is an error
+        for run in (lambda: plan.run({"x": x}, interpret=True), lambda: compiled_run(plan, {"x": x})):
+            with pytest.raises(EvaluationError) as caught:
+                run()
+            errors.append(caught.value)
+    interpreted, compiled = errors
+    assert str(compiled) == str(interpreted)
+    assert (compiled.node, compiled.op) == (interpreted.node, "div")
 
 
 def _planted(name: str, forward) -> OpDef:

@@ -14,9 +14,11 @@ from outside:
   arrays, and on NumPy scalars the same IEEE operation through NumPy's scalar math, without the
   ufunc's dispatch.
 
-An exception is traced back to the line, and so the step, that raised it, and reported as the
-interpreter reports it (`steps.step_error`). With a `check` (a worker's cancellation and status
-callback) a second variant calls it before every step, as the interpreter does.
+Consecutive elementwise steps over large arrays run as one `FusedChain`, block by block
+(`wengert.execution.fusion`). An exception is traced back to the line, and so the step, that
+raised it, and reported as the interpreter reports it (`steps.step_error`). With a `check` (a
+worker's cancellation and status callback) a second variant calls it before every step, as the
+interpreter does.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from wengert.execution.steps import Step, conform, step_error
+from wengert.execution.fusion import chains
+from wengert.execution.steps import Step, conform, elementwise_ufunc, result_dtype, step_error
+from wengert.ir.graph import TensorType
 
 # Ufuncs whose Python operator is the same computation: the ufunc itself on arrays, the same
 # IEEE operation on NumPy scalars.
@@ -36,12 +40,12 @@ _OPERATORS = {np.add: "{} + {}", np.subtract: "{} - {}", np.multiply: "{} * {}",
 class CompiledPlan:
     """The steps of a plan as one generated function, `source` (kept for reading and
     debugging). `inputs` and `outputs` are slots in order; `template` holds the constants'
-    values (None elsewhere); `dtypes` and `zero_d` say each slot's dtype and whether it is 0-d
-    and unbatched."""
+    values (None elsewhere); `types` and `batched` say each slot's type and whether it carries
+    a batch axis."""
 
     def __init__(self, steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[int],
-                 template: Sequence[Any], dtypes: Sequence[np.dtype], zero_d: Sequence[bool], checked: bool):
-        lines, namespace, self._at = _generate(steps, inputs, outputs, template, list(dtypes), zero_d, checked)
+                 template: Sequence[Any], types: Sequence[TensorType], batched: Sequence[bool], checked: bool):
+        lines, namespace, self._at = _generate(steps, inputs, outputs, template, types, batched, checked)
         self.source = "\n".join(lines) + "\n"
         exec(compile(self.source, f"<compiled plan of {len(steps)} steps>", "exec"), namespace)
         self._run = namespace["plan"]
@@ -51,7 +55,7 @@ class CompiledPlan:
             return self._run(*arrays, batch, check)
         except Exception as exc:
             step = self._failed_step(exc)
-            if step is None:  # a check, or a result refused by `conform`: already reported
+            if step is None:  # a check, a result refused by `conform`, a fused chain: already reported
                 raise
             raise step_error(step, exc) from exc
 
@@ -66,10 +70,11 @@ class CompiledPlan:
 
 
 def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[int], template: Sequence[Any],
-              dtypes: list[np.dtype], zero_d: Sequence[bool], checked: bool
+              types: Sequence[TensorType], batched: Sequence[bool], checked: bool
               ) -> tuple[list[str], dict[str, Any], dict[int, Step]]:
     """The source lines, the names they use, and which line runs which step's op."""
     namespace: dict[str, Any] = {"conform": conform, "asarray": np.asarray}
+    zero_d = [t.ndim == 0 and not b for t, b in zip(types, batched)]
     scalar = set()  # slots that may hold a NumPy scalar rather than a 0-d array
 
     def name(slot: int, for_ufunc: bool) -> str:
@@ -80,13 +85,33 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
             return key
         return f"v{slot}" if for_ufunc or slot not in scalar else f"asarray(v{slot})"
 
+    def free(*run: Step) -> None:
+        freed = [f"v{i}" for step in run for i in step.free
+                 if template[i] is None and not zero_d[i] and not any(i == s.out for s in run)]
+        if freed:
+            lines.append(f"    {' = '.join(dict.fromkeys(freed))} = None")
+
+    fused = chains(steps, types, outputs)
     lines = [f"def plan({''.join(f'v{i}, ' for i in inputs)}batch, check):"]
     at: dict[int, Step] = {}
-    for k, step in enumerate(steps):
+    k = 0
+    while k < len(steps):
+        if k in fused:
+            chain = fused[k]
+            if checked:
+                namespace.update({f"n{k + j}": step.node for j, step in enumerate(chain.steps)})
+                lines.append("    " + "; ".join(f"check(n{k + j})" for j in range(len(chain.steps))))
+            namespace[f"g{k}"] = chain
+            outs = "".join(f"v{i}, " for i in chain.outputs)
+            lines.append(f"    {outs or '_'} = g{k}({', '.join(name(i, True) for i in chain.inputs)})")
+            free(*chain.steps)
+            k += len(chain.steps)
+            continue
+        step = steps[k]
         if checked:
             namespace[f"n{k}"] = step.node
             lines.append(f"    check(n{k})")
-        ufunc = not step.batched and isinstance(step.call, np.ufunc) and step.call.nout == 1
+        ufunc = not step.batched and elementwise_ufunc(step.call)
         args = [name(i, ufunc) for i in step.args]
         if ufunc and not step.attrs and step.call in _OPERATORS and len(args) == step.call.nin:
             call = _OPERATORS[step.call].format(*args)
@@ -99,27 +124,16 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
         lines.append(f"    {out} = {call}")
         at[len(lines)] = step
         namespace[f"t{k}"] = step
-        dtypes[step.out] = step.dtype
         if ufunc and zero_d[step.out]:
             scalar.add(step.out)
-            if _result_dtype(step.call, [dtypes[i] for i in step.args]) != step.dtype:
+            if result_dtype(step.call, [np.dtype(types[i].dtype) for i in step.args]) != step.dtype:
                 # Not known to be a NumPy scalar of the node's dtype (which is 0-d and of that dtype).
                 namespace[f"T{k}"] = step.dtype.type
                 lines.append(f"    if {out}.__class__ is not T{k}: {out} = conform({out}, t{k}, batch)")
         else:
             lines.append(f"    {out} = conform({out}, t{k}, batch)")
-        freed = [f"v{i}" for i in step.free if template[i] is None and not zero_d[i]]
-        if freed:
-            lines.append(f"    {' = '.join(freed)} = None")
+        free(step)
+        k += 1
     lines.append(f"    return ({''.join(name(i, False) + ', ' for i in outputs)})")
     return lines, namespace, at
 
-
-
-def _result_dtype(ufunc: np.ufunc, dtypes: list[np.dtype]) -> np.dtype | None:
-    """The dtype `ufunc` returns for inputs of `dtypes` (the types the plan's values are
-    checked to have), or None when NumPy cannot say."""
-    try:
-        return ufunc.resolve_dtypes(tuple(dtypes) + (None,) * ufunc.nout)[-1]
-    except (TypeError, ValueError):
-        return None

@@ -93,12 +93,11 @@ class Plan:
         compiled on first use and kept with the plan."""
         key = int(checked)
         if self._compiled[key] is None:
-            types = [self.graph.types[vid] for vid in self.slots]  # slots number the values in order
             self._compiled[key] = CompiledPlan(
                 self.steps, [self.slots[n] for n in self.graph.input_names],
                 [self.slots[vid] for _, vid in self.graph.outputs], self._template,
-                [np.dtype(t.dtype) for t in types],
-                [t.ndim == 0 and not self.is_batched[vid] for vid, t in zip(self.slots, types)], checked)
+                [self.graph.types[vid] for vid in self.slots],  # slots number the values in order
+                [self.is_batched[vid] for vid in self.slots], checked)
         return self._compiled[key]
 
     def _runner(self, check: Check | None) -> Callable:

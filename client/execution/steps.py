@@ -1,6 +1,6 @@
-"""One step of a plan, and the two things every way of running it shares: checking the op's
-result against the node's type, and turning an exception raised by the op into an error that
-names the node and op at fault. The interpreter (`plan.py`) and the compiled plans
+"""One step of a plan, and what every way of running it shares: checking the op's result
+against the node's type, turning an exception raised by the op into an error that names the
+node and op at fault, and knowing which dtype a ufunc step returns. The interpreter (`plan.py`) and the compiled plans
 (`compiled.py`) both use these, so a failing node reads the same whichever ran it."""
 
 from __future__ import annotations
@@ -55,3 +55,18 @@ def step_error(step: Step, exc: Exception) -> WengertError:
         error.limit = "memory"
         return error
     return node_error(EvaluationError, node.id, node.op, f"{type(exc).__name__}: {exc}")
+
+
+def result_dtype(ufunc: np.ufunc, dtypes: list[np.dtype]) -> np.dtype | None:
+    """The dtype `ufunc` returns for inputs of `dtypes` (the types the plan's values are
+    checked to have), or None when NumPy cannot say."""
+    try:
+        return ufunc.resolve_dtypes(tuple(dtypes) + (None,) * ufunc.nout)[-1]
+    except (TypeError, ValueError):
+        return None
+
+
+def elementwise_ufunc(call: Any) -> bool:
+    """Whether `call` is a NumPy ufunc of one output computing each element on its own (not a
+    generalized ufunc such as matmul)."""
+    return isinstance(call, np.ufunc) and call.nout == 1 and call.signature is None
