@@ -38,21 +38,24 @@ _OPERATORS = {np.add: "{} + {}", np.subtract: "{} - {}", np.multiply: "{} * {}",
 
 
 class CompiledPlan:
-    """The steps of a plan as one generated function, `source` (kept for reading and
-    debugging). `inputs` and `outputs` are slots in order; `template` holds the constants'
-    values (None elsewhere); `types` and `batched` say each slot's type and whether it carries
-    a batch axis."""
+    """The steps of a plan as one generated `function` of the inputs, the batch size and the
+    check, returning the outputs; its `source` is kept for reading and debugging. `inputs` and
+    `outputs` are slots in order; `template` holds the constants' values (None elsewhere);
+    `types` and `batched` say each slot's type and whether it carries a batch axis."""
 
     def __init__(self, steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[int],
                  template: Sequence[Any], types: Sequence[TensorType], batched: Sequence[bool], checked: bool):
         lines, namespace, self._at = _generate(steps, inputs, outputs, template, types, batched, checked)
         self.source = "\n".join(lines) + "\n"
         exec(compile(self.source, f"<compiled plan of {len(steps)} steps>", "exec"), namespace)
-        self._run = namespace["plan"]
+        # Taken out of its own globals: a function in its globals is a reference cycle, which
+        # would keep the plan's constants alive after the cache drops the plan, until a full
+        # garbage collection.
+        self.function = namespace.pop("plan")
 
     def __call__(self, arrays: Sequence[np.ndarray], batch: int | None, check) -> tuple[np.ndarray, ...]:
         try:
-            return self._run(*arrays, batch, check)
+            return self.function(*arrays, batch, check)
         except Exception as exc:
             step = self._failed_step(exc)
             if step is None:  # a check, a result refused by `conform`, a fused chain: already reported
@@ -63,7 +66,7 @@ class CompiledPlan:
         """The step whose op raised `exc` (None when something else on its line raised)."""
         tb, line = exc.__traceback__, None
         while tb is not None:
-            if tb.tb_frame.f_code is self._run.__code__:
+            if tb.tb_frame.f_code is self.function.__code__:
                 line = tb.tb_lineno
             tb = tb.tb_next
         return self._at.get(line)
@@ -126,7 +129,8 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
         namespace[f"t{k}"] = step
         if ufunc and zero_d[step.out]:
             scalar.add(step.out)
-            if result_dtype(step.call, [np.dtype(types[i].dtype) for i in step.args]) != step.dtype:
+            if (any(types[i].ndim for i in step.args)  # a shape rule making 0-d of arrays: check it
+                    or result_dtype(step.call, [np.dtype(types[i].dtype) for i in step.args]) != step.dtype):
                 # Not known to be a NumPy scalar of the node's dtype (which is 0-d and of that dtype).
                 namespace[f"T{k}"] = step.dtype.type
                 lines.append(f"    if {out}.__class__ is not T{k}: {out} = conform({out}, t{k}, batch)")

@@ -15,6 +15,7 @@ was no faster than NumPy on sin(x)*x + exp(-x*x). So wengert fuses with NumPy's 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -69,12 +70,12 @@ class FusedChain:
         self._ops = tuple(ops)
 
     def __call__(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-        outs = tuple(np.empty(self.shape, dtype) for dtype in self._out_dtypes)
-        whole = [a.reshape(-1) if np.ndim(a) else a for a in arrays] + [out.reshape(-1) for out in outs]
-        size = outs[0].size if outs else int(np.prod(self.shape))
-        buffers = [np.empty(min(BLOCK, size), dtype) for dtype in self._buffer_dtypes]
-        op = None
+        op = self._ops[0]  # the step an error is reported at
         try:
+            outs = tuple(np.empty(self.shape, dtype) for dtype in self._out_dtypes)
+            whole = [a.reshape(-1) if np.ndim(a) else a for a in arrays] + [out.reshape(-1) for out in outs]
+            size = math.prod(self.shape)
+            buffers = [np.empty(min(BLOCK, size), dtype) for dtype in self._buffer_dtypes]
             for low in range(0, size, BLOCK):
                 high = min(low + BLOCK, size)
                 views = ([a[low:high] if np.ndim(a) else a for a in whole]
