@@ -73,7 +73,7 @@ def serve(args: argparse.Namespace) -> int:
         log.error("cannot start: %s", exc)
         return 2
     if config.metrics_port:
-        calls.metrics.serve(config.metrics_port, config.host)
+        calls.metrics.serve(config.metrics_port, config.metrics_host or config.host)
     signals = ShutdownSignals()
     server.start()
     health.set_serving(status)

@@ -42,6 +42,7 @@ class Config:
     max_connection_age: float = 0.0
     log_level: str = "INFO"
     metrics_port: int = 0
+    metrics_host: str = ""
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
@@ -103,6 +104,9 @@ HELP = {
                           "balancing round robin over DNS find pods added by a scale-out",
     "log_level": "DEBUG, INFO (one line per request), WARNING or ERROR",
     "metrics_port": "serve Prometheus metrics over HTTP on this port; 0 is off",
+    "metrics_host": "address the metrics endpoint binds (default: --host). It is plain HTTP without "
+                    "authentication, by design (counts and times, no request content): bind it where "
+                    "only the scraper reaches",
     "tls_cert": "PEM certificate chain; with --tls-key, serve TLS",
     "tls_key": "PEM private key of --tls-cert",
     "tls_client_ca": "PEM CA bundle; require client certificates signed by it (mutual TLS)",
