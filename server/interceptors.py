@@ -99,6 +99,8 @@ class CallInterceptor(grpc.ServerInterceptor):
                 yield call
         except WengertError as exc:
             call.code = exc.code
+            if exc.code == "INTERNAL":  # a plugin's bug (an op disagreeing with its shape rule)
+                log.error("internal error in %s: %s", method, exc)
             context.set_trailing_metadata(error_metadata(exc))
             context.abort(grpc.StatusCode[exc.code], str(exc))
         except Exception:
