@@ -1,6 +1,9 @@
-"""Shared fixtures: the notes' worked example and a fresh engine per test."""
+"""Shared fixtures: the notes' worked example, a fresh engine per test, and one verification
+cache for every server and command the suite starts."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -32,6 +35,17 @@ def worked_graph() -> wg.Graph:
 @pytest.fixture
 def engine() -> Engine:
     return Engine(default_registry())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def verification_cache(tmp_path_factory):
+    """Servers verify their plugins before serving (see docs/plugins.md): they share this
+    session's cache, so the builtin ops are checked once per run, not once per server, and the
+    user's own cache is never touched."""
+    folder = tmp_path_factory.mktemp("verification-cache")
+    os.environ["WENGERT_VERIFICATION_CACHE"] = str(folder)
+    yield folder
+    del os.environ["WENGERT_VERIFICATION_CACHE"]
 
 
 # -- a real server, shared by the end-to-end tests (see tests/serving.py) ------------------
