@@ -1,8 +1,9 @@
 """Verified serving: `wengert serve` serves an op only once the derivative checker has passed it,
 and keeps the verdicts on disk, so a restart with the same plugins checks nothing again.
 
-A plugin's verdicts are stored under a key made of wengert's version and files and the plugin's
-name, version and files (those its distribution installed, and its module's package). They are
+A plugin's verdicts are stored under a key made of wengert's version and files, NumPy's version,
+and the plugin's name, version and files (those its distribution installed, and its module's
+package). They are
 used only while every op their checks looked up is still provided by a plugin with the same key,
 so editing, upgrading, adding or removing a plugin re-verifies exactly the plugins it can
 affect. A cache that is missing, corrupt or read-only costs a fresh verification, never a failed
@@ -135,14 +136,16 @@ def _write(path: Path, entry: dict) -> str:
 
 # -- keys ---------------------------------------------------------------------------------------
 def wengert_key() -> str:
-    """wengert's version and a hash of its files: a changed engine or checker re-verifies all."""
+    """wengert's version, a hash of its files and NumPy's version (every forward runs on it): a
+    changed engine, checker or NumPy re-verifies everything. Other dependencies are not tracked."""
+    import numpy
     import wengert
     import wengert.plugins
 
     files = {}
     for package in (wengert, wengert.plugins):
         files.update(_package_files(package))
-    return importlib.metadata.version("wengert") + "+" + _digest(files)
+    return f"{importlib.metadata.version('wengert')}+{_digest(files)}+numpy-{numpy.__version__}"
 
 
 def plugin_key(plugin: PluginInfo, wengert: str) -> str:
