@@ -29,11 +29,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+sys.path.insert(0, str(HERE))
 import wengert as wg  # noqa: E402
 from bench_core import mlp_loss, mlp_numpy  # noqa: E402
-from conftest import WORKED_POINT, worked_example  # noqa: E402
-from serving import launch, wait_until_serving  # noqa: E402
+from wengert.testing import WORKED_POINT, worked_example  # noqa: E402
+from wengert.testing import launch, wait_until_serving  # noqa: E402
 from wengert.v1 import service_pb2 as pb  # noqa: E402
 from wengert.v1 import service_pb2_grpc  # noqa: E402
 from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto  # noqa: E402

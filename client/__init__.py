@@ -14,12 +14,14 @@ from wengert.aio import AsyncClient
 from wengert.api import OpInfo
 from wengert.ir.builder import GraphBuilder, Value, apply, spec, trace
 from wengert.client import Client
+from wengert.execution.cost import Limits, Quote
 from wengert.errors import (
     Cancelled,
     DeadlineExceeded,
     GraphNotFound,
     InternalError,
     InvalidGraph,
+    InvalidIndex,
     InvalidRequest,
     InvalidTensor,
     LimitExceeded,
@@ -33,7 +35,7 @@ from wengert.errors import (
 from wengert.ir.graph import Graph, Literal, Node, TensorType, wengert_list
 from wengert.numpy_api import *  # noqa: F403 - the NumPy-named graph functions
 from wengert.numpy_api import abs, max, min, sum  # noqa: A004 - NumPy's names, on purpose
-from wengert.plugins import REQUIRED, Attr, Example, NormDef, OpDef, ShapeError, hookimpl
+from wengert.plugins import REQUIRED, Attr, Cost, Example, NormDef, OpDef, ShapeError, hookimpl
 from wengert.serialization import load, save
 from wengert.tables import Trace, TraceRow
 from wengert.transforms import grad, jacobian, value_and_grad

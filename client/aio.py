@@ -14,8 +14,10 @@ from typing import Any
 
 import grpc
 
-from wengert.api import Call, ClientAPI
+from wengert.api import ClientAPI
+from wengert.execution.call import Call
 from wengert.transport.codec import STREAMS
+from wengert.execution.cost import Quote
 from wengert.transport.local import LocalTransport
 from wengert.transport.remote import Attempt, RemoteTransport
 
@@ -25,13 +27,13 @@ class AsyncRemoteTransport(RemoteTransport):
 
     grpc_module = grpc.aio
 
-    async def __call__(self, call: Call) -> Any:
-        attempt = Attempt(call, self.ids, self.policy)
-        method = getattr(self.stub, call.rpc)
+    async def __call__(self, call: Call, priced: bool = False) -> Any:
+        attempt = Attempt(call, self.ids, self.policy, priced)
+        method = getattr(self.stub, attempt.rpc)
         while True:
             try:
-                pending = method(attempt.request, timeout=attempt.timeout(), metadata=self.metadata)
-                response = [piece async for piece in pending] if call.rpc in STREAMS else await pending
+                pending = method(attempt.message(), timeout=attempt.timeout(), metadata=self.metadata)
+                response = [piece async for piece in pending] if attempt.rpc in STREAMS else await pending
             except grpc.RpcError as exc:
                 await asyncio.sleep(attempt.retry_after(exc))
             else:
@@ -47,21 +49,37 @@ class AsyncLocalTransport(LocalTransport):
     async def __call__(self, call: Call) -> Any:
         return await asyncio.to_thread(super().__call__, call)
 
+    async def cost(self, call: Call) -> Quote:
+        return super().cost(call)
+
     async def close(self) -> None:
         """Nothing to release."""
 
 
 class AsyncClient(ClientAPI):
-    """An asyncio client: every method is a coroutine; the arguments are `ClientAPI`'s."""
+    """An asyncio client: every method is a coroutine; the arguments are `ClientAPI`'s.
+
+    Tracing is synchronous, so a node of an op only the server has is typed over a second,
+    blocking channel to the same server: the event loop waits for that round trip (once per
+    new signature, see `wengert.server_ops`)."""
 
     remote_transport = AsyncRemoteTransport
     local_transport = AsyncLocalTransport
+    _typing: RemoteTransport | None = None
 
     async def _run(self, call, finish):
+        if self._pricing:
+            return await self._transport.cost(call)
         return finish(await self._transport(call))
+
+    def _blocking_transport(self, target, settings):
+        self._typing = RemoteTransport.connect(target, **settings)
+        return self._typing
 
     async def close(self) -> None:
         await self._transport.close()
+        if self._typing is not None:
+            self._typing.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -21,45 +21,35 @@ How arguments and results are shaped (the same for every method):
 
 from __future__ import annotations
 
+import copy
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from wengert.ir.builder import trace as trace_graph
+from wengert.execution.call import Call
+from wengert.execution.cost import Limits, Quote
 from wengert.execution.engine import MODES
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph
 from wengert.jacobians.sweeps import FORMATS
+from wengert.plugins.opdef import Attr
+from wengert.server_ops import Ops, ServerOps
 from wengert.tables import Trace
 
 TRACE_MODES = ("none", "forward", "reverse")
+PRICED = ("evaluate", "jvp", "vjp", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "trace",
+          "derivative_graph")
 DERIVATIVE_KINDS = ("jvp", "vjp", "gradient")
 
 
 @dataclass(frozen=True)
-class Call:
-    """One request, before any transport sees it: the RPC's name and its fields as arrays."""
-
-    rpc: str
-    graph: Graph | None = None
-    inputs: dict[str, np.ndarray] = field(default_factory=dict)
-    outputs: tuple[str, ...] = ()
-    tangents: dict[str, np.ndarray] = field(default_factory=dict)
-    cotangents: dict[str, np.ndarray] = field(default_factory=dict)
-    wrt: tuple[str, ...] = ()
-    batched: bool = False
-    mode: str = ""
-    directions: dict[str, np.ndarray] = field(default_factory=dict)  # Hvp
-    output: str = ""  # Hessian, Hvp: the scalar output ("" for the only one)
-    format: str = "dense"  # Jacobian, Hessian: "dense" or "sparse" (COO) blocks
-    kind: str = ""  # DerivativeGraph: "jvp", "vjp" or "gradient"
-
-
-@dataclass(frozen=True)
 class OpInfo:
-    """One op of the catalogue `list_ops` returns. `arity` is None for a variadic op."""
+    """One op of the catalogue `list_ops` returns. `arity` is None for a variadic op. `schema`
+    holds the attributes as `Attr` records (kind, default, doc), so that a client without the
+    op's plugin can still check and normalize a node's attributes."""
 
     name: str
     plugin: str
@@ -69,6 +59,7 @@ class OpInfo:
     doc: str
     has_jvp: bool
     has_vjp: bool
+    schema: tuple[Attr, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,32 +85,69 @@ class ClientAPI:
     included. `credentials`: `grpc.ChannelCredentials` for TLS. `token`: sent as a bearer
     token. `retries`: how often UNAVAILABLE is retried. `load_balancing="round_robin"` spreads
     calls over every address the target resolves to (e.g. a headless Kubernetes service).
-    `options`: extra gRPC channel options. `registry`: the ops functions are traced with
-    (default: the plugins installed here), e.g. one that holds a plugin the server loads.
+    `options`: extra gRPC channel options. `registry`: the ops installed here that functions
+    are traced with (default: the plugins installed here); the server's other ops come on top
+    of them, typed by the server (see `registry` and `ops`).
     """
-
-    remote_transport: Any
-    local_transport: Any
 
     def __init__(self, target: str, *, timeout: float | None = None, credentials=None,
                  token: str | None = None, retries: int = 5,
                  options: Sequence[tuple[str, Any]] = (), load_balancing: str | None = None,
                  registry=None):
-        self._transport = self.remote_transport.connect(
-            target, timeout=timeout, credentials=credentials, token=token, retries=retries,
-            options=options, load_balancing=load_balancing)
-        self._registry = registry
+        settings = dict(timeout=timeout, credentials=credentials, token=token, retries=retries,
+                        options=options, load_balancing=load_balancing)
+        self._transport = self.remote_transport.connect(target, **settings)
+        ask = self._blocking_transport(target, settings)
+        self._registry = ServerOps(target, registry, list_ops=lambda: ask(Call("ListOps")),
+                                   infer_types=lambda sigs: ask(Call("InferTypes", signatures=tuple(sigs))))
+
+    remote_transport: Any
+    local_transport: Any
+    _pricing = False  # set on the copy `cost` makes: `_run` then prices the call instead
 
     @classmethod
-    def local(cls, registry=None):
-        """The same API on an in-process engine (no network), with `registry`'s ops."""
+    def local(cls, registry=None, limits: Limits | None = None):
+        """The same API on an in-process engine (no network), with `registry`'s ops, admitting
+        requests within `limits` as a server does (default: none; `cost` prices either way)."""
         client = cls.__new__(cls)
-        client._transport = cls.local_transport(registry)
+        client._transport = cls.local_transport(registry, limits)
         client._registry = registry
         return client
 
     def _run(self, call: Call, finish: Callable[[Any], Any]) -> Any:
+        """Send `call` and `finish` its result, or, when pricing, return its `Quote`."""
         raise NotImplementedError
+
+    def cost(self, f, *args, kind: str = "evaluate", **options) -> Quote:
+        """What `getattr(client, kind)(f, *args, **options)` would cost, priced without running
+        it: peak memory, work and response size, the plans it runs, and whether the limits (the
+        server's, or those given to `Client.local`) admit it. `kind` is one of PRICED."""
+        if kind not in PRICED:
+            raise InvalidRequest(f"cannot price {kind!r}; price one of {', '.join(PRICED)}")
+        pricing = copy.copy(self)
+        pricing._pricing = True
+        return getattr(pricing, kind)(f, *args, **options)
+
+    def _blocking_transport(self, target: str, settings: dict) -> Callable[[Call], Any]:
+        """A transport whose calls return their results: what types nodes while tracing."""
+        return self._transport
+
+    @property
+    def registry(self):
+        """The ops functions are traced with: the plugins installed here, then (remote) the
+        server's other ops, typed by the server (`wengert.server_ops`). Pass it to `wg.trace` or
+        `wg.load` to build or read a graph for this client outside its methods."""
+        if self._registry is None:
+            from wengert.plugins.registry import default_registry
+
+            return default_registry()
+        return self._registry
+
+    @property
+    def ops(self) -> Ops:
+        """Every op of `registry` as a function, the server's included:
+        `client.ops.acme_softsign(x, sharpness=2.0)` in a function this client traces."""
+        return Ops(self.registry)
 
     def evaluate(self, f, *args, outputs: str | Sequence[str] | None = None):
         """The value(s) of `f` at the inputs `args`."""
@@ -207,7 +235,8 @@ class ClientAPI:
         graph = f if isinstance(f, Graph) else self._bind(f, _arguments(args))[0]
         names = () if wrt is None else (wrt,) if isinstance(wrt, str) else tuple(wrt)
         outs = () if outputs is None else (outputs,) if isinstance(outputs, str) else tuple(outputs)
-        return self._run(Call("DerivativeGraph", graph, outputs=outs, wrt=names, kind=kind), lambda r: r)
+        call = Call("DerivativeGraph", graph, outputs=outs, wrt=names, kind=kind, registry=self._registry)
+        return self._run(call, lambda r: r)
 
     def value_and_grad(self, f, *args, argnums: int | Sequence[int] | None = None,
                        wrt: str | Sequence[str] | None = None):

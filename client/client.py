@@ -22,6 +22,8 @@ class Client(ClientAPI):
     local_transport = LocalTransport
 
     def _run(self, call, finish):
+        if self._pricing:
+            return self._transport.cost(call)
         return finish(self._transport(call))
 
     def minimize(self, f, params, data=None, **options):

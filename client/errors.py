@@ -13,11 +13,27 @@ class WengertError(Exception):
 
     code = "UNKNOWN"
 
+    def __reduce__(self):
+        # Pickled with its attributes (a compute worker sends errors to the server process).
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls, args, attributes):
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(attributes)
+    return error
+
 
 class InvalidGraph(WengertError):
     """A malformed graph: unknown reference, bad arity or attribute, shape or dtype mismatch."""
 
     code = "INVALID_ARGUMENT"
+
+
+class InvalidIndex(InvalidGraph, IndexError):
+    """An index NumPy would refuse, or a symbolic boolean mask (its result's shape would depend on
+    data). Raised while tracing `x[key]`; an IndexError too, as in NumPy."""
 
 
 class InvalidTensor(WengertError):
@@ -57,9 +73,28 @@ class GraphNotFound(WengertError):
 
 
 class LimitExceeded(WengertError):
-    """A request over one of the server's resource limits."""
+    """A request over one of the server's resource limits: which `limit`, the amount
+    `requested` and `allowed`, the `flag` that raises it, and the node and op that pushed the
+    request over (when one did)."""
 
     code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, *, limit: str = "", requested: int | None = None,
+                 allowed: int | None = None, flag: str = "", node: str = "", op: str = ""):
+        super().__init__(message)
+        self.limit, self.requested, self.allowed, self.flag = limit, requested, allowed, flag
+        self.node, self.op = node, op
+
+
+def over_limit(limit: str, requested: int, allowed: int, unit: str, flag: str, *, what: str = "",
+               node: str = "", op: str = "", hint: str = "") -> LimitExceeded:
+    """The one form of every refusal: `<limit> limit exceeded: [node 'v3' (op): ]<requested>
+    <unit>[ what], over the limit of <allowed> (raise it with <flag>)[; hint]`."""
+    at = f"node {quoted(node)} ({short(op)}): " if node else ""
+    message = (f"{limit} limit exceeded: {at}{requested} {unit}{' ' + what if what else ''}, "
+               f"over the limit of {allowed} (raise it with {flag})" + (f"; {hint}" if hint else ""))
+    return LimitExceeded(message, limit=limit, requested=requested, allowed=allowed, flag=flag,
+                         node=node, op=op)
 
 
 class DeadlineExceeded(WengertError):
@@ -98,9 +133,25 @@ class PluginError(WengertError):
     code = "FAILED_PRECONDITION"
 
 
+def short(text: str, limit: int = 64) -> str:
+    """`text` cut to about `limit` characters. Names and attributes in error messages come from
+    the client; a 20 MB attribute echoed whole would overflow the status trailer."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def quoted(text: str, limit: int = 64) -> str:
+    """`text` in quotes, cut like `short`."""
+    return repr(text) if len(str(text)) <= limit else repr(str(text)[:limit]) + f"... ({len(text)} characters)"
+
+
 def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> WengertError:
-    """An error naming the node and op at fault, in the one format every message uses."""
-    return cls(f"node {node_id!r} ({op}): {message}")
+    """An error naming the node and op at fault, in the one format every message uses. Its
+    `detail` is the message alone, for a server that types a node that has no name yet
+    (InferTypes)."""
+    error = cls(f"node {quoted(node_id)} ({short(op)}): {message}")
+    error.detail = message
+    return error
 
 
 ERROR_CLASS_KEY = "wengert-error-class"
@@ -108,7 +159,7 @@ ERROR_CLASS_KEY = "wengert-error-class"
 # gRPC status -> the classes that travel under it. The first is raised when the status names no
 # class of its own (gRPC itself produced it: a passed deadline, an unreachable server, ...).
 BY_STATUS: dict[str, tuple[type[WengertError], ...]] = {
-    "INVALID_ARGUMENT": (InvalidRequest, InvalidGraph, InvalidTensor, EvaluationError),
+    "INVALID_ARGUMENT": (InvalidRequest, InvalidGraph, InvalidIndex, InvalidTensor, EvaluationError),
     "UNIMPLEMENTED": (UnknownOp, NoDerivative),
     "NOT_FOUND": (GraphNotFound,),
     "RESOURCE_EXHAUSTED": (LimitExceeded,),

@@ -12,11 +12,16 @@ V = TypeVar("V")
 
 
 class LRU(Generic[K, V]):
-    """At most `size` entries; reading or writing an entry makes it the most recent."""
+    """At most `size` entries (and, with `weigh`, at most `max_bytes` of them as `weigh`
+    counts); reading or writing an entry makes it the most recent. A value heavier than
+    `max_bytes` on its own is handed back but not kept."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, max_bytes: int | None = None, weigh: Callable[[V], int] | None = None):
         self.size = max(size, 1)
+        self.max_bytes, self._weigh = max_bytes, weigh
+        self.bytes = 0
         self._items: OrderedDict[K, V] = OrderedDict()
+        self._weights: dict[K, int] = {}
         self._lock = threading.Lock()
 
     def get(self, key: K, default: V | None = None) -> V | None:
@@ -30,10 +35,17 @@ class LRU(Generic[K, V]):
         """The value held under `key`, storing `value` there first if there is none (so of
         two threads computing the same entry, both get the first one stored)."""
         with self._lock:
-            value = self._items.setdefault(key, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            weight = self._weigh(value) if self._weigh is not None else 0
+            if self.max_bytes is not None and weight > self.max_bytes:
+                return value
+            self._items[key], self._weights[key] = value, weight
+            self.bytes += weight
+            while len(self._items) > self.size or (self.max_bytes is not None and self.bytes > self.max_bytes):
+                old, _ = self._items.popitem(last=False)
+                self.bytes -= self._weights.pop(old)
             return value
 
     def get_or_make(self, key: K, make: Callable[[], V]) -> V:
@@ -43,7 +55,8 @@ class LRU(Generic[K, V]):
 
     def pop(self, key: K) -> None:
         with self._lock:
-            self._items.pop(key, None)
+            if self._items.pop(key, _MISSING) is not _MISSING:
+                self.bytes -= self._weights.pop(key)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -7,11 +7,11 @@ NumPy protocol (`np.sin(x)` on a symbolic value records a `sin` node).
 
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
 import numpy as np
 
+from wengert.indexing import getitem
 from wengert.ir.builder import Value, apply
 from wengert.ir.graph import dtype_name
 
@@ -32,8 +32,6 @@ __all__ = [
     "transpose", "reshape", "broadcast_to", "expand_dims", "squeeze", "concatenate", "stack",
     "flip", "take", "scatter_slice", "scatter_add", "pad", "getitem",
 ]
-
-_builtin_slice = builtins.slice
 
 
 def op(name: str, *args: Any, **attrs: Any) -> Value:
@@ -140,45 +138,6 @@ def _indices(indices):
     if isinstance(indices, Value):
         return indices
     return np.asarray(indices, dtype=np.int64)
-
-
-def getitem(x: Value, key: Any) -> Value:
-    """Basic indexing (ints, slices, None, ...) as `slice` + `reshape`; an integer array or
-    symbolic integer index on one axis as `take`."""
-    key = key if isinstance(key, tuple) else (key,)
-    advanced = [i for i, k in enumerate(key) if isinstance(k, (Value, list, np.ndarray))]
-    if advanced:
-        if len(key) != 1:
-            raise IndexError("integer-array indexing is supported on one axis at a time: x[idx]")
-        return take(x, key[0], axis=0)
-    if builtins.sum(k is Ellipsis for k in key) > 1:
-        raise IndexError("an index can only have a single ellipsis")
-    n_real = builtins.sum(k is not None and k is not Ellipsis for k in key)
-    if n_real > x.ndim:
-        raise IndexError(f"too many indices for a value of {x.ndim} dimension(s)")
-    if Ellipsis not in key:
-        key = key + (Ellipsis,)
-    at = key.index(Ellipsis)
-    key = key[:at] + (_builtin_slice(None),) * (x.ndim - n_real) + key[at + 1:]
-    starts, stops, steps, out_shape, axis = [], [], [], [], 0
-    for k in key:
-        if k is None:
-            out_shape.append(1)
-            continue
-        dim = x.shape[axis]
-        if isinstance(k, _builtin_slice):
-            start, stop, step = k.indices(dim)
-            out_shape.append(len(range(start, stop, step)))
-        else:
-            i = int(k)
-            if not -dim <= i < dim:
-                raise IndexError(f"index {i} is out of bounds for axis {axis} with size {dim}")
-            start, stop, step = i % dim, i % dim + 1, 1
-        starts.append(start), stops.append(stop), steps.append(step)
-        axis += 1
-    whole = all(st == 0 and sp == d and s == 1 for st, sp, s, d in zip(starts, stops, steps, x.shape))
-    sliced = x if whole else apply("slice", x, starts=starts, stops=stops, steps=steps)
-    return sliced if tuple(out_shape) == sliced.shape else reshape(sliced, out_shape)
 
 
 # -- the NumPy protocol ----------------------------------------------------------------------

@@ -99,6 +99,21 @@ def _is_sequence(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What running an op once costs, known from types before it runs: `work` in element or
+    floating-point operations, and `scratch`, bytes of temporaries beyond its output while it
+    runs (None: as large as its output, NumPy's usual)."""
+
+    work: int
+    scratch: int | None = None
+
+
+def linear_cost(out: TensorType, *inputs: TensorType, **attrs) -> Cost:
+    """The default: every input and output element touched once."""
+    return Cost(out.size + sum(t.size for t in inputs))
+
+
+@dataclass(frozen=True)
 class Example:
     """Inputs (and attributes) on which the checker exercises an op's rules."""
 
@@ -117,6 +132,12 @@ class OpDef:
 
     The checker (`wengert check-plugin`) draws an elementwise op's inputs from `domain` on a
     table of shapes; any other op lists its own `examples(rng) -> [Example, ...]`.
+
+    The server prices every request before running it (`wengert.execution.cost`) from
+    `cost(out_type, *input_types, **attrs) -> Cost`; the default, `linear_cost`, suits ops
+    linear in their data, and an op doing more (a matrix product, a factorization) gives its
+    real count. `view` says the output is a NumPy view of the first input (transpose,
+    broadcast_to, ...): it costs no new bytes, and keeps its input's memory alive.
     """
 
     name: str
@@ -132,13 +153,15 @@ class OpDef:
     version: str = "1"
     domain: tuple[float, float] = (-2.0, 2.0)
     examples: Callable[[np.random.Generator], list[Example]] | None = None
+    cost: Callable[..., Cost] = linear_cost
+    view: bool = False
     plugin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         problems = []
         if not self.name or not isinstance(self.name, str):
             problems.append("name must be a non-empty string")
-        for fn_name in ("forward", "infer"):
+        for fn_name in ("forward", "infer", "cost"):
             if not callable(getattr(self, fn_name)):
                 problems.append(f"{fn_name} must be callable")
         expected = 1 if self.arity is None else self.arity

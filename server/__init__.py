@@ -14,13 +14,18 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from wengert.execution.cost import Limits
+from wengert.execution.engine import Engine
 from wengert.plugins.registry import Registry, load_plugins, set_default_registry
 from wengert.plugins.verification import cache_dir, verify_plugins
 from wengert.server import health as health_service
 from wengert.server.cache import GraphCache
-from wengert.server.config import Config
+from wengert.server.config import Config, available_cpus
+from wengert.server.execution.pool import Pool
+from wengert.server.execution.queue import FairQueue
+from wengert.server.execution.worker import Settings as WorkerSettings
 from wengert.server.interceptors import CallInterceptor, TokenAuthInterceptor
-from wengert.server.limits import Limits
+from wengert.server.limits import WireLimits
 from wengert.server.metrics import Metrics
 from wengert.server.servicer import DifferentiationServicer
 from wengert.v1 import service_pb2_grpc
@@ -28,6 +33,7 @@ from wengert.v1 import service_pb2_grpc
 __all__ = ["Config", "create_server", "load_registry"]
 
 log = logging.getLogger("wengert.server")
+MESSAGE_OVERHEAD = 1 << 16  # a response's framing and names, beyond its tensors' bytes
 
 
 def load_registry(config: Config) -> Registry:
@@ -56,9 +62,10 @@ def load_registry(config: Config) -> Registry:
 
 
 def create_server(config: Config, *, registry: Registry | None = None, health=None,
-                  calls: CallInterceptor | None = None) -> tuple[grpc.Server, int]:
-    """A configured, bound, not yet started server, and its port. Pass `health` (from
-    `wengert.server.health.create()`) to control its status, and `calls` (a
+                  calls: CallInterceptor | None = None) -> tuple[grpc.Server, int, Pool | None]:
+    """A configured, bound, not yet started server, its port, and its pool of compute workers
+    (started; None in in-thread mode), which the caller closes after stopping the server. Pass
+    `health` (from `wengert.server.health.create()`) to control its status, and `calls` (a
     `CallInterceptor(Metrics())`) to read its metrics or drain it."""
     registry = registry if registry is not None else load_registry(config)
     health = health if health is not None else health_service.create()
@@ -67,19 +74,24 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     if config.auth_token:
         interceptors.insert(0, TokenAuthInterceptor(config.auth_token))
     max_bytes = config.max_message_mb * 1024 * 1024
+    computing = compute_workers(config)
+    pool = start_pool(config, registry, computing, calls.metrics) if computing else None
+    threads = max(config.workers, computing + config.max_queue + 4) if computing else config.workers
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="wengert"),
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wengert"),
         interceptors=interceptors,
         options=[("grpc.max_send_message_length", max_bytes),
                  ("grpc.max_receive_message_length", max_bytes),
                  ("grpc.so_reuseport", 0),
                  *_connection_age(config.max_connection_age)],
     )
-    limits = Limits(config.max_nodes, config.max_tensor_elements, config.max_jacobian_elements,
-                    config.max_batch)
-    cache = GraphCache(config.cache_size, calls.metrics.record_cache)
+    wire = WireLimits(config.max_nodes, config.max_inputs, config.max_tensor_elements, config.max_batch,
+                      config.max_string_length)
+    cache = GraphCache(config.cache_size, config.graph_cache_mb << 20, record=calls.metrics.record_cache)
+    engine = Engine(registry, limits=request_limits(config), cache_bytes=config.graph_cache_mb << 20,
+                    response_copies=3)
     service_pb2_grpc.add_DifferentiationServiceServicer_to_server(
-        DifferentiationServicer(registry, limits, cache, config.memory_budget_mb << 20), server)
+        DifferentiationServicer(engine, wire, cache, pool), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
         (health_service.SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
@@ -87,7 +99,33 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     address = f"[{config.host}]:{config.port}" if ":" in config.host else f"{config.host}:{config.port}"
     tls = config.tls_cert or config.tls_key or config.tls_client_ca
     port = server.add_secure_port(address, _credentials(config)) if tls else server.add_insecure_port(address)
-    return server, port
+    return server, port, pool
+
+
+def compute_workers(config: Config) -> int:
+    """How many compute processes: the flag, or one per CPU the container may use."""
+    return config.compute_workers if config.compute_workers >= 0 else available_cpus()
+
+
+def start_pool(config: Config, registry: Registry, size: int, metrics: Metrics) -> Pool:
+    """Compute workers loading the plugins `registry` came from, less the ops it left out."""
+    settings = WorkerSettings(
+        plugins=config.plugins, disable_plugins=config.disable_plugins, skip_broken=config.skip_broken_plugins,
+        left_out=tuple(op.name for op in registry.left_out),
+        blas_threads=config.blas_threads, memory_mb=config.worker_memory_mb,
+        cache_bytes=(config.graph_cache_mb << 20) // size, limits=request_limits(config))
+    pool = Pool(size, settings, FairQueue(config.max_queue, config.max_calls_per_client), metrics)
+    pool.start()
+    return pool
+
+
+def request_limits(config: Config) -> Limits:
+    """What one request may cost, from the flags (the response also fits in a message)."""
+    message = (config.max_message_mb << 20) - MESSAGE_OVERHEAD
+    return Limits(memory=config.memory_budget_mb << 20, work=int(config.max_work),
+                  response=min(config.max_response_mb << 20, message),
+                  names={"memory": "--memory-budget-mb", "work": "--max-work",
+                         "response": "--max-response-mb (and --max-message-mb)"})
 
 
 def _connection_age(seconds: float) -> list[tuple[str, int]]:

@@ -68,7 +68,7 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     status, calls = health.create(), CallInterceptor(Metrics())
     try:
-        server, port = create_server(config, registry=registry, health=status, calls=calls)
+        server, port, pool = create_server(config, registry=registry, health=status, calls=calls)
     except (ValueError, OSError, RuntimeError) as exc:
         log.error("cannot start: %s", exc)
         return 2
@@ -81,15 +81,17 @@ def serve(args: argparse.Namespace) -> int:
                         for p in registry.plugins)
     verified = (f"verified, {len(registry.left_out)} left out" if registry.verified
                 else "NOT VERIFIED: --no-verify-plugins")
-    log.info("wengert serving on %s:%d with %d ops (%s) from plugins [%s]; tls=%s auth=%s metrics=%s workers=%d blas_threads=%s",
+    log.info("wengert serving on %s:%d with %d ops (%s) from plugins [%s]; tls=%s auth=%s metrics=%s "
+             "compute_workers=%s blas_threads=%s",
              config.host, port, len(registry), verified, plugins,
              "mutual" if config.tls_client_ca else "on" if config.tls_cert else "off",
-             "token" if config.auth_token else "off", config.metrics_port or "off", config.workers,
-             config.blas_threads or "default")
+             "token" if config.auth_token else "off", config.metrics_port or "off",
+             pool.size if pool else "0 (in-thread)", config.blas_threads or "default")
     signals.wait()
-    drain(server, status, calls, config.grace_period, signals)
+    drain(server, status, calls, config.grace_period, signals, pool)
     log.info("wengert stopped")
-    return 0
+    logging.shutdown()
+    os._exit(0)  # a thread stuck in an op (in-thread mode) must not keep the process alive
 
 
 def configure_logging(level_name: str) -> None:

@@ -8,6 +8,7 @@ Containers configure the server through the environment, people through flags.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import dataclass, fields
 
@@ -17,6 +18,10 @@ class Config:
     host: str = "0.0.0.0"
     port: int = 50051
     workers: int = 8
+    compute_workers: int = -1
+    worker_memory_mb: int = 0
+    max_queue: int = 16
+    max_calls_per_client: int = 8
     blas_threads: int = 1
     plugins: str = ""
     disable_plugins: str = ""
@@ -25,11 +30,15 @@ class Config:
     verification_cache: str = ""
     max_message_mb: int = 64
     max_nodes: int = 10_000
+    max_inputs: int = 4_096
+    max_string_length: int = 1_024
     max_tensor_elements: int = 16_777_216
-    max_jacobian_elements: int = 4_194_304
     max_batch: int = 4_096
     memory_budget_mb: int = 1024
+    max_work: float = 2e10
+    max_response_mb: int = 64
     cache_size: int = 256
+    graph_cache_mb: int = 512
     grace_period: float = 10.0
     max_connection_age: float = 0.0
     log_level: str = "INFO"
@@ -43,7 +52,17 @@ class Config:
 HELP = {
     "host": "address to bind",
     "port": "port to bind; 0 picks a free one (the start-up log line names it)",
-    "workers": "worker threads serving calls",
+    "workers": "gRPC threads serving calls (with compute workers, at least compute workers + "
+               "--max-queue + 4, so health checks always find one)",
+    "compute_workers": "processes that compute requests (a deadline kills one, a crash fails only "
+                       "its request); -1: one per CPU available to the container; 0: compute in the "
+                       "gRPC threads (debugging: deadlines are then noticed only between nodes)",
+    "worker_memory_mb": "address space of each compute worker, in MiB (RLIMIT_AS; 0: unlimited): an "
+                        "allocation past it fails that request with RESOURCE_EXHAUSTED",
+    "max_queue": "requests that may wait for a compute worker; more are refused with UNAVAILABLE "
+                 "(retried by clients, with backoff)",
+    "max_calls_per_client": "requests one client (bearer token, else address) may have running or "
+                            "waiting; more are refused with RESOURCE_EXHAUSTED",
     "blas_threads": "threads each BLAS call (matmul, solve, ...) may use; 0 keeps the library's default. "
                     "1 suits concurrent requests: BLAS threads oversubscribe the cores under load",
     "plugins": "extra plugin modules to import, comma-separated",
@@ -55,12 +74,20 @@ HELP = {
                           "else ~/.cache/wengert/verification",
     "max_message_mb": "largest request or response message, in MiB",
     "max_nodes": "largest graph, in nodes",
-    "max_tensor_elements": "largest tensor, in elements",
-    "max_jacobian_elements": "largest Jacobian, in elements (outputs x inputs)",
+    "max_inputs": "most inputs a graph may declare",
+    "max_string_length": "longest name, id or string attribute in a graph, in characters",
+    "max_tensor_elements": "largest tensor sent in a request or carried in a graph, in elements",
     "max_batch": "largest batch of tangents or cotangents",
-    "memory_budget_mb": "memory one Jacobian or Hessian request may use, in MiB; larger ones are "
-                        "computed in chunks of directions, or refused if even one chunk does not fit",
+    "memory_budget_mb": "peak memory one request may use, in MiB, as priced before it runs (the "
+                        "largest plan's live values, what it holds meanwhile, its response while "
+                        "encoded); Jacobians and Hessians are swept in chunks of directions to fit it",
+    "max_work": "element or floating-point operations one request may take, as priced before it "
+                "runs (about 1e9 a second on one core for elementwise work)",
+    "max_response_mb": "largest response, in MiB, as priced before it runs (at most "
+                       "--max-message-mb); larger Jacobians can be streamed",
     "cache_size": "graphs kept in the graph cache (least recently used are evicted)",
+    "graph_cache_mb": "bytes the graph cache and the engine's cache of derivative graphs and plans "
+                      "may each hold, in MiB; one client's graphs take at most half",
     "grace_period": "seconds in-flight calls get to finish after SIGTERM",
     "max_connection_age": "close client connections after this many seconds (0: never), so clients "
                           "balancing round robin over DNS find pods added by a scale-out",
@@ -71,6 +98,26 @@ HELP = {
     "tls_client_ca": "PEM CA bundle; require client certificates signed by it (mutual TLS)",
     "auth_token": "require 'authorization: Bearer <token>' metadata (health checks exempt)",
 }
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use: the container's CPU quota (cgroup v2, then v1) when it
+    sets one, else the CPUs it may run on."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for quota_file, period_file in (("/sys/fs/cgroup/cpu.max", None),
+                                    ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")):
+        try:
+            with open(quota_file) as f:
+                fields = f.read().split()
+            if period_file is not None:
+                with open(period_file) as f:
+                    fields.append(f.read().strip())
+        except OSError:
+            continue
+        if len(fields) == 2 and fields[0] not in ("max", "-1"):
+            return max(1, min(cpus, math.ceil(int(fields[0]) / int(fields[1]))))
+        break
+    return max(1, cpus)
 
 
 def env_default(name: str, default):

@@ -1,57 +1,83 @@
-"""Resource limits, checked from what the request declares before anything large is built.
+"""Limits on what a request's messages may hold, checked before anything is decoded.
 
-Node counts come from the graph message before it is decoded, element counts from tensor
-shapes before their bytes are touched, the Jacobian's size from the input and output types
-before the basis is allocated. A refusal is RESOURCE_EXHAUSTED naming the limit, the amount
-asked for and the flag that raises it, so the operator knows what to change.
+Counts come from the graph message (nodes, inputs, string lengths, constants' elements) and
+from tensor shapes before their bytes are touched. What a request will *compute* is priced
+afterwards, from the decoded graph's types (`wengert.execution.cost`). A refusal is
+RESOURCE_EXHAUSTED naming the limit, the amount asked for and the flag that raises it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
-from wengert.errors import LimitExceeded
+from wengert.errors import over_limit, quoted, short
 from wengert.v1 import graph_pb2, tensor_pb2
 
 
 @dataclass(frozen=True)
-class Limits:
+class WireLimits:
     max_nodes: int
+    max_inputs: int
     max_tensor_elements: int
-    max_jacobian_elements: int
     max_batch: int
+    max_string_length: int
 
     def check_graph(self, graph: graph_pb2.Graph) -> None:
-        """Node count and the size of every tensor attribute (constants), from the message."""
-        _check("graph size", "nodes", len(graph.nodes), self.max_nodes, "--max-nodes")
+        """Node and input counts, every name and string attribute's length, and the size of
+        every tensor attribute (constants), from the message."""
+        if len(graph.nodes) > self.max_nodes:
+            raise over_limit("graph size", len(graph.nodes), self.max_nodes, "nodes", "--max-nodes")
+        if len(graph.inputs) > self.max_inputs:
+            raise over_limit("graph inputs", len(graph.inputs), self.max_inputs, "inputs", "--max-inputs")
+        self._check_strings("input name", (i.name for i in graph.inputs))
+        self._check_strings("output name", (o.name for o in graph.outputs))
+        self._check_strings("output value", (o.value for o in graph.outputs))
         for node in graph.nodes:
+            self._check_strings("node id", (node.id,))
+            self._check_strings(f"node {quoted(node.id)}: op name", (node.op,))
+            self._check_strings(f"node {quoted(node.id)}: input", node.inputs)
             for key, attr in node.attrs.items():
+                where = f"node {quoted(node.id)} ({short(node.op)}): attribute {quoted(key)}"
+                self._check_strings(where, (key, attr.s))
                 if attr.HasField("tensor"):
-                    self._check_tensor(f"node {node.id!r} ({node.op}): attribute {key!r}", attr.tensor)
+                    self._check_tensor(where, attr.tensor)
+
+    def check_signatures(self, signatures) -> None:
+        """InferTypes: the count (nodes of a graph being built), every op name and string
+        attribute's length, and every tensor attribute."""
+        if len(signatures) > self.max_nodes:
+            raise over_limit("signature count", len(signatures), self.max_nodes, "signatures", "--max-nodes")
+        for i, signature in enumerate(signatures):
+            self._check_strings(f"signature #{i}: op name", (signature.op,))
+            for key, attr in signature.attrs.items():
+                where = f"signature #{i} ({short(signature.op)}): attribute {quoted(key)}"
+                self._check_strings(where, (key, attr.s))
+                if attr.HasField("tensor"):
+                    self._check_tensor(where, attr.tensor)
 
     def check_tensors(self, tensors: Mapping[str, tensor_pb2.Tensor], what: str,
                       batched: bool = False) -> None:
-        """Each tensor's element count; with `batched`, its leading axis against --max-batch."""
+        """Each tensor's name and element count; with `batched`, its leading axis against
+        --max-batch."""
+        self._check_strings(what, tensors)
         for name, tensor in tensors.items():
-            self._check_tensor(f"{what} {name!r}", tensor)
+            self._check_tensor(f"{what} {quoted(name)}", tensor)
             if batched and tensor.shape:
-                _check("batch size", f"directions in {what} {name!r}", tensor.shape[0],
-                       self.max_batch, "--max-batch")
-
-    def check_jacobian(self, outputs: int, inputs: int) -> None:
-        _check("Jacobian size", f"elements ({outputs} outputs x {inputs} inputs)",
-               outputs * inputs, self.max_jacobian_elements, "--max-jacobian-elements")
+                if tensor.shape[0] > self.max_batch:
+                    raise over_limit("batch size", tensor.shape[0], self.max_batch,
+                                     f"directions in {what} {quoted(name)}", "--max-batch")
 
     def _check_tensor(self, what: str, tensor: tensor_pb2.Tensor) -> None:
         count = 1
         for d in tensor.shape:  # negative dimensions are the decoder's to reject
             count *= max(d, 0)
-        _check("tensor size", f"elements in {what}", count, self.max_tensor_elements,
-               "--max-tensor-elements")
+        if count > self.max_tensor_elements:
+            raise over_limit("tensor size", count, self.max_tensor_elements, f"elements in {what}",
+                             "--max-tensor-elements")
 
-
-def _check(limit: str, unit: str, amount: int, maximum: int, flag: str) -> None:
-    if amount > maximum:
-        raise LimitExceeded(f"{limit} limit exceeded: {amount} {unit}, the server allows {maximum} "
-                            f"(raise it with {flag})")
+    def _check_strings(self, what: str, strings: Iterable[str]) -> None:
+        for text in strings:
+            if len(text) > self.max_string_length:
+                raise over_limit("string length", len(text), self.max_string_length,
+                                 f"characters in {what} {quoted(text, 24)}", "--max-string-length")

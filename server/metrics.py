@@ -22,6 +22,16 @@ class Metrics:
                                registry=self.registry)
         self.cache = Counter("wengert_graph_cache", "Graph cache look-ups, by result",
                              ["result"], registry=self.registry)
+        self.queue_length = Gauge("wengert_queue_length", "Requests waiting for a compute worker",
+                                  registry=self.registry)
+        self.busy_workers = Gauge("wengert_busy_workers", "Compute workers running a request",
+                                  registry=self.registry)
+        self.restarts = Counter("wengert_worker_restarts", "Compute workers replaced, by cause "
+                                "(deadline, cancelled, memory, crash)", ["cause"], registry=self.registry)
+        self.queued = Histogram("wengert_queued_seconds", "Time a request waited for a compute worker",
+                                buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.computing = Histogram("wengert_computing_seconds", "Time a compute worker spent on a request",
+                                   buckets=LATENCY_BUCKETS, registry=self.registry)
 
     def record_cache(self, hit: bool) -> None:
         self.cache.labels("hit" if hit else "miss").inc()

@@ -1,174 +1,130 @@
-"""The `wengert.v1.DifferentiationService` servicer: validate -> decode -> engine -> encode.
+"""The `wengert.v1.DifferentiationService` servicer: resolve -> decode -> price -> run -> encode.
 
-Nothing here computes or converts: limits are `Limits`, graphs come from `GraphCache`,
-protobuf <-> NumPy is `wengert.transport.wire`, derivatives are the `Engine`. Errors are raised as
-domain exceptions and turned into status codes by `CallInterceptor`.
+Nothing here computes or converts: graphs come from `GraphCache` (checked against the wire
+limits when sent in full), requests become `Call`s and results responses in `calls`, the
+`Engine` prepares each call and prices it before anything large is allocated, its limits admit
+it, and a compute worker of the `Pool` runs it (or, in in-thread mode, this thread). Errors are
+raised as domain exceptions and turned into status codes by `CallInterceptor`.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+import hashlib
 
-import numpy as np
-
-from wengert.autodiff.transform import check_outputs, check_wrt
-from wengert.jacobians.chunking import DEFAULT_BUDGET
-from wengert.execution.engine import Engine
 from wengert.errors import Cancelled, DeadlineExceeded, InvalidRequest
-from wengert.ir.graph import Graph, format_value, wengert_list
+from wengert.execution.engine import Engine
+from wengert.ir.graph import Graph
+from wengert.server import calls
 from wengert.server.cache import GraphCache
-from wengert.server.higher_order import (format_of, jacobian_blocks, run_derivative_graph,
-                                         run_hessian, run_hvp, run_jacobian_stream, sweep_info)
-from wengert.server.limits import Limits
-from wengert.server.minimize import run_minimize
-from wengert.v1 import service_pb2, service_pb2_grpc, tensor_pb2
-from wengert.transport.wire import (JACOBIAN_MODES, TRACE_MODES, attr_to_proto, enum_name, graph_from_proto,
-                          tensor_from_proto, tensor_to_proto)
+from wengert.server.execution.pool import Pool
+from wengert.server.limits import WireLimits
+from wengert.server.type_inference import infer_types
+from wengert.transport.wire import ATTR_KINDS, attr_to_proto, graph_from_proto, graph_to_proto
+from wengert.v1 import service_pb2, service_pb2_grpc
 
-ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}")
-              for name in ("int", "float", "bool", "str", "ints", "floats", "axes", "tensor")}
+# CostRequest's fields, by the RPC whose request each holds.
+PRICED = {"evaluate": "Evaluate", "jvp": "Jvp", "vjp": "Vjp", "jacobian": "Jacobian",
+          "jacobian_stream": "JacobianStream", "hessian": "Hessian", "hvp": "Hvp", "trace": "Trace",
+          "derivative_graph": "DerivativeGraph", "minimize": "Minimize"}
 
 
 class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
-    def __init__(self, registry, limits: Limits, cache: GraphCache, memory_budget: int = DEFAULT_BUDGET):
-        self.registry = registry
-        self.engine = Engine(registry, memory_budget=memory_budget)
+    def __init__(self, engine: Engine, limits: WireLimits, cache: GraphCache, pool: Pool | None = None):
+        self.engine = engine
+        self.pool = pool
+        self.registry = engine.registry
         self.limits = limits
         self.cache = cache
-        self._catalogue = catalogue(registry)  # the registry never changes: build it once
+        self._catalogue = catalogue(engine.registry)  # the registry never changes: build it once
 
     def Evaluate(self, request, context):
-        graph_id, graph = self._graph(request)
-        inputs = self._tensors(request.inputs, "input")
-        values = self.engine.evaluate(graph, inputs, request.outputs, check=interruption(context))
-        return service_pb2.EvaluateResponse(graph_id=graph_id, outputs=encode(values))
+        return self._answer("Evaluate", request, context)
 
     def Jvp(self, request, context):
-        graph_id, graph = self._graph(request)
-        inputs = self._tensors(request.inputs, "input")
-        tangents = self._tensors(request.tangents, "tangent for", batched=request.batched)
-        names = check_outputs(graph, request.outputs)
-        values, out_tangents = self.engine.jvp(graph, inputs, tangents, batched=request.batched,
-                                               check=interruption(context))
-        return service_pb2.JvpResponse(graph_id=graph_id, outputs=encode(values, names),
-                                       tangents=encode(out_tangents, names))
+        return self._answer("Jvp", request, context)
 
     def Vjp(self, request, context):
-        graph_id, graph = self._graph(request)
-        inputs = self._tensors(request.inputs, "input")
-        cotangents = self._tensors(request.cotangents, "cotangent for", batched=request.batched)
-        names = check_outputs(graph, request.outputs)
-        _only_selected(cotangents, names, request.outputs)
-        values, grads = self.engine.vjp(graph, inputs, cotangents, request.wrt, batched=request.batched,
-                                        check=interruption(context))
-        return service_pb2.VjpResponse(graph_id=graph_id, outputs=encode(values, names),
-                                       cotangents=encode(grads))
+        return self._answer("Vjp", request, context)
 
     def Jacobian(self, request, context):
-        graph_id, graph = self._graph(request)
-        inputs = self._tensors(request.inputs, "input")
-        mode, format = _mode(request), format_of(request)
-        if format == "dense":
-            self._check_dense_jacobian(graph, inputs, request)
-        result = self.engine.jacobian(graph, inputs, request.wrt, request.outputs, mode,
-                                      check=interruption(context), format=format)
-        return service_pb2.JacobianResponse(
-            graph_id=graph_id, outputs=encode(result.values), blocks=jacobian_blocks(result),
-            mode=JACOBIAN_MODES[result.mode], sweep=sweep_info(result))
+        return self._answer("Jacobian", request, context)
 
     def JacobianStream(self, request, context):
-        graph_id, graph = self._graph(request)
-        inputs = self._tensors(request.inputs, "input")
-        yield from run_jacobian_stream(self.engine, request, graph=graph, graph_id=graph_id,
-                                       inputs=inputs, mode=_mode(request), check=interruption(context))
+        yield from self._answer("JacobianStream", request, context)
 
     def Hessian(self, request, context):
-        graph_id, graph = self._graph(request)
-        inputs = self._tensors(request.inputs, "input")
-        return run_hessian(self.engine, request, graph=graph, graph_id=graph_id, inputs=inputs,
-                           check=interruption(context), check_size=self.limits.check_jacobian)
+        return self._answer("Hessian", request, context)
 
     def Hvp(self, request, context):
-        graph_id, graph = self._graph(request)
-        inputs = self._tensors(request.inputs, "input")
-        directions = self._tensors(request.directions, "direction for", batched=request.batched)
-        return run_hvp(self.engine, request, graph=graph, graph_id=graph_id, inputs=inputs,
-                       directions=directions, check=interruption(context))
+        return self._answer("Hvp", request, context)
 
-    def DerivativeGraph(self, request, context):
-        graph_id, graph = self._graph(request)
-        return run_derivative_graph(self.engine, request, graph=graph, graph_id=graph_id, cache=self.cache)
+    def Trace(self, request, context):
+        return self._answer("Trace", request, context)
 
     def Minimize(self, request, context):
-        graph_id, graph = self._graph(request)
-        parameters = self._tensors(request.parameters, "parameter")
-        data = self._tensors(request.data, "data")
-        yield from run_minimize(self.engine, request, graph=graph, graph_id=graph_id,
-                                parameters=parameters, data=data, check=interruption(context))
+        yield from self._answer("Minimize", request, context)
+
+    def DerivativeGraph(self, request, context):
+        graph_id, graph = self._graph(request, context)
+        call = calls.decode("DerivativeGraph", request, graph, self.limits)
+        derivative = self.engine.run(self.engine.prepare(call))
+        msg = graph_to_proto(derivative)
+        derivative_id, _ = self.cache.put(msg, lambda _: derivative, owner(context))
+        return service_pb2.DerivativeGraphResponse(graph_id=graph_id, graph=msg,
+                                                   derivative_graph_id=derivative_id)
+
+    def Cost(self, request, context):
+        field = request.WhichOneof("request")
+        if field is None:
+            raise InvalidRequest("the Cost request holds no request to price")
+        rpc, inner = PRICED[field], getattr(request, field)
+        graph_id, graph = self._graph(inner, context)
+        price = self.engine.cost(calls.decode(rpc, inner, graph, self.limits))
+        return calls.cost_response(graph_id, self.engine.limits.quote(price), self.engine.limits)
 
     def ListOps(self, request, context):
         return self._catalogue
 
-    def Trace(self, request, context):
-        graph_id, graph = self._graph(request)
-        inputs = self._tensors(request.inputs, "input")
-        mode = enum_name(TRACE_MODES, request.mode, "trace mode")
-        if request.tangents and mode != "forward":
-            raise InvalidRequest("tangents are only allowed with TRACE_MODE_FORWARD")
-        if request.cotangents and mode != "reverse":
-            raise InvalidRequest("cotangents are only allowed with TRACE_MODE_REVERSE")
-        seeds = self._tensors(request.tangents if mode == "forward" else request.cotangents,
-                              "tangent for" if mode == "forward" else "cotangent for")
-        names = check_outputs(graph, request.outputs)
-        _only_selected(seeds if mode == "reverse" else {}, names, request.outputs)
-        rows = self.engine.trace(graph, inputs, mode, seeds, check=interruption(context))
-        labels = {row.id: row.label for row in rows}
-        slot = {"forward": "tangent", "reverse": "adjoint"}.get(mode)
-        response = service_pb2.TraceResponse(
-            graph_id=graph_id, output_labels={n: labels[dict(graph.outputs)[n]] for n in names},
-            text=trace_text(graph, rows, mode))
-        for row in rows:
-            out = response.rows.add(
-                label=row.label, id=row.id, op="" if row.op == "input" else row.op,
-                inputs=[labels[i] for i in row.inputs], value=tensor_to_proto(row.value),
-                attrs={k: attr_to_proto(v) for k, v in row.attrs.items() if v is not None})
-            if slot and row.derivative is not None:
-                getattr(out, slot).CopyFrom(tensor_to_proto(row.derivative))
-        return response
+    def InferTypes(self, request, context):
+        self.limits.check_signatures(request.signatures)
+        return infer_types(request.signatures, self.registry)
 
     # -- the shared steps ------------------------------------------------------------------
-    def _check_dense_jacobian(self, graph: Graph, inputs, request) -> None:
-        """A dense Jacobian is allocated whole: refuse it over the limit before computing."""
-        concrete = self.engine.specialize(graph, inputs)
-        wrt = check_wrt(concrete, request.wrt)
-        outputs = check_outputs(concrete, request.outputs or [
-            n for n in concrete.output_names if concrete.output_type(n).is_float])
-        self.limits.check_jacobian(sum(concrete.output_type(n).size for n in outputs),
-                                   sum(concrete.type_of(n).size for n in wrt))
+    def _answer(self, rpc: str, request, context):
+        graph_id, graph = self._graph(request, context)
+        call = calls.decode(rpc, request, graph, self.limits)
+        prepared = self.engine.prepare(call, interruption(context))
+        self.engine.limits.admit(prepared.price)
+        if self.pool is None:
+            result = prepared.run()
+        else:
+            result = self.pool.run(call, graph_id, owner(context), context)
+        return calls.encode(rpc, request, graph_id, graph, call, result)
 
-    def _graph(self, request) -> tuple[str, Graph]:
+    def _graph(self, request, context) -> tuple[str, Graph]:
         """The request's graph, by id or in full (checked against the limits, then cached)."""
         if request.WhichOneof("graph_ref") == "graph_id":
             return request.graph_id, self.cache.get(request.graph_id)
         if not request.HasField("graph"):
             raise InvalidRequest("the request carries neither a graph nor a graph_id")
         self.limits.check_graph(request.graph)
-        return self.cache.put(request.graph, lambda msg: graph_from_proto(msg, self.registry))
-
-    def _tensors(self, tensors: Mapping[str, tensor_pb2.Tensor], what: str,
-                 batched: bool = False) -> dict[str, np.ndarray]:
-        self.limits.check_tensors(tensors, what, batched)
-        return {name: tensor_from_proto(t, f"{what} {name!r}") for name, t in tensors.items()}
+        return self.cache.put(request.graph, lambda msg: graph_from_proto(msg, self.registry),
+                              owner(context))
 
 
-def _mode(request) -> str:
-    return enum_name(JACOBIAN_MODES, request.mode, "Jacobian mode")
+def owner(context) -> str:
+    """Whose graph a request caches, for the cache's per-client share: its bearer token (as a
+    digest), else the peer's address without the port."""
+    token = next((v for k, v in context.invocation_metadata() or () if k == "authorization"), "")
+    if token:
+        return "token:" + hashlib.sha256(str(token).encode()).hexdigest()[:16]
+    return (context.peer() or "").rsplit(":", 1)[0]
 
 
 def interruption(context):
     """The engine's between-nodes check: stop once the deadline passed or the client left."""
 
-    def check() -> None:
+    def check(node=None) -> None:
         if context.is_active():
             return
         remaining = context.time_remaining()
@@ -177,30 +133,6 @@ def interruption(context):
         raise Cancelled("the client cancelled the call")
 
     return check
-
-
-def encode(arrays: Mapping[str, np.ndarray], names: Iterable[str] | None = None) -> dict:
-    """`Tensor` messages for `arrays` (only `names`, in their order, when given)."""
-    names = arrays if names is None else names
-    return {name: tensor_to_proto(arrays[name]) for name in names}
-
-
-def _only_selected(cotangents: Mapping, selected: list[str], requested) -> None:
-    if requested:
-        extra = [n for n in cotangents if n not in selected]
-        if extra:
-            raise InvalidRequest(f"cotangent for output {extra[0]!r}, which the request does not select")
-
-
-def trace_text(graph: Graph, rows, mode: str) -> str:
-    """The Wengert list with values, then the tangent (v̇) or adjoint (v̄) table of the notes."""
-    text = wengert_list(graph, {row.id: row.value for row in rows})
-    if mode == "none":
-        return text
-    mark, order = ("\u0307", rows) if mode == "forward" else ("\u0304", rows[::-1])
-    lines = [f"v{mark}{row.label[1:]} = {format_value(row.derivative)}"
-             for row in order if row.derivative is not None]
-    return text + "\n\n" + "\n".join(lines)
 
 
 def catalogue(registry) -> service_pb2.ListOpsResponse:

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.jacobians.chunking import chunk_size, sweep_cost
+from wengert.execution.cost import Limits
 from wengert.execution.engine import Engine
+from wengert.jacobians.chunking import chunk_size
 from wengert.errors import LimitExceeded
 from wengert.plugins.registry import default_registry
 from test_sparsity import tridiagonal
@@ -23,10 +24,10 @@ def softmax_map(x):
     return wg.softmax(x) * 2.0 + wg.sin(x)
 
 
-def test_sweep_cost_counts_batched_values_per_direction(engine):
+def test_a_sweep_profile_counts_batched_values_per_direction(engine):
     graph = wg.trace(lambda x: wg.sin(x) * x, np.zeros(100))
     plan = engine.plan(engine.derivative_graph(graph, "jvp"), frozenset({"tangent:x"}))
-    cost = sweep_cost(plan)
+    cost = engine.profile(plan)
     # By hand (800 bytes a value): x, sin x, y = sin x · x, cos x, cos x · x and the factor
     # cos x · x + sin x are unbatched, at most 4000 bytes of them alive at once, plus 800 of
     # scratch for the op running; the tangent seed and the output tangent (seed × factor) are
@@ -36,19 +37,15 @@ def test_sweep_cost_counts_batched_values_per_direction(engine):
     assert cost.peak(10) == 2400 + 10 * 2400  # the last step: x, y, factor; seed, result, scratch
 
 
-def test_chunk_size_fits_the_budget_or_says_by_how_much(engine):
+def test_chunk_size_fits_the_budget_or_takes_one_direction(engine):
     graph = wg.trace(softmax_map, np.zeros(50))
     plan = engine.plan(engine.derivative_graph(graph, "jvp"), frozenset({"tangent:x"}))
-    cost = sweep_cost(plan)
-    assert chunk_size(cost, 50, held=0, budget=1 << 30, what="it") == 50
+    cost = engine.profile(plan)
+    assert chunk_size(cost, 50, held=0, budget=1 << 30) == 50
     budget = cost.peak(7)
-    chunk = chunk_size(cost, 50, held=0, budget=budget, what="it")
+    chunk = chunk_size(cost, 50, held=0, budget=budget)
     assert 7 <= chunk < 50 and cost.peak(chunk) <= budget < cost.peak(chunk + 1)
-    with pytest.raises(LimitExceeded, match=r"it needs at least \d+ bytes even one direction at a time "
-                                            r"\(100 for the result, \d+ for a sweep\), over the memory "
-                                            r"budget of 1000 bytes") as info:
-        chunk_size(cost, 50, held=100, budget=1000, what="it")
-    assert info.value.code == "RESOURCE_EXHAUSTED"
+    assert chunk_size(cost, 50, held=100, budget=1000) == 1  # pricing then says it does not fit
 
 
 @pytest.mark.parametrize("fn, mode, format", [
@@ -59,7 +56,7 @@ def test_over_budget_jacobians_are_chunked_with_the_same_result(fn, mode, format
     graph = wg.trace(fn, x)
     whole = Engine(REGISTRY).jacobian(graph, {"x": x}, mode=mode, format=format)
     held = 60 * 60 * 8 if format == "dense" else whole.nnz * (8 + 16)  # the result: values (+ indices)
-    small = Engine(REGISTRY, memory_budget=held + 5_000)
+    small = Engine(REGISTRY, limits=Limits(memory=held + 5_000))
     chunked = small.jacobian(graph, {"x": x}, mode=mode, format=format)
     assert whole.chunk == whole.sweeps and 1 <= chunked.chunk < chunked.sweeps
     got, want = chunked.blocks[("y", "x")], whole.blocks[("y", "x")]
@@ -75,7 +72,7 @@ def test_chunks_fill_every_block_of_several_inputs_and_outputs(mode):
     graph = wg.trace(lambda a, b: {"p": wg.softmax(a * b), "q": wg.exp(b) * wg.sum(a, axis=0)},
                      *inputs.values())
     whole = Engine(REGISTRY).jacobian(graph, inputs, mode=mode, format="sparse")
-    chunked = Engine(REGISTRY, memory_budget=12_000).jacobian(graph, inputs, mode=mode, format="sparse")
+    chunked = Engine(REGISTRY, limits=Limits(memory=16_000)).jacobian(graph, inputs, mode=mode, format="sparse")
     assert chunked.chunk < chunked.sweeps == whole.sweeps
     for key, block in whole.blocks.items():
         np.testing.assert_array_equal(chunked.blocks[key].todense(), block.todense())
@@ -83,10 +80,15 @@ def test_chunks_fill_every_block_of_several_inputs_and_outputs(mode):
 
 def test_a_result_larger_than_the_budget_is_refused_with_the_numbers():
     graph = wg.trace(softmax_map, np.zeros(200))
-    engine = Engine(REGISTRY, memory_budget=200_000)  # the dense result alone is 320,000 bytes
-    with pytest.raises(LimitExceeded, match=r"this Jacobian needs at least \d+ bytes .*\(320000 for the "
-                                            r"result, \d+ for a sweep\), over the memory budget of 200000"):
+    engine = Engine(REGISTRY, limits=Limits(memory=200_000))  # the dense result alone is 320,000 bytes
+    with pytest.raises(LimitExceeded, match=r"memory limit exceeded: node '\w+' \(\w+\): \d+ bytes at the "
+                                            r"peak in forward sweeps of 1 direction\(s\), with 320000 bytes "
+                                            r"of the result held, over the limit of 200000 \(raise it with "
+                                            r"Limits\(memory=...\)\)") as info:
         engine.jacobian(graph, {"x": np.ones(200)})
+    assert info.value.code == "RESOURCE_EXHAUSTED"
+    assert (info.value.limit, info.value.allowed, info.value.flag) == ("memory", 200_000, "Limits(memory=...)")
+    assert info.value.requested > 320_000 and info.value.node
 
 
 @pytest.mark.parametrize("fn", [softmax_map, tridiagonal])

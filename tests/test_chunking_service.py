@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from serving import start_server
+from wengert.testing import start_server
+from wengert.execution.cost import Limits
 from wengert.execution.engine import Engine
 from wengert.v1 import service_pb2 as pb
 from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
@@ -22,13 +23,6 @@ PEAK_GROWTH_BOUND = 64 << 20  # bytes; the Jacobian alone is 128,000,000
 def dense_map(x):
     """Every output depends on every input: J = 2 (diag(s) - s s^T) + diag(cos x)."""
     return wg.softmax(x) * 2.0 + wg.sin(x)
-
-
-def peak_rss(pid: int) -> int:
-    """The process's own high-water mark of resident memory (VmHWM), in bytes."""
-    with open(f"/proc/{pid}/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) * 1024
 
 
 def request(x: np.ndarray) -> pb.JacobianRequest:
@@ -57,25 +51,26 @@ def test_a_128_mb_jacobian_streams_in_chunks_within_a_memory_bound():
     with start_server() as server, server.channel() as channel:
         stub = server.stub(channel)
         assemble(stub.JacobianStream(request(x[:10])))  # warm up: imports, caches, thread pool
-        before = peak_rss(server.process.pid)
+        before = server.peak_rss()
         header, flat = assemble(stub.JacobianStream(request(x)))
-        growth = peak_rss(server.process.pid) - before
+        growth = server.peak_rss() - before
     assert header.mode == pb.MODE_FORWARD
     assert (header.sweep.sweeps, header.sweep.nnz) == (N, N * N)
     assert 1 <= header.sweep.chunk < N
     assert growth < PEAK_GROWTH_BOUND, f"server peak RSS grew by {growth / 2**20:.0f} MiB"
-    expected = Engine(memory_budget=384 << 20).jacobian(wg.trace(dense_map, x), {"x": x})
+    expected = Engine(limits=Limits(memory=384 << 20)).jacobian(wg.trace(dense_map, x), {"x": x})
     assert expected.chunk < N  # the in-process engine chunks too, under its own budget
     np.testing.assert_allclose(flat, expected.blocks[("y", "x")], rtol=1e-14, atol=1e-17)
 
 
 def test_the_memory_budget_is_a_server_setting():
     x = np.linspace(-1.0, 1.0, 400)  # a 1.28 MB dense Jacobian
-    with start_server("--memory-budget-mb", "2") as server, server.channel() as channel:
+    # A response is held three times while it is sent (arrays, messages, bytes): 3.85 MB here.
+    with start_server("--memory-budget-mb", "5") as server, server.channel() as channel:
         stub = server.stub(channel)
         response = stub.Jacobian(request(x))
         assert 1 <= response.sweep.chunk < response.sweep.sweeps == 400
-        with pytest.raises(grpc.RpcError) as info:  # 3.2 MB for the result alone
+        with pytest.raises(grpc.RpcError) as info:  # 3.2 MB for the result alone, 9.8 MB sent
             stub.Jacobian(request(np.linspace(-1.0, 1.0, 640)))
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "memory budget of 2097152 bytes" in info.value.details()
+    assert "over the limit of 5242880 (raise it with --memory-budget-mb)" in info.value.details()

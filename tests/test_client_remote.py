@@ -12,7 +12,7 @@ import pytest
 
 import wengert as wg
 from conftest import WORKED_GRADIENT, WORKED_VALUE, worked_example
-from serving import launch, start_server
+from wengert.testing import launch, start_server
 from wengert.plugins.registry import Registry
 from wengert.v1 import service_pb2_grpc
 

@@ -1,4 +1,4 @@
-"""The Minimize RPC's server side (`wengert.server.minimize`): request fields become the same
+"""The Minimize RPC's server side (`wengert.server.calls`): request fields become the same
 optimizer and loop an SDK user runs, and every `report_every`-th step becomes a message, the
 final one always with the parameters. And the conversions both ends share (`wengert.optim.wire`)."""
 
@@ -14,13 +14,30 @@ from wengert.optim import wire as optim_wire
 from wengert.errors import Cancelled, InvalidRequest
 from wengert.optim import SteepestDescent
 from wengert.plugins.registry import default_registry
-from wengert.server.minimize import run_minimize
+from wengert.server import calls
+from wengert.server.limits import WireLimits
+from wengert.transport.wire import tensor_from_proto, tensor_to_proto
 from wengert.v1 import service_pb2 as pb
-from wengert.transport.wire import tensor_from_proto
 
 X = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
 Y = np.array([1.0, 2.9, 5.1, 7.0])
 LEAST_SQUARES = wg.trace(lambda w, X, y: wg.mean((X @ w - y) ** 2), np.zeros(2), X, Y)
+
+
+WIRE = WireLimits(max_nodes=100, max_inputs=10, max_tensor_elements=1000, max_batch=10,
+                  max_string_length=100)
+
+
+def run_minimize(engine, message: pb.MinimizeRequest, *, graph, graph_id, parameters, data, check=None):
+    """What the servicer does with a Minimize request carrying `parameters` and `data`:
+    decode, prepare (priced), run, encode."""
+    full = pb.MinimizeRequest()
+    full.CopyFrom(message)
+    for field, arrays in (("parameters", parameters), ("data", data)):
+        for name, array in arrays.items():
+            getattr(full, field)[name].CopyFrom(tensor_to_proto(array))
+    call = calls.decode("Minimize", full, graph, WIRE)
+    return calls.encode("Minimize", full, graph_id, graph, call, engine.run(engine.prepare(call, check)))
 
 
 def request(**fields) -> pb.MinimizeRequest:
@@ -103,7 +120,7 @@ def test_bad_requests_are_refused_before_the_stream_starts(engine, fields, messa
 def test_a_cancelled_call_stops_computing(engine):
     calls = []
 
-    def check():
+    def check(node=None):
         calls.append(1)
         if len(calls) > 100:
             raise Cancelled("the client cancelled the call")

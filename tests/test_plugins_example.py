@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from plugin_fixtures.cli import pythonpath, run_wengert
-from serving import start_server
+from wengert.testing import start_server
 
 import wengert as wg
 from wengert.execution.engine import Engine

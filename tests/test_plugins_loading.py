@@ -17,7 +17,7 @@ import textwrap
 
 import pytest
 from plugin_fixtures.cli import FIXTURES, pythonpath, run_wengert
-from serving import start_server
+from wengert.testing import start_server
 
 from wengert.errors import PluginError, UnknownOp
 from wengert.plugins.checker import verify_registry

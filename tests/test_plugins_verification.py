@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from plugin_fixtures import wrong_answers
 from plugin_fixtures.cli import FIXTURES, run_wengert
-from serving import start_server
+from wengert.testing import start_server
 
 import wengert as wg
 from wengert.execution.engine import Engine

@@ -1,5 +1,6 @@
 """32 client threads x 50 mixed requests against one server: every answer exactly equals the
-in-process engine's, and none fails."""
+in-process engine's, and none fails; in both execution modes (compute workers, and in-thread),
+which give the same bytes for every request."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 import wengert as wg
 from conftest import worked_example
+from wengert.testing import start_server
 from wengert.execution.engine import Engine
 from wengert.plugins.registry import default_registry
 from wengert.v1 import service_pb2 as pb
@@ -83,10 +85,26 @@ def same(a, b) -> bool:
     return np.asarray(a).dtype == np.asarray(b).dtype and np.array_equal(a, b)
 
 
-@pytest.fixture(scope="module")
-def stub(server):
-    with server.channel() as channel:
+# Room for all 32 threads at once: this is about answers under concurrency, not admission.
+ROOMY = ("--max-queue", "64", "--max-calls-per-client", "64")
+
+
+@pytest.fixture(scope="module", params=["pool", "in-thread"])
+def stub(request):
+    flags = ROOMY + (("--compute-workers", "0") if request.param == "in-thread" else ())
+    with start_server(*flags) as server, server.channel() as channel:
         yield server.stub(channel)
+
+
+def test_both_execution_modes_answer_with_the_same_bytes():
+    table = cases(Engine(default_registry()))
+    answers = []
+    for flags in (("--compute-workers", "2"), ("--compute-workers", "0")):
+        with start_server(*flags) as server, server.channel() as channel:
+            stub = server.stub(channel)
+            answers.append([getattr(stub, method)(request, timeout=60).SerializeToString(deterministic=True)
+                            for method, request, _ in table if request.HasField("graph")])
+    assert answers[0] == answers[1]
 
 
 def test_concurrent_mixed_requests_all_match_the_engine(stub):

@@ -8,7 +8,7 @@ import time
 
 import grpc
 
-from serving import start_server
+from wengert.testing import start_server
 from wengert.v1 import service_pb2
 
 

@@ -9,6 +9,7 @@ import grpc
 import numpy as np
 import pytest
 
+from wengert.testing import start_server
 from wengert.v1 import graph_pb2, tensor_pb2
 from wengert.v1 import service_pb2 as pb
 from wengert.transport.wire import tensor_from_proto, tensor_to_proto
@@ -30,6 +31,13 @@ def matmul_chain(size: int, links: int) -> graph_pb2.Graph:
 def matrices(n: int) -> dict:
     w = np.linalg.qr(np.random.default_rng(0).standard_normal((n, n)))[0]  # orthogonal: values stay finite
     return {"x": tensor_to_proto(np.eye(n)), "w": tensor_to_proto(w)}
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A server whose work limit admits the slow request below (10^11 operations)."""
+    with start_server("--max-work", "1e12") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import wengert as wg
 from conftest import WORKED_POINT, worked_example
-from serving import cli, free_port, launch, start_server, wait_until_serving
+from wengert.testing import cli, free_port, launch, start_server, wait_until_serving
 from test_server_deadlines import matmul_chain, matrices
 from wengert.v1 import service_pb2 as pb
 from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto

@@ -10,7 +10,7 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from serving import cli, start_server
+from wengert.testing import cli, start_server
 from wengert.v1 import service_pb2 as pb
 from wengert.v1 import service_pb2_grpc
 

@@ -19,7 +19,8 @@ from wengert.autodiff.transform import COTANGENT, check_wrt, jvp_graph, prefix_f
 from wengert.ir.builder import GraphBuilder
 from wengert.errors import InvalidRequest, NoDerivative, node_error
 from wengert.ir.graph import Graph
-from wengert.jacobians.sweeps import sweep
+from wengert.execution.cost import Prepared, Price, nbytes
+from wengert.jacobians.sweeps import plan_sweep, sweep
 
 if TYPE_CHECKING:
     from wengert.execution.engine import Engine
@@ -39,27 +40,34 @@ class HessianResult:
     chunk: int
 
 
-def hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], output: str | None,
-            wrt: Sequence[str] | None, format: str = "dense", check=None) -> HessianResult:
-    """The Jacobian of the gradient graph with respect to `wrt`, swept forward."""
-    graph = engine.specialize(graph, inputs)
+def prepare_hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], output: str | None,
+                    wrt: Sequence[str] | None, format: str = "dense", check=None) -> Prepared:
+    """The Jacobian of the gradient graph of specialized `graph` with respect to `wrt`, swept
+    forward with a symmetric colouring: priced, ready to run."""
     output, wrt = scalar_output(graph, output), check_wrt(graph, wrt)
     gradient = engine.derivative_graph(graph, "gradient", wrt, seeds=[output])
     prefix = prefix_for(graph, COTANGENT)
     with _second_order(engine, graph):
-        result = sweep(engine, gradient, inputs, wrt, [prefix + name for name in wrt], "forward",
-                       hold=format, symmetric=True, check=check).collect(format)
-    return HessianResult(
-        result.values[output], {name: result.values[prefix + name] for name in wrt},
-        {(a[len(prefix):], b): block for (a, b), block in result.blocks.items()},
-        format, result.sweeps, result.nnz, result.chunk)
+        planned = plan_sweep(engine, gradient, wrt, [prefix + name for name in wrt], "forward",
+                             hold=format, symmetric=True)
+    hint = "" if format == "sparse" else "ask for its structural nonzeros only (format=SPARSE)"
+    response = nbytes(graph.output_type(output)) + sum(nbytes(graph.type_of(a)) for a in wrt) + planned.held
+    price = engine.priced((planned, format, response), lambda: Price((planned.run,), response, planned.held, hint))
+
+    def run() -> HessianResult:
+        result = sweep(engine, gradient, inputs, planned, check).collect(format)
+        return HessianResult(
+            result.values[output], {name: result.values[prefix + name] for name in wrt},
+            {(a[len(prefix):], b): block for (a, b), block in result.blocks.items()},
+            format, result.sweeps, result.nnz, result.chunk)
+    return Prepared(price, run)
 
 
-def hvp(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray],
-        directions: Mapping[str, np.ndarray], output: str | None, batched: bool = False, check=None
-        ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(value, gradient, H v) for input `directions`: the JVP of the gradient graph."""
-    graph = engine.specialize(graph, inputs)
+def prepare_hvp(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray],
+                directions: Mapping[str, np.ndarray], output: str | None, batched: bool = False,
+                check=None) -> Prepared:
+    """(value, gradient, H v) for input `directions` of specialized `graph`: the JVP of the
+    gradient graph, priced, ready to run."""
     output = scalar_output(graph, output)
     if not directions:
         raise InvalidRequest("give a direction for at least one input")
@@ -67,9 +75,13 @@ def hvp(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray],
     gradient = engine.derivative_graph(graph, "gradient", wrt, seeds=[output])
     prefix = prefix_for(graph, COTANGENT)
     with _second_order(engine, graph):
-        values, tangents = engine.jvp(gradient, inputs, directions, batched=batched, check=check)
-    return (values[output], {name: values[prefix + name] for name in wrt},
-            {name: tangents[prefix + name] for name in wrt})
+        jvp = engine.prepare_jvp(gradient, inputs, directions, batched=batched, check=check)
+
+    def run():
+        values, tangents = jvp.run()
+        return (values[output], {name: values[prefix + name] for name in wrt},
+                {name: tangents[prefix + name] for name in wrt})
+    return Prepared(jvp.price, run)
 
 
 @contextmanager

@@ -1,25 +1,40 @@
 """The in-process differentiation core: values, JVPs, VJPs, Jacobians and traces of graphs.
 
-The server serves exactly this, and `Client.local()` calls it directly. Derivative graphs
-and compiled plans are cached per graph, so a repeated request only runs NumPy.
+The server serves exactly this, and `Client.local()` calls it directly. Every request is
+first *prepared*: its inputs are checked against the graph, the derivative graphs and plans it
+needs are built (or found in the cache), and its `Price` is computed from their types
+(`wengert.execution.cost`). The engine's `limits` admit or refuse that price before anything
+large is allocated; then the request runs. Derivative graphs, plans and their profiles are
+cached per graph, so a repeated request only runs NumPy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 
-from wengert.autodiff.transform import COTANGENT, TANGENT, check_outputs, check_wrt, jvp_graph, prefix_for, vjp_graph
-from wengert.ir.builder import GraphBuilder
-from wengert.jacobians.chunking import DEFAULT_BUDGET
+from wengert.autodiff.hessian import HessianResult, prepare_hessian, prepare_hvp
+from wengert.autodiff.transform import (COTANGENT, TANGENT, check_outputs, check_wrt, jvp_graph,
+                                        prefix_for, vjp_graph)
 from wengert.errors import InvalidRequest
+from wengert.execution.call import Call
+from wengert.execution.cost import Limits, Prepared, Price, Profile, Run, nbytes, profile
+from wengert.execution.plan import Check, Plan, check_feeds
+from wengert.ir.builder import GraphBuilder
 from wengert.ir.graph import Graph, TensorType
-from wengert.autodiff.hessian import HessianResult, hessian, hvp
+from wengert.jacobians.chunking import DEFAULT_BUDGET
+from wengert.jacobians.sweeps import (MODES, PIECE_BYTES, JacobianResult, SparseBlock,  # noqa: F401
+                                      Sweeps, plan_sweep, sweep)
 from wengert.lru import LRU
-from wengert.jacobians.sweeps import MODES, JacobianResult, Sweeps, sweep  # noqa: F401 - MODES re-exported
-from wengert.execution.plan import Check, Plan
+from wengert.optim.steepest import prepare_minimize
+
+DEFAULT_CACHE_BYTES = 512 << 20  # derivative graphs, plans and patterns kept for repeated requests
+STREAM_HINT = "ask for it in pieces (JacobianStream, or stream=True in the SDK)"
+SPARSE_HINT = "or for its structural nonzeros only (format=SPARSE)"
+
 
 @dataclass(frozen=True)
 class TraceRow:
@@ -35,16 +50,23 @@ class TraceRow:
 
 
 class Engine:
-    """Evaluates graphs and their derivatives with the ops of `registry`."""
+    """Evaluates graphs and their derivatives with the ops of `registry`, within `limits`
+    (default: none). A Jacobian's sweeps are chunked to fit `limits.memory`, or 1 GiB. The
+    caches keep at most `cache_size` entries and `cache_bytes` of derivative graphs, plans and
+    patterns; `response_copies` is how often a response is held while it is sent (a server: 3,
+    the arrays, their messages and the serialized bytes)."""
 
-    def __init__(self, registry=None, cache_size: int = 512, memory_budget: int = DEFAULT_BUDGET):
+    def __init__(self, registry=None, cache_size: int = 512, limits: Limits | None = None,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES, response_copies: int = 1):
         if registry is None:
             from wengert.plugins.registry import default_registry
 
             registry = default_registry()
         self.registry = registry
-        self.memory_budget = memory_budget  # bytes one Jacobian or Hessian request may use
-        self._cache = LRU(cache_size)
+        self.limits = limits or Limits()
+        self.memory_budget = self.limits.memory or DEFAULT_BUDGET  # bytes of a sweep
+        self.response_copies = response_copies  # how often a response is held while it is sent
+        self._cache = LRU(cache_size, cache_bytes, footprint)
 
     def cached(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """`make()`, computed once per `key`: for structure found in a graph (sparsity, ...)."""
@@ -61,70 +83,170 @@ class Engine:
                 raise InvalidRequest("a JVP graph has tangents of every output: name no seeds")
             key = (graph, "jvp", wrt, intermediates)
             return self._cache.get_or_make(key, lambda: jvp_graph(graph, wrt, intermediates=intermediates,
-                                                          registry=self.registry))
+                                                                  registry=self.registry))
         if kind in ("vjp", "gradient"):
             seeds = tuple(check_outputs(graph, seeds))
             if kind == "gradient" and len(seeds) != 1:
                 raise InvalidRequest("a gradient graph is of one scalar output: name it")
             key = (graph, kind, wrt, seeds, intermediates)
             return self._cache.get_or_make(key, lambda: vjp_graph(graph, wrt, seeds=seeds,
-                                                          intermediates=intermediates,
-                                                          unit_seeds=kind == "gradient",
-                                                          registry=self.registry))
+                                                                  intermediates=intermediates,
+                                                                  unit_seeds=kind == "gradient",
+                                                                  registry=self.registry))
         raise InvalidRequest(f"unknown derivative kind {kind!r} (jvp, vjp or gradient)")
 
     def plan(self, graph: Graph, batched: frozenset[str] = frozenset(), keep_all: bool = False) -> Plan:
         return self._cache.get_or_make((graph, "plan", batched, keep_all),
-                               lambda: Plan(graph, self.registry, batched, keep_all=keep_all))
+                                       lambda: Plan(graph, self.registry, batched, keep_all=keep_all))
+
+    def profile(self, plan: Plan) -> Profile:
+        """`plan`'s costs step by step (see `wengert.execution.cost`), cached with it."""
+        return self._cache.get_or_make((plan, "profile"), lambda: profile(plan, self.registry))
 
     def specialize(self, graph: Graph, inputs: Mapping[str, np.ndarray]) -> Graph:
-        """`graph` with its open (-1) dimensions fixed by the shapes of `inputs`."""
+        """`graph` with its open (-1) dimensions fixed by the shapes of `inputs`, which are
+        checked against it first (names, dtypes, shapes)."""
+        check_feeds(graph, inputs)
         if all(t.is_concrete for _, t in graph.inputs):
             return graph
-        shapes = []
-        for name, t in graph.inputs:
-            array = inputs.get(name)
-            if array is None:
-                raise InvalidRequest(f"missing input {name!r} ({t})")
-            if not t.accepts(array):
-                from wengert.errors import InvalidTensor
+        shapes = tuple(TensorType(t.dtype, inputs[name].shape) for name, t in graph.inputs)
+        return self._cache.get_or_make((graph, "specialize", shapes),
+                                       lambda: _rebuild(graph, shapes, self.registry))
 
-                raise InvalidTensor(f"input {name!r} must be {t}, got {TensorType.of(array)}")
-            shapes.append(TensorType(t.dtype, array.shape))
-        key = (graph, "specialize", tuple(shapes))
-        return self._cache.get_or_make(key, lambda: _rebuild(graph, shapes, self.registry))
+    # -- running prepared requests ---------------------------------------------------------
+    def run(self, prepared: Prepared) -> Any:
+        """Admit `prepared`'s price within the limits (LimitExceeded otherwise), then run it."""
+        self.limits.admit(prepared.price)
+        return prepared.run()
 
-    # -- requests ------------------------------------------------------------------------
+    def priced(self, key: Hashable, make: Callable[[], Price]) -> Price:
+        """The price `make()` builds, with this engine's response copies, cached under `key`
+        (the plans and sizes it is made of), so a repeated request pays for pricing once."""
+        return self._cache.get_or_make((key, "price"), lambda: dataclasses.replace(
+            make(), copies=self.response_copies))
+
+    def prepare(self, call: Call, check: Check | None = None) -> Prepared:
+        """`call` (one SDK method call or RPC) checked, priced and ready to run."""
+        match call.rpc:
+            case "Evaluate":
+                return self.prepare_evaluate(call.graph, call.inputs, call.outputs, check)
+            case "Jvp":
+                return self.prepare_jvp(call.graph, call.inputs, call.tangents, batched=call.batched,
+                                        check=check)
+            case "Vjp":
+                return self.prepare_vjp(call.graph, call.inputs, call.cotangents, call.wrt,
+                                        batched=call.batched, check=check)
+            case "Jacobian":
+                return self.prepare_jacobian(call.graph, call.inputs, call.wrt, call.outputs, call.mode,
+                                             check, call.format)
+            case "JacobianStream":
+                return self.prepare_jacobian_stream(call.graph, call.inputs, call.wrt, call.outputs,
+                                                    call.mode, check)
+            case "Hessian":
+                return self.prepare_hessian(call.graph, call.inputs, call.output or None, call.wrt,
+                                            call.format, check)
+            case "Hvp":
+                return self.prepare_hvp(call.graph, call.inputs, call.directions, call.output or None,
+                                        batched=call.batched, check=check)
+            case "Trace":
+                return self.prepare_trace(call.graph, call.inputs, call.mode,
+                                          call.tangents or call.cotangents, check)
+            case "DerivativeGraph":
+                return self.prepare_derivative_graph(call.graph, call.kind, call.wrt or None,
+                                                     call.outputs or None)
+            case "Minimize":
+                return prepare_minimize(self, call.graph, call.inputs, call.data, call.settings, check)
+        raise InvalidRequest(f"unknown request {call.rpc!r}")
+
+    # -- requests: each one prepared, admitted, run ----------------------------------------
     def evaluate(self, graph: Graph, inputs: Mapping[str, Any], outputs: Sequence[str] | None = None,
                  check: Check | None = None) -> dict[str, np.ndarray]:
-        inputs = _arrays(inputs)
-        graph = self.specialize(graph, inputs)
-        values = self.plan(graph).run(inputs, check)
-        return {name: values[name] for name in check_outputs(graph, outputs)}
+        return self.run(self.prepare_evaluate(graph, inputs, outputs, check))
 
     def jvp(self, graph: Graph, inputs: Mapping[str, Any], tangents: Mapping[str, Any], *,
             batched: bool = False, check: Check | None = None
             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """(output values, output tangents) along `tangents` (input name -> direction; inputs
         not named have zero tangent). `batched`: each tangent has a leading batch axis."""
-        inputs, tangents = _arrays(inputs), _arrays(tangents)
-        graph = self.specialize(graph, inputs)
-        wrt = [name for name in graph.input_names if name in tangents]
-        _check_names(tangents, graph.input_names, "tangent for")
-        if not wrt:
-            raise InvalidRequest("give a tangent for at least one input")
-        dgraph = self.derivative_graph(graph, "jvp", wrt)
-        prefix = prefix_for(graph, TANGENT)
-        feeds = {**inputs, **{prefix + k: v for k, v in tangents.items()}}
-        run = self.plan(dgraph, frozenset(prefix + k for k in wrt) if batched else frozenset())
-        return _split(run.run(feeds, check), run, graph.output_names, prefix,
-                      _batch_size(tangents, batched))
+        return self.run(self.prepare_jvp(graph, inputs, tangents, batched=batched, check=check))
 
     def vjp(self, graph: Graph, inputs: Mapping[str, Any], cotangents: Mapping[str, Any],
             wrt: Sequence[str] | None = None, *, batched: bool = False, check: Check | None = None
             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """(output values, cotangents of the `wrt` inputs) for output `cotangents` (outputs not
         named have zero cotangent). `batched`: each cotangent has a leading batch axis."""
+        return self.run(self.prepare_vjp(graph, inputs, cotangents, wrt, batched=batched, check=check))
+
+    def jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
+                 outputs: Sequence[str] | None = None, mode: str = "auto",
+                 check: Check | None = None, format: str = "dense") -> JacobianResult:
+        """Every block d output / d input, shaped out_shape + in_shape ("sparse": COO blocks).
+        Directions are basis vectors, or one per colour when the sparsity pattern allows
+        (see `wengert.jacobians.sweeps`); "auto" picks the mode needing fewer sweeps."""
+        return self.run(self.prepare_jacobian(graph, inputs, wrt, outputs, mode, check, format))
+
+    def jacobian_stream(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
+                        outputs: Sequence[str] | None = None, mode: str = "auto",
+                        check: Check | None = None, max_chunk: int | None = None) -> Sweeps:
+        """The Jacobian as pieces to hand out one by one (results larger than memory or a
+        message), in chunks of at most `max_chunk` directions."""
+        return self.run(self.prepare_jacobian_stream(graph, inputs, wrt, outputs, mode, check, max_chunk))
+
+    def hessian(self, graph: Graph, inputs: Mapping[str, Any], output: str | None = None,
+                wrt: Sequence[str] | None = None, format: str = "dense",
+                check: Check | None = None) -> HessianResult:
+        """The Hessian of scalar `output`: blocks (a, b) shaped a's shape + b's shape."""
+        return self.run(self.prepare_hessian(graph, inputs, output, wrt, format, check))
+
+    def hvp(self, graph: Graph, inputs: Mapping[str, Any], directions: Mapping[str, Any],
+            output: str | None = None, *, batched: bool = False, check: Check | None = None
+            ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(value, gradient, Hessian-vector products) of scalar `output` along `directions`
+        (input name -> direction, a leading batch axis when `batched`)."""
+        return self.run(self.prepare_hvp(graph, inputs, directions, output, batched=batched, check=check))
+
+    def trace(self, graph: Graph, inputs: Mapping[str, Any], mode: str = "none",
+              seeds: Mapping[str, Any] | None = None, check: Check | None = None) -> list[TraceRow]:
+        """The evaluation trace (Wengert list) with every value, and in "forward" mode each
+        value's tangent along `seeds` (input directions), in "reverse" mode each value's adjoint
+        for `seeds` (output cotangents; default 1 for a single scalar output)."""
+        return self.run(self.prepare_trace(graph, inputs, mode, seeds, check))
+
+    def cost(self, call: Call) -> Price:
+        """What `call` would cost, without running it (and whether or not it is admitted)."""
+        return self.prepare(call).price
+
+    # -- preparing ---------------------------------------------------------------------------
+    def prepare_evaluate(self, graph: Graph, inputs: Mapping[str, Any], outputs: Sequence[str] | None = None,
+                         check: Check | None = None) -> Prepared:
+        inputs = _arrays(inputs)
+        graph = self.specialize(graph, inputs)
+        names = check_outputs(graph, outputs)
+        plan = self.plan(graph)
+        price = self.priced((plan, tuple(names)), lambda: Price((Run("the graph", self.profile(plan)),),
+                                                               _output_bytes(graph, names)))
+
+        def run():
+            values = plan.run(inputs, check)
+            return {name: values[name] for name in names}
+        return Prepared(price, run)
+
+    def prepare_jvp(self, graph: Graph, inputs: Mapping[str, Any], tangents: Mapping[str, Any], *,
+                    batched: bool = False, check: Check | None = None) -> Prepared:
+        inputs, tangents = _arrays(inputs), _arrays(tangents)
+        graph = self.specialize(graph, inputs)
+        _check_names(tangents, graph.input_names, "tangent for")
+        wrt = [name for name in graph.input_names if name in tangents]
+        if not wrt:
+            raise InvalidRequest("give a tangent for at least one input")
+        dgraph = self.derivative_graph(graph, "jvp", wrt)
+        prefix = prefix_for(graph, TANGENT)
+        return self._derivative_run(graph, dgraph, inputs, tangents, prefix, batched, "JVP graph",
+                                    graph.output_names, check)
+
+    def prepare_vjp(self, graph: Graph, inputs: Mapping[str, Any], cotangents: Mapping[str, Any],
+                    wrt: Sequence[str] | None = None, *, batched: bool = False,
+                    check: Check | None = None) -> Prepared:
         inputs, cotangents = _arrays(inputs), _arrays(cotangents)
         graph = self.specialize(graph, inputs)
         _check_names(cotangents, graph.output_names, "cotangent for")
@@ -133,60 +255,77 @@ class Engine:
         seeds = [name for name in graph.output_names if name in cotangents]
         dgraph = self.derivative_graph(graph, "vjp", wrt, seeds=seeds)
         prefix = prefix_for(graph, COTANGENT)
-        feeds = {**inputs, **{prefix + k: v for k, v in cotangents.items()}}
-        run = self.plan(dgraph, frozenset(prefix + k for k in seeds) if batched else frozenset())
-        return _split(run.run(feeds, check), run, graph.output_names, prefix,
-                      _batch_size(cotangents, batched))
+        return self._derivative_run(graph, dgraph, inputs, cotangents, prefix, batched, "VJP graph",
+                                    check_wrt(graph, wrt), check)
 
-    def jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
-                 outputs: Sequence[str] | None = None, mode: str = "auto",
-                 check: Check | None = None, format: str = "dense") -> JacobianResult:
-        """Every block d output / d input, shaped out_shape + in_shape ("sparse": COO blocks).
-        Directions are basis vectors, or one per colour when the sparsity pattern allows
-        (see `wengert.jacobians.sweeps`); "auto" picks the mode needing fewer sweeps."""
+    def _derivative_run(self, graph: Graph, dgraph: Graph, inputs, seeds, prefix: str, batched: bool,
+                        what: str, derived: Sequence[str], check) -> Prepared:
+        """A JVP or VJP run: `seeds` (tangents or cotangents) fed under `prefix`; the response
+        holds the outputs and the derivatives of `derived`, each with the batch axis."""
+        feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}
+        plan = self.plan(dgraph, frozenset(prefix + k for k in seeds) if batched else frozenset())
+        batch = check_feeds(dgraph, feeds, plan.batched_inputs) or 1
+        response = _output_bytes(graph, graph.output_names) + batch * sum(
+            nbytes(dgraph.output_type(prefix + name)) for name in derived)
+        price = self.priced((plan, batch, response), lambda: Price((Run(what, self.profile(plan), batch),),
+                                                                  response))
+        return Prepared(price, lambda: _split(plan.run(feeds, check), plan, graph.output_names, prefix,
+                                              batch if batched else None))
+
+    def prepare_jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
+                         outputs: Sequence[str] | None = None, mode: str = "auto",
+                         check: Check | None = None, format: str = "dense") -> Prepared:
         inputs = _arrays(inputs)
         graph = self.specialize(graph, inputs)
-        return sweep(self, graph, inputs, wrt, outputs, mode, hold=format, check=check).collect(format)
+        planned = plan_sweep(self, graph, wrt, outputs, mode, hold=format)
+        response = _output_bytes(graph, graph.output_names) + planned.held
+        hint = STREAM_HINT + ("" if format == "sparse" else ", " + SPARSE_HINT)
+        price = self.priced((planned, format), lambda: Price((planned.run,), response, planned.held, hint))
+        return Prepared(price, lambda: sweep(self, graph, inputs, planned, check).collect(format))
 
-    def jacobian_stream(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
-                        outputs: Sequence[str] | None = None, mode: str = "auto",
-                        check: Check | None = None, max_chunk: int | None = None) -> Sweeps:
-        """The Jacobian as pieces to hand out one by one (results larger than memory or a
-        message), in chunks of at most `max_chunk` directions."""
+    def prepare_jacobian_stream(self, graph: Graph, inputs: Mapping[str, Any],
+                                wrt: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
+                                mode: str = "auto", check: Check | None = None,
+                                max_chunk: int | None = None) -> Prepared:
+        """Pieces of at most `max_chunk` directions (default: a slab of them fits in one
+        streamed piece, PIECE_BYTES)."""
         inputs = _arrays(inputs)
         graph = self.specialize(graph, inputs)
-        return sweep(self, graph, inputs, wrt, outputs, mode, hold=None, max_chunk=max_chunk, check=check)
+        if max_chunk is None:
+            longest = max([t.size for _, t in graph.inputs]
+                          + [graph.output_type(n).size for n in graph.output_names] + [1])
+            max_chunk = max(1, PIECE_BYTES // (8 * longest))
+        planned = plan_sweep(self, graph, wrt, outputs, mode, hold=None, max_chunk=max_chunk)
+        price = self.priced(planned, lambda: Price((planned.run,), _output_bytes(graph, graph.output_names)))
+        return Prepared(price, lambda: sweep(self, graph, inputs, planned, check))
 
-    def hessian(self, graph: Graph, inputs: Mapping[str, Any], output: str | None = None,
-                wrt: Sequence[str] | None = None, format: str = "dense",
-                check: Check | None = None) -> HessianResult:
-        """The Hessian of scalar `output`: blocks (a, b) shaped a's shape + b's shape."""
-        return hessian(self, graph, _arrays(inputs), output, wrt, format, check)
-
-    def hvp(self, graph: Graph, inputs: Mapping[str, Any], directions: Mapping[str, Any],
-            output: str | None = None, *, batched: bool = False, check: Check | None = None
-            ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """(value, gradient, Hessian-vector products) of scalar `output` along `directions`
-        (input name -> direction, a leading batch axis when `batched`)."""
-        return hvp(self, graph, _arrays(inputs), _arrays(directions), output,
-                                batched, check)
-
-    def trace(self, graph: Graph, inputs: Mapping[str, Any], mode: str = "none",
-              seeds: Mapping[str, Any] | None = None, check: Check | None = None) -> list[TraceRow]:
-        """The evaluation trace (Wengert list) with every value, and in "forward" mode each
-        value's tangent along `seeds` (input directions), in "reverse" mode each value's adjoint
-        for `seeds` (output cotangents; default 1 for a single scalar output)."""
+    def prepare_hessian(self, graph: Graph, inputs: Mapping[str, Any], output: str | None = None,
+                        wrt: Sequence[str] | None = None, format: str = "dense",
+                        check: Check | None = None) -> Prepared:
         inputs = _arrays(inputs)
         graph = self.specialize(graph, inputs)
-        values = self.plan(graph, keep_all=True).run(inputs, check, keep_all=True)
-        derivatives: dict[str, np.ndarray] = {}
-        seeds = _arrays(seeds or {})
+        return prepare_hessian(self, graph, inputs, output, wrt, format, check)
+
+    def prepare_hvp(self, graph: Graph, inputs: Mapping[str, Any], directions: Mapping[str, Any],
+                    output: str | None = None, *, batched: bool = False,
+                    check: Check | None = None) -> Prepared:
+        inputs, directions = _arrays(inputs), _arrays(directions)
+        graph = self.specialize(graph, inputs)
+        return prepare_hvp(self, graph, inputs, directions, output, batched, check)
+
+    def prepare_trace(self, graph: Graph, inputs: Mapping[str, Any], mode: str = "none",
+                      seeds: Mapping[str, Any] | None = None, check: Check | None = None) -> Prepared:
+        inputs, seeds = _arrays(inputs), _arrays(seeds or {})
+        graph = self.specialize(graph, inputs)
+        plan = self.plan(graph, keep_all=True)
+        runs = [Run("the graph, keeping every value", self.profile(plan))]
+        response = sum(nbytes(t) for t in graph.types.values())
+        derivative = None  # (plan, feeds, prefix) of the tangents or adjoints, if asked
         if mode == "forward":
             _check_names(seeds, graph.input_names, "tangent for")
             dgraph = self.derivative_graph(graph, "jvp", list(seeds) or None, intermediates=True)
             prefix = prefix_for(graph, TANGENT)
-            feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}
-            derivatives = _strip(self.plan(dgraph).run(feeds, check), prefix)
+            derivative = (self.plan(dgraph), {**inputs, **{prefix + k: v for k, v in seeds.items()}}, prefix)
         elif mode == "reverse":
             if not seeds:
                 if len(graph.outputs) != 1 or graph.output_type(graph.output_names[0]).size != 1:
@@ -196,20 +335,59 @@ class Engine:
             _check_names(seeds, graph.output_names, "cotangent for")
             dgraph = self.derivative_graph(graph, "vjp", None, seeds=list(seeds), intermediates=True)
             prefix = prefix_for(graph, COTANGENT)
-            feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}
-            derivatives = _strip(self.plan(dgraph).run(feeds, check), prefix)
+            derivative = (self.plan(dgraph), {**inputs, **{prefix + k: v for k, v in seeds.items()}}, prefix)
         elif mode != "none":
             raise InvalidRequest(f"unknown trace mode {mode!r} (none, forward or reverse)")
-        n = len(graph.inputs)
-        rows = [TraceRow(f"v{i - n + 1}", name, "input", (), {}, values[name], derivatives.get(name))
-                for i, name in enumerate(graph.input_names)]
-        rows += [TraceRow(f"v{i + 1}", node.id, node.op, node.inputs, node.attr_dict,
-                          values[node.id], derivatives.get(node.id))
-                 for i, node in enumerate(graph.nodes)]
-        return rows
+        if derivative is not None:
+            dplan, feeds, prefix = derivative
+            check_feeds(dplan.graph, feeds)
+            runs.append(Run(f"the {mode} derivative of every value", self.profile(dplan)))
+            response += sum(nbytes(dplan.graph.output_type(n)) for n in dplan.graph.output_names
+                            if n.startswith(prefix))
+        # The rows hold every value while the derivatives are computed.
+        held = sum(nbytes(t) for t in graph.types.values()) if derivative is not None else 0
+        price = self.priced((plan, derivative and derivative[0], response),
+                            lambda: Price(tuple(runs), response, held))
+
+        def run() -> list[TraceRow]:
+            values = plan.run(inputs, check, keep_all=True)
+            derivatives = {}
+            if derivative is not None:
+                dplan, feeds, prefix = derivative
+                derivatives = _strip(dplan.run(feeds, check), prefix)
+            n = len(graph.inputs)
+            rows = [TraceRow(f"v{i - n + 1}", name, "input", (), {}, values[name], derivatives.get(name))
+                    for i, name in enumerate(graph.input_names)]
+            rows += [TraceRow(f"v{i + 1}", node.id, node.op, node.inputs, node.attr_dict,
+                              values[node.id], derivatives.get(node.id))
+                     for i, node in enumerate(graph.nodes)]
+            return rows
+        return Prepared(price, run)
+
+    def prepare_derivative_graph(self, graph: Graph, kind: str, wrt: Sequence[str] | None = None,
+                                 seeds: Sequence[str] | None = None) -> Prepared:
+        """The derivative graph is built while preparing (graph work is bounded by the node
+        limit); the response is that graph, constants included."""
+        derivative = self.derivative_graph(graph, kind, wrt, seeds=seeds)
+        price = self.priced(derivative, lambda: Price((), derivative.constant_bytes + 64 * len(derivative.nodes)))
+        return Prepared(price, lambda: derivative)
 
 
-def _rebuild(graph: Graph, input_types: list[TensorType], registry) -> Graph:
+def footprint(value: Any, depth: int = 2) -> int:
+    """Bytes a cached entry holds, roughly: a graph's or plan's tensors and nodes, the arrays
+    of a record (a sparsity pattern, a colouring, a profile) and of the records it holds."""
+    if isinstance(value, Graph):
+        return value.constant_bytes + 512 * len(value.nodes)
+    if isinstance(value, Plan):
+        return footprint(value.graph) + 256 * len(value.steps)
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if depth and hasattr(value, "__dict__"):
+        return 64 + sum(footprint(v, depth - 1) for v in vars(value).values())
+    return 64
+
+
+def _rebuild(graph: Graph, input_types: tuple[TensorType, ...], registry) -> Graph:
     builder = GraphBuilder(registry)
     env = {name: builder.input(name, t) for (name, _), t in zip(graph.inputs, input_types)}
     for node in graph.nodes:
@@ -221,15 +399,15 @@ def _arrays(values: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {name: np.asarray(v) for name, v in values.items()}
 
 
+def _output_bytes(graph: Graph, names: Sequence[str]) -> int:
+    return sum(nbytes(graph.output_type(name)) for name in names)
+
+
 def _check_names(given: Mapping[str, Any], allowed: Sequence[str], what: str) -> None:
     unknown = [name for name in given if name not in allowed]
     if unknown:
         raise InvalidRequest(f"{what} {unknown[0]!r}, which the graph does not have "
                              f"(it has {', '.join(map(repr, allowed))})")
-
-
-def _batch_size(arrays: Mapping[str, np.ndarray], batched: bool) -> int | None:
-    return next(iter(arrays.values())).shape[0] if batched and arrays else None
 
 
 def _split(out: dict[str, np.ndarray], plan: Plan, names: Sequence[str], prefix: str,

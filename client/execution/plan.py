@@ -14,10 +14,11 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from wengert.errors import EvaluationError, InternalError, InvalidRequest, InvalidTensor, node_error
-from wengert.ir.graph import Graph, Node, TensorType
+from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, node_error,
+                            quoted)
+from wengert.ir.graph import Graph, Node, TensorType, dtype_name
 
-Check = Callable[[], None]
+Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Plan:
         batch = self._feed(feeds, values)
         for step in self.steps:
             if check is not None:
-                check()
+                check(step.node)
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
             except Exception as exc:
@@ -89,27 +90,36 @@ class Plan:
 
     def _feed(self, feeds: Mapping[str, np.ndarray], values: list[Any]) -> int | None:
         """Check and place the inputs; returns the batch size (None when unbatched)."""
-        unknown = sorted(set(feeds) - set(self.graph.input_names))
-        if unknown:
-            raise InvalidRequest(f"unknown input(s) {', '.join(map(repr, unknown))}; the graph takes "
-                                 f"{', '.join(map(repr, self.graph.input_names))}")
-        batch = None
-        for name, t in self.graph.inputs:
-            if name not in feeds:
-                raise InvalidRequest(f"missing input {name!r} ({t})")
-            array = feeds[name]
-            core = array
-            if name in self.batched_inputs:
-                if array.ndim == 0:
-                    raise InvalidTensor(f"input {name!r} is batched but has no batch axis")
-                if batch is not None and array.shape[0] != batch:
-                    raise InvalidTensor(f"input {name!r} has batch size {array.shape[0]}, others {batch}")
-                batch = array.shape[0]
-                core = array[0] if batch else np.empty(array.shape[1:], array.dtype)
-            if not t.accepts(core):
-                raise InvalidTensor(f"input {name!r} must be {t}, got {TensorType.of(core)}")
-            values[self.slots[name]] = array
+        batch = check_feeds(self.graph, feeds, self.batched_inputs)
+        for name in self.graph.input_names:
+            values[self.slots[name]] = feeds[name]
         return batch
+
+
+def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray], batched: frozenset[str] = frozenset()
+                ) -> int | None:
+    """Check `feeds` against `graph`'s inputs (names, dtypes, shapes; those in `batched` carry
+    a leading batch axis of one common size, which is returned: None when nothing is batched)."""
+    unknown = sorted(set(feeds) - set(graph.input_names))
+    if unknown:
+        raise InvalidRequest(f"unknown input(s) {', '.join(map(quoted, unknown))}; the graph takes "
+                             f"{', '.join(map(quoted, graph.input_names))}")
+    batch = None
+    for name, t in graph.inputs:
+        if name not in feeds:
+            raise InvalidRequest(f"missing input {quoted(name)} ({t})")
+        array = feeds[name]
+        skip = int(name in batched)
+        if skip:
+            if array.ndim == 0:
+                raise InvalidTensor(f"input {quoted(name)} is batched but has no batch axis")
+            if batch is not None and array.shape[0] != batch:
+                raise InvalidTensor(f"input {quoted(name)} has batch size {array.shape[0]}, others {batch}")
+            batch = array.shape[0]
+        if not t.accepts(array, skip):
+            got = TensorType(dtype_name(array.dtype), array.shape[skip:])
+            raise InvalidTensor(f"input {quoted(name)} must be {t}, got {got}")
+    return batch
 
 
 def _conform(out: Any, step: _Step, batch: int | None) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from wengert.autodiff import simplify
-from wengert.errors import InvalidGraph, UnknownOp, node_error
+from wengert.errors import InvalidGraph, UnknownOp, WengertError, node_error
 from wengert.ir.graph import Graph, Literal, Node, TensorType, dtype_name
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
@@ -31,6 +31,8 @@ class Value:
 
     Operators and NumPy calls on it record nodes (`x * 2`, `np.sin(x)`, `x @ W`); it has no
     numeric value until the graph is evaluated, so Python `if x > 0:` is an error: use `wg.where`.
+    `x[key]` indexes as NumPy does (`wengert.indexing`), but a boolean mask must be known when
+    tracing: `x[x > 0]` would have a data-dependent shape.
     """
 
     __slots__ = ("builder", "id", "type")
@@ -170,6 +172,10 @@ class GraphBuilder:
             op.check_arity(len(inputs))
             norm = op.normalize_attrs(attrs)
             out_type = op.infer(*(v.type for v in inputs), **dict(norm))
+        except WengertError as exc:  # typed by a server (`wengert.server_ops`): keep its class
+            error = node_error(type(exc), node_id, op_name, str(exc))
+            error.code = exc.code  # a status outside the error table travels on the instance
+            raise error from None
         except Exception as exc:  # a shape rule's rejection, or a plugin's shape rule failing
             raise node_error(InvalidGraph, node_id, op_name, str(exc)) from None
         if self.simplify:
@@ -244,9 +250,14 @@ class GraphBuilder:
         _current.reset(self._token)
 
 
+def current_builder(args: Iterable[Any] = ()) -> GraphBuilder | None:
+    """The builder that `args`' symbolic values belong to, else the one recording now, if any."""
+    return next((a.builder for a in args if isinstance(a, Value)), None) or _current.get()
+
+
 def apply(op_name: str, *args: Any, **attrs: Any) -> Value:
     """Record `op_name(*args, **attrs)`; numbers and arrays among `args` become constants."""
-    builder = next((a.builder for a in args if isinstance(a, Value)), None) or _current.get()
+    builder = current_builder(args)
     if builder is None:
         raise InvalidGraph(
             f"{op_name}: no graph is being built; call it inside wg.trace or on a symbolic value"

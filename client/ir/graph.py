@@ -8,6 +8,7 @@ Every value is named by an id: an input's name or a node's id. Node records are 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -44,9 +45,15 @@ class TensorType:
     def ndim(self) -> int:
         return len(self.shape)
 
-    @property
+    @cached_property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if -1 not in self.shape else -1
+        """Elements (-1 when a dimension is open); exact, however large, as a Python int."""
+        return math.prod(self.shape) if -1 not in self.shape else -1
+
+    @cached_property
+    def nbytes(self) -> int:
+        """Bytes of a tensor of this type (0 when a dimension is open)."""
+        return max(self.size, 0) * DTYPES[self.dtype].itemsize
 
     @property
     def is_float(self) -> bool:
@@ -56,12 +63,14 @@ class TensorType:
     def is_concrete(self) -> bool:
         return -1 not in self.shape
 
-    def accepts(self, array: np.ndarray) -> bool:
-        """True when `array` has this dtype and a shape matching this one (-1 matches any)."""
+    def accepts(self, array: np.ndarray, skip: int = 0) -> bool:
+        """True when `array` (less its first `skip` axes) has this dtype and a shape matching
+        this one (-1 matches any)."""
+        shape = array.shape[skip:]
         return (
             _NAMES.get((array.dtype.kind, array.dtype.itemsize)) == self.dtype
-            and array.ndim == self.ndim
-            and all(d == -1 or d == a for d, a in zip(self.shape, array.shape))
+            and len(shape) == self.ndim
+            and all(d == -1 or d == a for d, a in zip(self.shape, shape))
         )
 
     @classmethod
@@ -158,6 +167,12 @@ class Graph:
     @cached_property
     def _output_values(self) -> dict[str, str]:
         return dict(self.outputs)
+
+    @cached_property
+    def constant_bytes(self) -> int:
+        """Bytes of the tensors the graph carries (constants and tensor attributes)."""
+        return sum(value.array.nbytes for node in self.nodes for _, value in node.attrs
+                   if isinstance(value, Literal))
 
     def __str__(self) -> str:
         return wengert_list(self)

@@ -203,8 +203,10 @@ def _coo(matrix: sp.csr_array) -> Pattern:
     return Pattern(rows, matrix.indices.astype(np.int64), matrix.shape)
 
 
-def jacobian_pattern(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], registry) -> Pattern | None:
-    """Which elements of `outputs` depend on which elements of `wrt` (None: too dense to track)."""
+def jacobian_pattern(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], registry,
+                     budget: int | None = None) -> Pattern | None:
+    """Which elements of `outputs` depend on which elements of `wrt` (None: too dense to track,
+    or the patterns alive at once would take more than `budget` bytes)."""
     types = graph.types
     n = sum(types[name].size for name in wrt)
     deps: dict[str, sp.csr_array | None] = {name: None for name in graph.input_names}
@@ -214,9 +216,19 @@ def jacobian_pattern(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], r
         deps[name] = _matrix(np.arange(size), offset + np.arange(size), (size, n))
         offset += size
     consts = {node.id: node.attr_dict["value"].array for node in graph.nodes if node.op == "constant"}
+    last_use = {x: k for k, node in enumerate(graph.nodes) for x in node.inputs}
+    kept = {vid for _, vid in graph.outputs}
+    held = sum(_bytes(m) for m in deps.values())
     try:
-        for node in graph.nodes:
+        for k, node in enumerate(graph.nodes):
             deps[node.id] = _propagate(node, registry.get(node.op), deps, types, consts, n)
+            held += _bytes(deps[node.id])
+            if budget is not None and held > budget:
+                raise _TooDense
+            for x in set(node.inputs):  # a pattern no later node reads is dropped
+                if last_use[x] == k and x not in kept:
+                    held -= _bytes(deps[x])
+                    deps[x] = None
     except _TooDense:
         return None
     rows = []
@@ -224,6 +236,12 @@ def jacobian_pattern(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], r
         vid = dict(graph.outputs)[name]
         rows.append(deps[vid] if deps[vid] is not None else sp.csr_array((types[vid].size, n), dtype=bool))
     return _coo(sp.vstack(rows, format="csr"))
+
+
+def _bytes(matrix: sp.csr_array | None) -> int:
+    if matrix is None:
+        return 0
+    return matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes
 
 
 def _propagate(node: Node, op, deps, types, consts, n: int) -> sp.csr_array | None:

@@ -12,6 +12,7 @@ dense or COO blocks; the server streams them instead when the result is too larg
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from wengert.autodiff.transform import COTANGENT, TANGENT, check_outputs, check_wrt, prefix_for
-from wengert.jacobians.chunking import chunk_size, sweep_cost
+from wengert.execution.cost import Profile, Run
+from wengert.jacobians.chunking import chunk_size
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph, TensorType
 from wengert.jacobians.sparsity import Colouring, Pattern, columns, jacobian_pattern, min_colours, rows, star
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from wengert.execution.engine import Engine
 
 MODES = ("auto", "forward", "reverse")
+PIECE_BYTES = 1 << 21  # a streamed piece's payload: far below gRPC's default 4 MiB message
 FORMATS = ("dense", "sparse")
 
 
@@ -210,12 +213,13 @@ class Strategy:
         return self.layout.coo_index(self.pattern.rows, self.pattern.cols)
 
 
-def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bool = False) -> Strategy:
-    """Detect the pattern and pick the mode and colouring needing fewest sweeps (forward on
-    ties). `symmetric` (Hessians: the Jacobian of a gradient) sweeps forward with a star
-    colouring of the symmetrized pattern."""
+def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bool = False,
+             budget: int | None = None) -> Strategy:
+    """Detect the pattern (within `budget` bytes) and pick the mode and colouring needing
+    fewest sweeps (forward on ties). `symmetric` (Hessians: the Jacobian of a gradient) sweeps
+    forward with a star colouring of the symmetrized pattern."""
     m, n = layout.shape
-    pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry)
+    pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry, budget)
     if pattern is None:
         forward = mode == "forward" or (mode == "auto" and n <= m)
         return Strategy(layout, "forward" if forward else "reverse", n if forward else m)
@@ -285,30 +289,73 @@ def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries], format
     return layout.dense_blocks(flat)
 
 
-def sweep(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], wrt: Sequence[str] | None,
-          outputs: Sequence[str] | None, mode: str = "auto", *, hold: str | None = "dense",
-          symmetric: bool = False, max_chunk: int | None = None, check=None) -> Sweeps:
-    """Start computing the Jacobian of specialized `graph` at `inputs`. The first chunk runs
-    now (so errors surface here); `hold` is the format the caller will collect into (None
-    when it streams the pieces away), which the memory budget must leave room for."""
+@dataclass(frozen=True)
+class SweepPlan:
+    """How a Jacobian will be swept, before any sweep runs: the strategy, the directions run
+    at once (`chunk`), the profile of the batched derivative plan, and the bytes the caller
+    holds meanwhile (`held`: the result, in the format it collects into)."""
+
+    strategy: Strategy
+    chunk: int
+    profile: Profile
+    held: int
+    slabs: bool  # read uncompressed sweeps as whole slabs of J
+
+    @property
+    def run(self) -> Run:
+        """The sweeps as one part of a request's price."""
+        times = math.ceil(self.strategy.directions / self.chunk)
+        return Run(f"{self.strategy.mode} sweeps of {self.chunk} direction(s)", self.profile,
+                   self.chunk, times)
+
+
+def result_bytes(how: Strategy, format: str | None) -> int:
+    """The Jacobian's blocks in `format`: dense m x n, or each structural nonzero with its
+    multi-index (an int64 per axis of its output and input); nothing for None (streamed)."""
+    layout = how.layout
+    m, n = layout.shape
+    item = layout.dtype.itemsize
+    if format == "sparse":
+        axes = max((len(o.shape) + len(i.shape) for o in layout.outputs.values()
+                    for i in layout.inputs.values()), default=0)
+        return how.nnz * (item + 8 * axes)
+    return m * n * item if format == "dense" else 0
+
+
+def plan_sweep(engine: Engine, graph: Graph, wrt: Sequence[str] | None, outputs: Sequence[str] | None,
+               mode: str = "auto", *, hold: str | None = "dense", symmetric: bool = False,
+               max_chunk: int | None = None) -> SweepPlan:
+    """The sweeps computing the Jacobian of specialized `graph`; `hold` is the format the
+    caller will collect into (None when it streams the pieces away), which the memory budget
+    must leave room for. Cached per graph and selection."""
     if mode not in MODES:
         raise InvalidRequest(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     if hold not in (*FORMATS, None):
         raise InvalidRequest(f"unknown format {hold!r}; use one of {', '.join(FORMATS)}")
     selection = (tuple(wrt or ()), tuple(outputs or ()))  # the request as given: checked once
     how = engine.cached((graph, "sweep", selection, mode, symmetric), lambda: strategy(
-        _layout(graph, wrt, outputs), graph, mode, engine.registry, symmetric=symmetric))
+        _layout(graph, wrt, outputs), graph, mode, engine.registry, symmetric=symmetric,
+        budget=engine.memory_budget))
+    profile = _profile(engine, graph, how)
+    held = result_bytes(how, hold)
     chunk = engine.cached((how, "chunk", hold, engine.memory_budget, max_chunk), lambda: min(
-        chunk_size(_cost(engine, graph, how), how.directions, _held(how, hold), engine.memory_budget,
-                   "this Jacobian"), max_chunk or how.directions or 1))
+        chunk_size(profile, how.directions, held, engine.memory_budget), max_chunk or how.directions or 1))
     m, n = how.layout.shape  # a streamed J goes as whole slabs unless its entries (3 numbers each) are fewer
     slabs = hold == "dense" or (hold is None and 3 * how.nnz >= m * n)
-    pieces = _pieces(engine, graph, inputs, how, chunk, slabs=slabs, check=check)
+    return SweepPlan(how, chunk, profile, held, slabs)
+
+
+def sweep(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], planned: SweepPlan,
+          check=None) -> Sweeps:
+    """Start the sweeps `planned` for specialized `graph` at `inputs`: the first chunk runs now
+    (so errors surface here), the others as the pieces are consumed."""
+    how = planned.strategy
+    pieces = _pieces(engine, graph, inputs, how, planned.chunk, slabs=planned.slabs, check=check)
     values, first = next(pieces, (None, None))
     if values is None:  # no directions at all: an empty selection
         values = engine.evaluate(graph, inputs, check=check)
     rest = (piece for _, piece in pieces)
-    return Sweeps(values, how, chunk, itertools.chain([first] if first else [], rest))
+    return Sweeps(values, how, planned.chunk, itertools.chain([first] if first else [], rest))
 
 
 def _layout(graph: Graph, wrt: Sequence[str] | None, outputs: Sequence[str] | None) -> Layout:
@@ -322,15 +369,8 @@ def _layout(graph: Graph, wrt: Sequence[str] | None, outputs: Sequence[str] | No
     return Layout({o: graph.output_type(o) for o in outs}, {i: types[i] for i in wrt})
 
 
-def _held(how: Strategy, hold: str | None) -> int:
-    """Bytes of the result the caller keeps while the sweeps run."""
-    m, n = how.layout.shape
-    item = how.layout.dtype.itemsize
-    return {"dense": m * n * item, "sparse": how.nnz * (item + 16)}.get(hold, 0)
-
-
-def _cost(engine: Engine, graph: Graph, how: Strategy):
-    """The memory profile of the batched derivative plan `Engine.jvp`/`vjp` will run."""
+def _profile(engine: Engine, graph: Graph, how: Strategy) -> Profile:
+    """The profile of the batched derivative plan `Engine.jvp`/`vjp` will run."""
     layout = how.layout
     if how.mode == "forward":
         names = [name for name in graph.input_names if name in layout.inputs]
@@ -340,8 +380,7 @@ def _cost(engine: Engine, graph: Graph, how: Strategy):
         names = [name for name in graph.output_names if name in layout.outputs]
         dgraph = engine.derivative_graph(graph, "vjp", list(layout.inputs), seeds=names)
         prefix = prefix_for(graph, COTANGENT)
-    plan = engine.plan(dgraph, frozenset(prefix + k for k in names))
-    return engine.cached((plan, "cost"), lambda: sweep_cost(plan))
+    return engine.profile(engine.plan(dgraph, frozenset(prefix + k for k in names)))
 
 
 def _pieces(engine: Engine, graph: Graph, inputs, how: Strategy, chunk: int, *, slabs: bool, check):

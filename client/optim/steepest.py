@@ -21,6 +21,7 @@ descent, under l-inf sign descent, under the spectral norm orthogonalized update
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -31,6 +32,7 @@ import numpy as np
 
 from wengert.autodiff.transform import scalar_output
 from wengert.errors import InvalidRequest
+from wengert.execution.cost import Prepared, Price
 from wengert.ir.graph import Graph
 from wengert.plugins.normdef import NormDef, product
 from wengert.plugins.registry import default_registry
@@ -171,6 +173,52 @@ class Progress:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class Settings:
+    """A minimization as the SDK and the Minimize RPC describe it: the stopping rule, the
+    geometry and step size, how often to report, and the scalar output to minimize."""
+
+    stop: Stop
+    norm: NormSpec = "l2"
+    lr: float = 0.01
+    momentum: float = 0.0
+    schedule: Schedule = Schedule()
+    every: int = 1
+    loss: str | None = None
+
+
+def prepare_minimize(engine, graph: Graph, parameters: Mapping[str, Any], data: Mapping[str, Any],
+                     settings: Settings, check=None) -> Prepared:
+    """A minimization of `graph` from `parameters` (not modified), priced before its first
+    step: one step is a VJP, so the run costs `stop.max_steps` of them. A run stopped by time
+    alone does as many steps as the engine's work limit allows, then ends with "work_limit"."""
+    data = dict(data)
+    loss = scalar_output(graph, settings.loss, "loss")
+    _check_inputs(graph, parameters, data)
+    # In graph input order, as an SDK user's dict built from the graph would be: sums over the
+    # parameters then round alike, and the results agree to the last bit.
+    order = {name: i for i, name in enumerate(graph.input_names)}
+    names = sorted(parameters, key=lambda k: order.get(k, len(order)))
+    out = graph.output_type(loss)
+    step = engine.prepare_vjp(graph, {**data, **parameters}, {loss: np.ones(out.shape, out.dtype)},
+                              names, check=check)
+    per_step = step.price.work
+    allowed = engine.limits.work // per_step if engine.limits.work is not None and per_step else None
+    steps = settings.stop.max_steps or allowed or 1
+    params_bytes = sum(np.asarray(parameters[k]).nbytes for k in names)
+    price = engine.priced((step.price, steps, params_bytes, bool(settings.momentum)), lambda: Price(
+        tuple(dataclasses.replace(run, times=run.times * steps) for run in step.price.runs),
+        params_bytes, held=params_bytes * (3 if settings.momentum else 2)))
+
+    def run() -> Iterator[Progress]:
+        optimizer = SteepestDescent({k: np.array(parameters[k]) for k in names}, norm=settings.norm,
+                                    lr=settings.lr, momentum=settings.momentum,
+                                    schedule=settings.schedule, registry=engine.registry)
+        return _run(engine, graph, optimizer, data, loss, settings.stop, settings.every, check,
+                    None if settings.stop.max_steps else allowed)
+    return Prepared(price, run)
+
+
 def minimize(engine, graph: Graph, optimizer: SteepestDescent, data: Mapping[str, Any] | None = None,
              *, loss: str | None = None, stop: Stop, every: int = 1, check=None) -> Iterator[Progress]:
     """Minimize `graph`'s scalar output `loss` (default: its only output) with `optimizer`,
@@ -185,7 +233,8 @@ def minimize(engine, graph: Graph, optimizer: SteepestDescent, data: Mapping[str
 
 
 def _run(engine, graph: Graph, optimizer: SteepestDescent, data: dict[str, Any], loss: str,
-         stop: Stop, every: int, check) -> Iterator[Progress]:
+         stop: Stop, every: int, check, work_steps: int | None = None) -> Iterator[Progress]:
+    """The loop; `work_steps`, when given, is the most steps the work limit allows."""
     params = optimizer.params
     out = graph.output_type(loss)
     seed = {loss: np.ones(out.shape, out.dtype)}
@@ -196,6 +245,8 @@ def _run(engine, graph: Graph, optimizer: SteepestDescent, data: dict[str, Any],
         finite = all(np.all(np.isfinite(b)) for b in g)  # an SVD, say, would raise on NaNs
         gradient_norm = optimizer.norm.dual_norm(g) if finite else math.inf
         reason = stop.reason(step, value, gradient_norm, time.monotonic() - started)
+        if not reason and work_steps is not None and step >= work_steps:
+            reason = "work_limit"
         if reason or step % every == 0:
             yield Progress(step, value, gradient_norm, {k: p.copy() for k, p in params.items()}, reason)
         if reason:

@@ -21,6 +21,7 @@ SCHEDULE_KINDS = {"constant": pb.SCHEDULE_KIND_CONSTANT, "exponential": pb.SCHED
                   "cosine": pb.SCHEDULE_KIND_COSINE}
 STOP_REASONS = {"": pb.STOP_REASON_NONE, "converged": pb.STOP_REASON_CONVERGED,
                 "max_steps": pb.STOP_REASON_MAX_STEPS, "time_limit": pb.STOP_REASON_TIME_LIMIT,
+                "work_limit": pb.STOP_REASON_WORK_LIMIT,
                 "diverged": pb.STOP_REASON_DIVERGED}
 
 

@@ -12,21 +12,30 @@ from typing import Any, Mapping
 import numpy as np
 from google.protobuf.message import Message
 
-from wengert.api import Call, OpInfo
+from wengert.api import OpInfo
+from wengert.execution.call import Call
 from wengert.execution.engine import JacobianResult
 from wengert.autodiff.hessian import HessianResult
 from wengert.jacobians.sweeps import Entries, Layout, Slab, SparseBlock, assemble
+from wengert.errors import InvalidRequest
+from wengert.execution.cost import PlanCost, Quote
 from wengert.v1 import service_pb2 as pb
-from wengert.transport.wire import (DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES, enum_name,
-                          graph_from_proto, tensor_from_proto, tensor_to_proto, type_from_proto)
+from wengert.plugins.opdef import REQUIRED, Attr
+from wengert.transport.wire import (ATTR_KINDS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES,
+                          attr_from_proto, enum_name, graph_from_proto, signature_to_proto,
+                          tensor_from_proto, tensor_to_proto, type_from_proto)
 
 _REQUESTS = {
     "Evaluate": pb.EvaluateRequest, "Jvp": pb.JvpRequest, "Vjp": pb.VjpRequest,
     "Jacobian": pb.JacobianRequest, "Trace": pb.TraceRequest, "ListOps": pb.ListOpsRequest,
     "JacobianStream": pb.JacobianRequest, "Hessian": pb.HessianRequest, "Hvp": pb.HvpRequest,
-    "DerivativeGraph": pb.DerivativeGraphRequest,
+    "DerivativeGraph": pb.DerivativeGraphRequest, "InferTypes": pb.InferTypesRequest,
 }
 STREAMS = frozenset({"JacobianStream"})  # server-streaming RPCs: their response is an iterator
+# The field of CostRequest that carries each RPC's request, to price it.
+COST_FIELDS = {"Evaluate": "evaluate", "Jvp": "jvp", "Vjp": "vjp", "Jacobian": "jacobian",
+               "JacobianStream": "jacobian_stream", "Hessian": "hessian", "Hvp": "hvp", "Trace": "trace",
+               "DerivativeGraph": "derivative_graph"}
 _MODES = {"Jacobian": JACOBIAN_MODES, "JacobianStream": JACOBIAN_MODES, "Trace": TRACE_MODES}
 
 
@@ -52,6 +61,8 @@ def encode(call: Call) -> Message:
         msg.format = FORMATS[call.format]
     if "kind" in fields:
         msg.kind = DERIVATIVE_KINDS[call.kind]
+    if "signatures" in fields:
+        msg.signatures.extend(signature_to_proto(s.op, s.inputs, s.attrs) for s in call.signatures)
     return msg
 
 
@@ -82,7 +93,7 @@ def decode(call: Call, response: Message) -> Any:
             return (tensor_from_proto(response.value, "value"), _arrays(response.gradient, "gradient"),
                     _arrays(response.products, "H·v for"))
         case "DerivativeGraph":
-            return graph_from_proto(response.graph)
+            return graph_from_proto(response.graph, call.registry)
         case "Trace":
             values = {row.id: tensor_from_proto(row.value, f"value of {row.label}")
                       for row in response.rows}
@@ -92,9 +103,20 @@ def decode(call: Call, response: Message) -> Any:
             return values, derivatives
         case "ListOps":
             return [OpInfo(op.name, op.plugin, op.op_version, None if op.arity < 0 else op.arity,
-                           tuple(a.name for a in op.attrs), op.doc, op.has_jvp, op.has_vjp)
+                           tuple(a.name for a in op.attrs), op.doc, op.has_jvp, op.has_vjp,
+                           tuple(_attr(a, f"op {op.name!r}: attribute {a.name!r}") for a in op.attrs))
                     for op in response.ops]
+        case "InferTypes":  # each a type, or the SignatureError the server refused it with
+            return [type_from_proto(r.type) if r.WhichOneof("result") == "type" else r.error
+                    for r in response.results]
     raise ValueError(f"unknown rpc {call.rpc!r}")
+
+
+def _attr(info: pb.AttrInfo, what: str) -> Attr:
+    """An attribute of the catalogue as the `Attr` record the op declares."""
+    default = (REQUIRED if info.required else
+               attr_from_proto(info.default_value, what) if info.HasField("default_value") else None)
+    return Attr(info.name, enum_name(ATTR_KINDS, info.kind, f"{what}: kind"), default, info.doc)
 
 
 def _block(msg: Message, dense_field: str, what: str) -> np.ndarray | SparseBlock:
@@ -129,3 +151,16 @@ def _piece(msg: pb.JacobianPiece) -> Slab | Entries:
 
 def _arrays(tensors: Mapping[str, Any], what: str) -> dict[str, np.ndarray]:
     return {name: tensor_from_proto(t, f"{what} {name!r}") for name, t in tensors.items()}
+
+
+def cost_request(rpc: str, request: Message) -> pb.CostRequest:
+    """The Cost request pricing `request` of `rpc`."""
+    if rpc not in COST_FIELDS:
+        raise InvalidRequest(f"{rpc} requests cannot be priced")
+    return pb.CostRequest(**{COST_FIELDS[rpc]: request})
+
+
+def decode_quote(response: pb.CostResponse) -> Quote:
+    plans = tuple(PlanCost(p.what, p.times, p.peak_bytes, p.work) for p in response.plans)
+    return Quote(response.peak_bytes, response.work, response.response_bytes, plans, response.admitted,
+                 response.refusal)

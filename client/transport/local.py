@@ -8,45 +8,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from wengert.api import Call, OpInfo
+from wengert.api import OpInfo
+from wengert.execution.call import Call
+from wengert.execution.cost import Limits, Quote
 from wengert.execution.engine import Engine
 
 
 class LocalTransport:
-    """Runs calls on an engine with `registry`'s ops."""
+    """Runs calls on an engine with `registry`'s ops, within `limits` (default: none)."""
 
-    def __init__(self, registry=None):
-        self.engine = Engine(registry)
+    def __init__(self, registry=None, limits: Limits | None = None):
+        self.engine = Engine(registry, limits=limits)
 
     def __call__(self, call: Call) -> Any:
-        engine, graph = self.engine, call.graph
-        match call.rpc:
-            case "Evaluate":
-                return engine.evaluate(graph, call.inputs, call.outputs)
-            case "Jvp":
-                return engine.jvp(graph, call.inputs, call.tangents, batched=call.batched)
-            case "Vjp":
-                return engine.vjp(graph, call.inputs, call.cotangents, call.wrt, batched=call.batched)
-            case "Jacobian" | "JacobianStream":  # in-process, nothing to stream through
-                return engine.jacobian(graph, call.inputs, call.wrt, call.outputs, call.mode,
-                                       format=call.format)
-            case "Hessian":
-                return engine.hessian(graph, call.inputs, call.output or None, call.wrt, call.format)
-            case "Hvp":
-                return engine.hvp(graph, call.inputs, call.directions, call.output or None,
-                                  batched=call.batched)
-            case "DerivativeGraph":
-                return engine.derivative_graph(graph, call.kind, call.wrt or None, seeds=call.outputs or None)
-            case "Trace":
-                rows = engine.trace(graph, call.inputs, call.mode, call.tangents or call.cotangents)
-                return ({r.id: r.value for r in rows},
-                        {r.id: r.derivative for r in rows if r.derivative is not None})
-            case "ListOps":
-                return [OpInfo(op.name, op.plugin, op.version, op.arity,
-                               tuple(sorted(a.name for a in op.attrs)), op.doc,
-                               op.jvp is not None, op.vjp is not None)
-                        for op in sorted(engine.registry, key=lambda op: op.name)]
-        raise ValueError(f"unknown rpc {call.rpc!r}")
+        engine = self.engine
+        if call.rpc == "ListOps":
+            return [OpInfo(op.name, op.plugin, op.version, op.arity,
+                           tuple(sorted(a.name for a in op.attrs)), op.doc,
+                           op.jvp is not None, op.vjp is not None,
+                           tuple(sorted(op.attrs, key=lambda a: a.name)))
+                    for op in sorted(engine.registry, key=lambda op: op.name)]
+        result = engine.run(engine.prepare(call))
+        if call.rpc == "Trace":
+            return ({r.id: r.value for r in result},
+                    {r.id: r.derivative for r in result if r.derivative is not None})
+        if call.rpc == "JacobianStream":  # in-process, nothing to stream through
+            return result.collect(call.format)
+        return result
+
+    def cost(self, call: Call) -> Quote:
+        """What `call` would cost on this engine, by its limits, without running it."""
+        return self.engine.limits.quote(self.engine.cost(call))
 
     def close(self) -> None:
         """Nothing to release."""

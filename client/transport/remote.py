@@ -18,8 +18,9 @@ from typing import Any, Sequence
 
 import grpc
 
-from wengert.api import Call
-from wengert.transport.codec import decode, encode
+from wengert.execution.call import Call
+from wengert.execution.cost import Quote
+from wengert.transport.codec import cost_request, decode, decode_quote, encode
 from wengert.errors import ERROR_CLASS_KEY, DeadlineExceeded, WengertError, error_from_status
 from wengert.ir.graph import Graph
 from wengert.lru import LRU
@@ -61,10 +62,12 @@ class GraphIds:
 
 
 class Attempt:
-    """One call's request (tensors encoded once) and its state across retries and resends."""
+    """One call's request (tensors encoded once) and its state across retries and resends.
+    A `priced` attempt asks for the call's price (the Cost RPC) instead of its result."""
 
-    def __init__(self, call: Call, ids: GraphIds, policy: Policy):
-        self.call, self.ids, self.policy = call, ids, policy
+    def __init__(self, call: Call, ids: GraphIds, policy: Policy, priced: bool = False):
+        self.call, self.ids, self.policy, self.priced = call, ids, policy, priced
+        self.rpc = "Cost" if priced else call.rpc
         self.request = encode(call)
         self.retries = 0
         self.deadline = None if policy.timeout is None else time.monotonic() + policy.timeout
@@ -101,10 +104,14 @@ class Attempt:
                 return delay
         raise error_from_rpc(exc) from exc
 
+    def message(self):
+        """What to send: the request, or the Cost request holding it."""
+        return cost_request(self.call.rpc, self.request) if self.priced else self.request
+
     def result(self, response) -> Any:
         if self.call.graph is not None and getattr(response, "graph_id", ""):  # a stream has none
             self.ids.remember(self.call.graph, response.graph_id)
-        return decode(self.call, response)
+        return decode_quote(response) if self.priced else decode(self.call, response)
 
 
 def error_from_rpc(exc: grpc.RpcError) -> WengertError:
@@ -144,15 +151,19 @@ class RemoteTransport:
             channel = cls.grpc_module.secure_channel(target, credentials, options=list(merged.items()))
         return cls(channel, policy, (("authorization", f"Bearer {token}"),) if token else ())
 
-    def __call__(self, call: Call) -> Any:
-        attempt = Attempt(call, self.ids, self.policy)
-        method = getattr(self.stub, call.rpc)
+    def __call__(self, call: Call, priced: bool = False) -> Any:
+        attempt = Attempt(call, self.ids, self.policy, priced)
+        method = getattr(self.stub, attempt.rpc)
         while True:
             try:
-                response = method(attempt.request, timeout=attempt.timeout(), metadata=self.metadata)
+                response = method(attempt.message(), timeout=attempt.timeout(), metadata=self.metadata)
                 return attempt.result(response)  # a stream is read here, so its errors are caught
             except grpc.RpcError as exc:
                 time.sleep(attempt.retry_after(exc))
+
+    def cost(self, call: Call) -> Quote:
+        """What `call` would cost on the server, by its limits (the Cost RPC)."""
+        return self(call, priced=True)
 
     def close(self) -> None:
         self.channel.close()

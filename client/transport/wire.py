@@ -20,6 +20,7 @@ import numpy as np
 from wengert.ir.builder import GraphBuilder
 from wengert.errors import InvalidGraph, InvalidRequest, InvalidTensor, node_error
 from wengert.ir.graph import DTYPES, Graph, Literal, TensorType, dtype_name
+from wengert.plugins import opdef
 from wengert.v1 import graph_pb2, service_pb2, tensor_pb2
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "graph_digest",
     "graph_from_proto",
     "graph_to_proto",
+    "signature_to_proto",
     "tensor_from_proto",
     "tensor_to_proto",
     "type_from_proto",
@@ -56,6 +58,7 @@ TRACE_MODES = {"none": service_pb2.TRACE_MODE_NONE, "forward": service_pb2.TRACE
 FORMATS = {"dense": service_pb2.FORMAT_DENSE, "sparse": service_pb2.FORMAT_SPARSE}
 DERIVATIVE_KINDS = {"jvp": service_pb2.DERIVATIVE_KIND_JVP, "vjp": service_pb2.DERIVATIVE_KIND_VJP,
                     "gradient": service_pb2.DERIVATIVE_KIND_GRADIENT}
+ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}") for name in opdef.ATTR_KINDS}
 
 
 def enum_name(table: dict[str, int], code: int, what: str) -> str:
@@ -232,6 +235,17 @@ def graph_from_proto(msg: graph_pb2.Graph, registry=None) -> Graph:
             raise InvalidGraph(f"output {out.name!r}: value {out.value!r} is not defined")
         outputs[out.name] = out.value
     return Graph(tuple(builder.inputs), tuple(builder.nodes), tuple(outputs.items()))
+
+
+def signature_to_proto(op: str, inputs: tuple[TensorType, ...], attrs: tuple[tuple[str, Any], ...]
+                       ) -> service_pb2.OpSignature:
+    """The wire form of an op applied to inputs of these types (InferTypes). As in a graph,
+    attributes whose value is None are left out."""
+    msg = service_pb2.OpSignature(op=op, inputs=[type_to_proto(t) for t in inputs])
+    for key, value in attrs:
+        if value is not None:
+            msg.attrs[key].CopyFrom(attr_to_proto(value))
+    return msg
 
 
 def graph_digest(graph: Graph) -> str:

@@ -150,7 +150,8 @@ OPS = [
           vjp=(None, lambda g, ans, c, x, y: wg.where(c, g, 0.0),
                lambda g, ans, c, x, y: wg.where(c, 0.0, g))),
     # -- no derivative -------------------------------------------------------------------------
-    OpDef("stop_gradient", lambda x: x, same_as_first, jvp=(None,), vjp=(None,), elementwise=True,
+    OpDef("stop_gradient", lambda x: x, same_as_first, jvp=(None,), vjp=(None,), view=True,
+          elementwise=True,
           doc="identity whose derivative is zero: blocks derivatives from flowing through"),
     OpDef("cast", lambda x, dtype: x.astype(dtype), _cast_infer, attrs=(Attr("dtype", "str"),),
           elementwise=True, doc="convert to `dtype`; derivatives flow between float dtypes only",

@@ -11,7 +11,7 @@ import numpy as np
 
 import wengert as wg
 from wengert.ir.graph import TensorType
-from wengert.plugins.opdef import Example, OpDef, ShapeError
+from wengert.plugins.opdef import Cost, Example, OpDef, ShapeError
 from wengert.plugins.shapes import (
     batch_lift, broadcast_shapes, float_result, result_dtype, same_dim,
 )
@@ -175,6 +175,32 @@ def _cholesky_vjp(g, ans, x):
     return _phi(z + mT(z))
 
 
+# -- costs: floating-point operations of the LAPACK/BLAS routine, and its copies of the input --
+def _product_cost(out: TensorType, a: TensorType, b: TensorType) -> Cost:
+    """A multiply-add per output element and term of the contracted axis."""
+    k = a.shape[-1] if a.ndim and b.ndim else 1
+    return Cost(2 * out.size * k)
+
+
+def _factor_cost(flops_per_n3: float):
+    """A factorization of each n x n matrix of x (LU, Cholesky, ...): flops_per_n3 * n^3 each,
+    working on a copy of x."""
+    def cost(out: TensorType, x: TensorType) -> Cost:
+        n = x.shape[-1]
+        count = x.size // max(n * n, 1)
+        return Cost(int(flops_per_n3 * count * n ** 3) + x.size, x.size * np.dtype(x.dtype).itemsize)
+    return cost
+
+
+def _solve_cost(out: TensorType, a: TensorType, b: TensorType) -> Cost:
+    """LU of a (2/3 n^3) and a forward and back substitution (2 n^2) per right-hand side."""
+    n = a.shape[-1]
+    count = max(out.size // max(n, 1), 1)  # right-hand sides over the whole stack
+    matrices = a.size // max(n * n, 1)
+    item = np.dtype(out.dtype).itemsize
+    return Cost(int(2 / 3 * matrices * n ** 3) + 2 * n * n * count, (a.size + b.size) * item)
+
+
 def _matrices(rng, *shapes):
     """Random matrices, well conditioned (a multiple of the identity added)."""
     return tuple(rng.standard_normal(s) + 3 * np.eye(s[-1]) for s in shapes)
@@ -190,7 +216,7 @@ OPS = [
           doc="matrix product with NumPy's rules: 1-D operands and broadcast batch dimensions",
           jvp=(lambda a_dot, ans, a, b: wg.matmul(a_dot, b), lambda b_dot, ans, a, b: wg.matmul(a, b_dot)),
           vjp=(lambda g, ans, a, b: _matmul_vjp(g, a, b, 0), lambda g, ans, a, b: _matmul_vjp(g, a, b, 1)),
-          batched_forward=_matmul_batched,
+          batched_forward=_matmul_batched, cost=_product_cost,
           examples=lambda rng: [Example((rng.standard_normal(s), rng.standard_normal(t))) for s, t in [
               ((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)),
               ((2, 3, 4), (4, 2)), ((2, 1, 3, 4), (3, 4, 2)), ((4,), (2, 4, 3))]]),
@@ -198,7 +224,7 @@ OPS = [
           doc="NumPy dot for operands of at most 2 dimensions (a 0-d operand multiplies)",
           jvp=(lambda a_dot, ans, a, b: wg.dot(a_dot, b), lambda b_dot, ans, a, b: wg.dot(a, b_dot)),
           vjp=(lambda g, ans, a, b: _dot_vjp(g, ans, a, b, 0), lambda g, ans, a, b: _dot_vjp(g, ans, a, b, 1)),
-          batched_forward=_dot_batched,
+          batched_forward=_dot_batched, cost=_product_cost,
           examples=lambda rng: [Example((rng.standard_normal(s), rng.standard_normal(t))) for s, t in [
               ((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)), ((), (2, 3)), ((3,), ())]]),
     OpDef("solve", np.linalg.solve, _solve_infer, arity=2,
@@ -207,7 +233,7 @@ OPS = [
                lambda b_dot, ans, a, b: wg.solve(a, b_dot)),
           vjp=(lambda g, ans, a, b: -wg.matmul(wg.solve(mT(a), _col(g, b)), mT(_col(ans, b))),
                lambda g, ans, a, b: _uncol(wg.solve(mT(a), _col(g, b)), b)),
-          batched_forward=_solve_batched,
+          batched_forward=_solve_batched, cost=_solve_cost,
           examples=lambda rng: [Example(_matrices(rng, (3, 3)) + (rng.standard_normal(s),))
                                 for s in [(3,), (3, 2), (2, 3, 1)]]
           + [Example(_matrices(rng, (2, 3, 3)) + (rng.standard_normal(3),))]),
@@ -215,15 +241,16 @@ OPS = [
           doc="matrix inverse (of each matrix in a stack); undefined for singular matrices",
           jvp=(lambda x_dot, ans, x: -wg.matmul(wg.matmul(ans, x_dot), ans),),
           vjp=(lambda g, ans, x: -wg.matmul(wg.matmul(mT(ans), g), mT(ans)),),
-          batched_forward=np.linalg.inv,
+          batched_forward=np.linalg.inv, cost=_factor_cost(2.0),
           examples=lambda rng: [Example(_matrices(rng, (3, 3))), Example(_matrices(rng, (2, 2, 2)))]),
     OpDef("det", np.linalg.det, _square_infer("det", reduce=True),
           doc="determinant (of each matrix in a stack); derivative rules need x invertible",
           jvp=(lambda x_dot, ans, x: ans * wg.sum(mT(wg.inv(x)) * x_dot, axis=(-2, -1)),),
-          vjp=(_det_vjp,), batched_forward=np.linalg.det,
+          vjp=(_det_vjp,), batched_forward=np.linalg.det, cost=_factor_cost(2 / 3),
           examples=lambda rng: [Example(_matrices(rng, (3, 3))), Example(_matrices(rng, (2, 2, 2)))]),
     OpDef("cholesky", np.linalg.cholesky, _square_infer("cholesky"),
           doc="lower Cholesky factor L (L L^T = x) of a positive definite x; reads x's lower triangle",
           jvp=(_cholesky_jvp,), vjp=(_cholesky_vjp,), batched_forward=np.linalg.cholesky,
+          cost=_factor_cost(1 / 3),
           examples=lambda rng: [Example((_spd(rng, 3, 3),)), Example((_spd(rng, 2, 2, 2),))]),
 ]

@@ -46,6 +46,7 @@ class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STOP_REASON_MAX_STEPS: _ClassVar[StopReason]
     STOP_REASON_TIME_LIMIT: _ClassVar[StopReason]
     STOP_REASON_DIVERGED: _ClassVar[StopReason]
+    STOP_REASON_WORK_LIMIT: _ClassVar[StopReason]
 
 class Format(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -81,6 +82,7 @@ STOP_REASON_CONVERGED: StopReason
 STOP_REASON_MAX_STEPS: StopReason
 STOP_REASON_TIME_LIMIT: StopReason
 STOP_REASON_DIVERGED: StopReason
+STOP_REASON_WORK_LIMIT: StopReason
 FORMAT_DENSE: Format
 FORMAT_SPARSE: Format
 DERIVATIVE_KIND_UNSPECIFIED: DerivativeKind
@@ -767,3 +769,116 @@ class DerivativeGraphResponse(_message.Message):
     graph: _graph_pb2.Graph
     derivative_graph_id: str
     def __init__(self, graph_id: _Optional[str] = ..., graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., derivative_graph_id: _Optional[str] = ...) -> None: ...
+
+class CostRequest(_message.Message):
+    __slots__ = ("evaluate", "jvp", "vjp", "jacobian", "jacobian_stream", "hessian", "hvp", "trace", "derivative_graph", "minimize")
+    EVALUATE_FIELD_NUMBER: _ClassVar[int]
+    JVP_FIELD_NUMBER: _ClassVar[int]
+    VJP_FIELD_NUMBER: _ClassVar[int]
+    JACOBIAN_FIELD_NUMBER: _ClassVar[int]
+    JACOBIAN_STREAM_FIELD_NUMBER: _ClassVar[int]
+    HESSIAN_FIELD_NUMBER: _ClassVar[int]
+    HVP_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FIELD_NUMBER: _ClassVar[int]
+    DERIVATIVE_GRAPH_FIELD_NUMBER: _ClassVar[int]
+    MINIMIZE_FIELD_NUMBER: _ClassVar[int]
+    evaluate: EvaluateRequest
+    jvp: JvpRequest
+    vjp: VjpRequest
+    jacobian: JacobianRequest
+    jacobian_stream: JacobianRequest
+    hessian: HessianRequest
+    hvp: HvpRequest
+    trace: TraceRequest
+    derivative_graph: DerivativeGraphRequest
+    minimize: MinimizeRequest
+    def __init__(self, evaluate: _Optional[_Union[EvaluateRequest, _Mapping]] = ..., jvp: _Optional[_Union[JvpRequest, _Mapping]] = ..., vjp: _Optional[_Union[VjpRequest, _Mapping]] = ..., jacobian: _Optional[_Union[JacobianRequest, _Mapping]] = ..., jacobian_stream: _Optional[_Union[JacobianRequest, _Mapping]] = ..., hessian: _Optional[_Union[HessianRequest, _Mapping]] = ..., hvp: _Optional[_Union[HvpRequest, _Mapping]] = ..., trace: _Optional[_Union[TraceRequest, _Mapping]] = ..., derivative_graph: _Optional[_Union[DerivativeGraphRequest, _Mapping]] = ..., minimize: _Optional[_Union[MinimizeRequest, _Mapping]] = ...) -> None: ...
+
+class PlanCost(_message.Message):
+    __slots__ = ("what", "times", "peak_bytes", "work")
+    WHAT_FIELD_NUMBER: _ClassVar[int]
+    TIMES_FIELD_NUMBER: _ClassVar[int]
+    PEAK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WORK_FIELD_NUMBER: _ClassVar[int]
+    what: str
+    times: int
+    peak_bytes: int
+    work: int
+    def __init__(self, what: _Optional[str] = ..., times: _Optional[int] = ..., peak_bytes: _Optional[int] = ..., work: _Optional[int] = ...) -> None: ...
+
+class RequestLimits(_message.Message):
+    __slots__ = ("memory_bytes", "work", "response_bytes")
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WORK_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    memory_bytes: int
+    work: int
+    response_bytes: int
+    def __init__(self, memory_bytes: _Optional[int] = ..., work: _Optional[int] = ..., response_bytes: _Optional[int] = ...) -> None: ...
+
+class CostResponse(_message.Message):
+    __slots__ = ("graph_id", "peak_bytes", "work", "response_bytes", "plans", "admitted", "refusal", "limits")
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    PEAK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WORK_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PLANS_FIELD_NUMBER: _ClassVar[int]
+    ADMITTED_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    graph_id: str
+    peak_bytes: int
+    work: int
+    response_bytes: int
+    plans: _containers.RepeatedCompositeFieldContainer[PlanCost]
+    admitted: bool
+    refusal: str
+    limits: RequestLimits
+    def __init__(self, graph_id: _Optional[str] = ..., peak_bytes: _Optional[int] = ..., work: _Optional[int] = ..., response_bytes: _Optional[int] = ..., plans: _Optional[_Iterable[_Union[PlanCost, _Mapping]]] = ..., admitted: _Optional[bool] = ..., refusal: _Optional[str] = ..., limits: _Optional[_Union[RequestLimits, _Mapping]] = ...) -> None: ...
+
+class OpSignature(_message.Message):
+    __slots__ = ("op", "inputs", "attrs")
+    class AttrsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _graph_pb2.AttrValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_graph_pb2.AttrValue, _Mapping]] = ...) -> None: ...
+    OP_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    ATTRS_FIELD_NUMBER: _ClassVar[int]
+    op: str
+    inputs: _containers.RepeatedCompositeFieldContainer[_tensor_pb2.TensorType]
+    attrs: _containers.MessageMap[str, _graph_pb2.AttrValue]
+    def __init__(self, op: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[_tensor_pb2.TensorType, _Mapping]]] = ..., attrs: _Optional[_Mapping[str, _graph_pb2.AttrValue]] = ...) -> None: ...
+
+class InferTypesRequest(_message.Message):
+    __slots__ = ("signatures",)
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    signatures: _containers.RepeatedCompositeFieldContainer[OpSignature]
+    def __init__(self, signatures: _Optional[_Iterable[_Union[OpSignature, _Mapping]]] = ...) -> None: ...
+
+class SignatureError(_message.Message):
+    __slots__ = ("code", "error_class", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CLASS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    error_class: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., error_class: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class InferredType(_message.Message):
+    __slots__ = ("type", "error")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    type: _tensor_pb2.TensorType
+    error: SignatureError
+    def __init__(self, type: _Optional[_Union[_tensor_pb2.TensorType, _Mapping]] = ..., error: _Optional[_Union[SignatureError, _Mapping]] = ...) -> None: ...
+
+class InferTypesResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[InferredType]
+    def __init__(self, results: _Optional[_Iterable[_Union[InferredType, _Mapping]]] = ...) -> None: ...

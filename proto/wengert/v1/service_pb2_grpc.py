@@ -90,6 +90,16 @@ class DifferentiationServiceStub:
                 request_serializer=wengert_dot_v1_dot_service__pb2.DerivativeGraphRequest.SerializeToString,
                 response_deserializer=wengert_dot_v1_dot_service__pb2.DerivativeGraphResponse.FromString,
                 _registered_method=True)
+        self.Cost = channel.unary_unary(
+                '/wengert.v1.DifferentiationService/Cost',
+                request_serializer=wengert_dot_v1_dot_service__pb2.CostRequest.SerializeToString,
+                response_deserializer=wengert_dot_v1_dot_service__pb2.CostResponse.FromString,
+                _registered_method=True)
+        self.InferTypes = channel.unary_unary(
+                '/wengert.v1.DifferentiationService/InferTypes',
+                request_serializer=wengert_dot_v1_dot_service__pb2.InferTypesRequest.SerializeToString,
+                response_deserializer=wengert_dot_v1_dot_service__pb2.InferTypesResponse.FromString,
+                _registered_method=True)
 
 
 class DifferentiationServiceServicer:
@@ -181,6 +191,24 @@ class DifferentiationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Cost(self, request, context):
+        """The price of a request without running it: the peak memory, work and response size the
+        server predicts from the graph's types, and whether its limits admit the request. Every
+        request is priced the same way before it runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InferTypes(self, request, context):
+        """The output type (dtype and shape) of ops applied to inputs of given types, typed by this
+        server's plugins: how a client builds graphs with ops it has no plugin for. Needs no graph.
+        See InferTypesRequest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DifferentiationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -238,6 +266,16 @@ def add_DifferentiationServiceServicer_to_server(servicer, server):
                     servicer.DerivativeGraph,
                     request_deserializer=wengert_dot_v1_dot_service__pb2.DerivativeGraphRequest.FromString,
                     response_serializer=wengert_dot_v1_dot_service__pb2.DerivativeGraphResponse.SerializeToString,
+            ),
+            'Cost': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cost,
+                    request_deserializer=wengert_dot_v1_dot_service__pb2.CostRequest.FromString,
+                    response_serializer=wengert_dot_v1_dot_service__pb2.CostResponse.SerializeToString,
+            ),
+            'InferTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.InferTypes,
+                    request_deserializer=wengert_dot_v1_dot_service__pb2.InferTypesRequest.FromString,
+                    response_serializer=wengert_dot_v1_dot_service__pb2.InferTypesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -538,6 +576,60 @@ class DifferentiationService:
             '/wengert.v1.DifferentiationService/DerivativeGraph',
             wengert_dot_v1_dot_service__pb2.DerivativeGraphRequest.SerializeToString,
             wengert_dot_v1_dot_service__pb2.DerivativeGraphResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Cost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wengert.v1.DifferentiationService/Cost',
+            wengert_dot_v1_dot_service__pb2.CostRequest.SerializeToString,
+            wengert_dot_v1_dot_service__pb2.CostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InferTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wengert.v1.DifferentiationService/InferTypes',
+            wengert_dot_v1_dot_service__pb2.InferTypesRequest.SerializeToString,
+            wengert_dot_v1_dot_service__pb2.InferTypesResponse.FromString,
             options,
             channel_credentials,
             insecure,

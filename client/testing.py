@@ -1,4 +1,5 @@
-"""Real wengert servers for end-to-end tests: `python -m wengert.server` in a subprocess.
+"""Test helpers: the notes' worked example, and real wengert servers for end-to-end tests and
+benchmarks (`python -m wengert.server` in a subprocess).
 
     with start_server("--max-nodes", "10") as server:
         stub = server.stub()            # raw generated stub on an insecure channel
@@ -24,9 +25,27 @@ from pathlib import Path
 from typing import Iterator
 
 import grpc
+import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+import wengert as wg
+
 from wengert.v1 import service_pb2_grpc
+
+# f(x1, x2) = ln x1 + x1*x2 - sin x2 at (2, 5): the notes' §2 example.
+WORKED_POINT = {"x1": np.float64(2.0), "x2": np.float64(5.0)}
+WORKED_VALUE = np.log(2.0) + 10.0 - np.sin(5.0)
+WORKED_GRADIENT = (5.5, 2.0 - np.cos(5.0))  # (1/x1 + x2, x1 - cos x2)
+
+
+def worked_example(x1, x2):
+    """Written in the order of the notes' evaluation trace, so its Wengert list matches."""
+    v1 = wg.log(x1)
+    v2 = x1 * x2
+    v3 = wg.sin(x2)
+    v4 = v1 + v2
+    return v4 - v3
+
 
 STARTUP_LINE = re.compile(r"wengert serving on (\S+):(\d+)")
 START_TIMEOUT = 30.0
@@ -65,6 +84,12 @@ class ServerProcess:
             if exited or time.monotonic() > deadline:
                 raise AssertionError(f"{pattern!r} never appeared in the server log:\n{self.log()}")
             time.sleep(0.02)
+
+    def peak_rss(self) -> int:
+        """The server's high-water mark of resident memory (VmHWM), in bytes."""
+        with open(f"/proc/{self.process.pid}/status") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024
 
     def channel(self) -> grpc.Channel:
         if self.credentials is not None:
