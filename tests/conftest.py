@@ -10,6 +10,7 @@ import pytest
 import wengert as wg
 from wengert.execution.engine import Engine
 from wengert.plugins.registry import default_registry
+from wengert.plugins.verification import verify_plugins
 from wengert.testing import WORKED_GRADIENT, WORKED_POINT, WORKED_VALUE, worked_example  # noqa: F401
 
 
@@ -24,14 +25,21 @@ def engine() -> Engine:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def verification_cache(tmp_path_factory):
+def verification_cache(tmp_path_factory, request):
     """Servers verify their plugins before serving (see docs/plugins.md): they share this
-    session's cache, so the builtin ops are checked once per run, not once per server, and the
-    user's own cache is never touched."""
+    session's cache, and the user's own is never touched. When the session starts servers, the
+    builtin ops are verified here, once, so that no server start spends its start-up time on it."""
     folder = tmp_path_factory.mktemp("verification-cache")
     os.environ["WENGERT_VERIFICATION_CACHE"] = str(folder)
+    if any(_may_start_servers(item) for item in request.session.items):
+        verify_plugins(default_registry(), folder)
     yield folder
     del os.environ["WENGERT_VERIFICATION_CACHE"]
+
+
+def _may_start_servers(item) -> bool:
+    return "server" in item.fixturenames or any(
+        hasattr(item.module, name) for name in ("start_server", "launch", "run_wengert"))
 
 
 # -- a real server, shared by the end-to-end tests (see wengert.testing) -------------------
