@@ -1,11 +1,15 @@
-"""Benchmarks of the gRPC service (issue 3) against a bare gRPC echo served the same way (a
-sync server with 8 workers in its own process, the client in this one), all in this run:
+"""Benchmarks of the gRPC service (issues 3 and 11) against a bare gRPC echo served the same way
+(a sync server with 8 threads in its own process, the client in this one), all in this run, for
+both execution modes: compute workers (the default: one process per CPU) and in-thread:
 
 * per-request overhead: Evaluate of the worked example by graph_id vs an echo of the same
   request and response sizes, median round trip from one client thread;
-* throughput: Vjp of the worked example from 8 client threads vs the echo from 8;
+* throughput: Vjp of the worked example from 8 client threads vs the echo from 8, and Vjp of a
+  200-node graph from 8 client threads, compute workers vs in-thread (the GIL caps in-thread
+  computing at one core);
 * MLP gradient (256x784 -> 1024 -> 1024 -> 10, float32) through the service vs the floor:
-  hand NumPy in this process + an echo of the same request and response bytes.
+  hand NumPy in this process + an echo of the same request and response bytes (compute workers
+  move these tensors through shared memory).
 
 Both clients send pre-serialized bytes and receive raw bytes, so the ratios measure the
 server. Run: python bench/bench_service.py [--blas-threads N] [--no-malloc-tuning]
@@ -90,9 +94,11 @@ class Echo:
 class Service:
     """A running wengert server; `raw(method, request)` calls it with pre-serialized bytes."""
 
-    def __init__(self, env: dict[str, str], blas_threads: int):
+    def __init__(self, env: dict[str, str], blas_threads: int, compute_workers: int):
         self.server = wait_until_serving(launch("--workers", str(WORKERS), "--blas-threads", str(blas_threads),
-                                                "--log-level", "WARNING", env=env))
+                                                "--compute-workers", str(compute_workers),
+                                                "--max-calls-per-client", "64", "--log-level", "WARNING",
+                                                env=env))
         self.channel = grpc.insecure_channel(self.server.target, _message_options())
 
     def raw(self, method: str, request) -> tuple:
@@ -147,6 +153,22 @@ def worked_requests(service: Service) -> tuple[pb.EvaluateRequest, pb.VjpRequest
             pb.VjpRequest(graph_id=graph_id, inputs=inputs, cotangents=seed))
 
 
+def chain(x):
+    """A 200-node graph of small vector ops: Python overhead per node dominates its cost."""
+    for k in range(100):
+        x = wg.sin(x) * 1.01 if k % 2 else wg.tanh(x) + 0.1
+    return wg.sum(x)
+
+
+def chain_request(service: Service) -> pb.VjpRequest:
+    x = np.linspace(-1, 1, 16)
+    graph = graph_to_proto(wg.trace(chain, x))
+    inputs = {"x": tensor_to_proto(x)}
+    seed = {"y": tensor_to_proto(np.float64(1.0))}
+    graph_id = pb_stub(service).Vjp(pb.VjpRequest(graph=graph, inputs=inputs, cotangents=seed)).graph_id
+    return pb.VjpRequest(graph_id=graph_id, inputs=inputs, cotangents=seed)
+
+
 def pb_stub(service: Service) -> service_pb2_grpc.DifferentiationServiceStub:
     return service_pb2_grpc.DifferentiationServiceStub(service.channel)
 
@@ -188,41 +210,59 @@ def main() -> None:
         return serve_echo()
     env = MALLOC_TUNING if args.malloc_tuning else {}
     threadpool_limits(args.blas_threads or None, user_api="blas")
-    service, echo = Service(env, args.blas_threads), Echo(env)
+    echo = Echo(env)
+    chains = {}
     try:
-        print(f"wengert service vs bare gRPC echo ({WORKERS} workers each; blas_threads={args.blas_threads}, "
-              f"malloc tuning {'on' if args.malloc_tuning else 'off'})")
-        evaluate, vjp = worked_requests(service)
-        call, payload = service.raw("Evaluate", evaluate)
-        size = len(call())
-        t_echo = median_round_trip(echo.like(payload, size), 2000)
-        t_service = median_round_trip(call, 2000)
-        print(row(f"echo round trip ({len(payload)} B in, {size} B out)", f"{t_echo * 1e3:.3f} ms"))
-        print(row("Evaluate by graph_id, round trip", f"{t_service * 1e3:.3f} ms", t_service / t_echo,
-                  "[target <= 2x]"))
-
-        call, payload = service.raw("Vjp", vjp)
-        size = len(call())
-        r_echo = throughput(echo.like(payload, size), 8, 3.0)
-        r_service = throughput(call, 8, 3.0)
-        print(row("echo throughput, 8 client threads", f"{r_echo:.0f} /s"))
-        print(row("Vjp throughput, 8 client threads", f"{r_service:.0f} /s", r_service / r_echo,
-                  "[target >= 0.5x]"))
-
-        request, params, x, y = mlp_request(service)
-        call, payload = service.raw("Vjp", request)
-        size = len(call())
-        t_numpy = median_round_trip(lambda: mlp_numpy(params, x, y), 15)
-        t_echo = median_round_trip(echo.like(payload, size), 15)
-        t_service = median_round_trip(call, 15)
-        print(row("MLP f32: hand NumPy value+gradient", f"{t_numpy * 1e3:.1f} ms"))
-        print(row(f"MLP f32: echo ({len(payload) / 1e6:.1f} MB in, {size / 1e6:.1f} MB out)",
-                  f"{t_echo * 1e3:.1f} ms"))
-        print(row("MLP f32: Vjp through the service vs NumPy + echo", f"{t_service * 1e3:.1f} ms",
-                  t_service / (t_numpy + t_echo), "[target <= 1.25x]"))
+        for mode, compute_workers in (("compute workers", -1), ("in-thread", 0)):
+            service = Service(env, args.blas_threads, compute_workers)
+            try:
+                print(f"\n{mode}: wengert service vs bare gRPC echo ({WORKERS} threads each; "
+                      f"blas_threads={args.blas_threads}, malloc tuning {'on' if args.malloc_tuning else 'off'})")
+                chains[mode] = measure(service, echo)
+            finally:
+                service.close()
+        print(row("Vjp of a 200-node graph, 8 clients: compute workers vs in-thread",
+                  f"{chains['compute workers']:.0f} /s", chains["compute workers"] / chains["in-thread"],
+                  "[target >= 1.6x]"))
     finally:
-        service.close()
         echo.close()
+
+
+def measure(service: Service, echo: Echo) -> float:
+    """Print the per-request, throughput and MLP rows; returns the 200-node graph's throughput."""
+    evaluate, vjp = worked_requests(service)
+    call, payload = service.raw("Evaluate", evaluate)
+    size = len(call())
+    t_echo = median_round_trip(echo.like(payload, size), 2000)
+    t_service = median_round_trip(call, 2000)
+    print(row(f"echo round trip ({len(payload)} B in, {size} B out)", f"{t_echo * 1e3:.3f} ms"))
+    print(row("Evaluate by graph_id, round trip", f"{t_service * 1e3:.3f} ms", t_service / t_echo,
+              "[target <= 2x]"))
+
+    call, payload = service.raw("Vjp", vjp)
+    size = len(call())
+    r_echo = throughput(echo.like(payload, size), 8, 3.0)
+    r_service = throughput(call, 8, 3.0)
+    print(row("echo throughput, 8 client threads", f"{r_echo:.0f} /s"))
+    print(row("Vjp throughput, 8 client threads", f"{r_service:.0f} /s", r_service / r_echo,
+              "[target >= 0.5x]"))
+
+    call, _ = service.raw("Vjp", chain_request(service))
+    r_chain = throughput(call, 8, 3.0)
+    print(row("Vjp of a 200-node graph, 8 client threads", f"{r_chain:.0f} /s"))
+
+    request, params, x, y = mlp_request(service)
+    call, payload = service.raw("Vjp", request)
+    size = len(call())
+    t_numpy = median_round_trip(lambda: mlp_numpy(params, x, y), 15)
+    t_echo = median_round_trip(echo.like(payload, size), 15)
+    t_service = median_round_trip(call, 15)
+    print(row("MLP f32: hand NumPy value+gradient", f"{t_numpy * 1e3:.1f} ms"))
+    print(row(f"MLP f32: echo ({len(payload) / 1e6:.1f} MB in, {size / 1e6:.1f} MB out)",
+              f"{t_echo * 1e3:.1f} ms"))
+    print(row("MLP f32: Vjp through the service vs NumPy + echo", f"{t_service * 1e3:.1f} ms",
+              t_service / (t_numpy + t_echo), "[target <= 1.25x]"))
+    return r_chain
 
 
 if __name__ == "__main__":

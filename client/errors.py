@@ -36,6 +36,11 @@ class InvalidIndex(InvalidGraph, IndexError):
     data). Raised while tracing `x[key]`; an IndexError too, as in NumPy."""
 
 
+class DataDependentShape(InvalidGraph):
+    """A function whose output's shape would depend on the values of its input (`unique_values`,
+    `nonzero`, ...): a wengert graph has static shapes, so it cannot record one."""
+
+
 class InvalidTensor(WengertError):
     """A tensor whose bytes, dtype or shape disagree with each other or with the graph."""
 
@@ -58,6 +63,12 @@ class UnknownOp(WengertError):
     """The graph names an op that no loaded plugin provides."""
 
     code = "UNIMPLEMENTED"
+
+
+class UnsupportedFunction(UnknownOp, TypeError):
+    """A NumPy function (or ufunc method) called on a symbolic value that wengert does not offer;
+    the message names it and, where there is one, the wengert function to use instead. A
+    TypeError too, as NumPy raises for functions a type does not implement."""
 
 
 class NoDerivative(WengertError):
@@ -146,11 +157,11 @@ def quoted(text: str, limit: int = 64) -> str:
 
 
 def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> WengertError:
-    """An error naming the node and op at fault, in the one format every message uses. Its
-    `detail` is the message alone, for a server that types a node that has no name yet
-    (InferTypes)."""
+    """An error naming the node and op at fault, in the one format every message uses; it also
+    carries them as `node` and `op`, and the message alone as `detail` (for a server that types
+    a node that has no name yet: InferTypes)."""
     error = cls(f"node {quoted(node_id)} ({short(op)}): {message}")
-    error.detail = message
+    error.node, error.op, error.detail = node_id, op, message
     return error
 
 
@@ -159,8 +170,9 @@ ERROR_CLASS_KEY = "wengert-error-class"
 # gRPC status -> the classes that travel under it. The first is raised when the status names no
 # class of its own (gRPC itself produced it: a passed deadline, an unreachable server, ...).
 BY_STATUS: dict[str, tuple[type[WengertError], ...]] = {
-    "INVALID_ARGUMENT": (InvalidRequest, InvalidGraph, InvalidIndex, InvalidTensor, EvaluationError),
-    "UNIMPLEMENTED": (UnknownOp, NoDerivative),
+    "INVALID_ARGUMENT": (InvalidRequest, InvalidGraph, InvalidIndex, DataDependentShape, InvalidTensor,
+                         EvaluationError),
+    "UNIMPLEMENTED": (UnknownOp, UnsupportedFunction, NoDerivative),
     "NOT_FOUND": (GraphNotFound,),
     "RESOURCE_EXHAUSTED": (LimitExceeded,),
     "DEADLINE_EXCEEDED": (DeadlineExceeded,),

@@ -86,10 +86,9 @@ class ServerProcess:
             time.sleep(0.02)
 
     def peak_rss(self) -> int:
-        """The server's high-water mark of resident memory (VmHWM), in bytes."""
-        with open(f"/proc/{self.process.pid}/status") as status:
-            line = next(line for line in status if line.startswith("VmHWM:"))
-        return int(line.split()[1]) * 1024
+        """The high-water marks of resident memory (VmHWM) of the server and of its compute
+        workers alive now, added up, in bytes."""
+        return sum(_peak_rss(pid) for pid in _process_tree(self.process.pid))
 
     def channel(self) -> grpc.Channel:
         if self.credentials is not None:
@@ -119,6 +118,29 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
             raise AssertionError(f"server did not exit within {timeout} s of {sig!r}:\n{self.log()}")
+
+
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in task.read_text().split()]
+            except OSError:
+                pass
+    return found
+
+
+def _peak_rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0  # gone meanwhile
+    return int(line.split()[1]) * 1024
 
 
 def free_port() -> int:

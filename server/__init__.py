@@ -112,7 +112,7 @@ def start_pool(config: Config, registry: Registry, size: int, metrics: Metrics) 
     settings = WorkerSettings(
         plugins=config.plugins, disable_plugins=config.disable_plugins, skip_broken=config.skip_broken_plugins,
         left_out=tuple(op.name for op in registry.left_out),
-        blas_threads=config.blas_threads, memory_mb=config.worker_memory_mb,
+        blas_threads=config.blas_threads, memory_mb=config.worker_address_space_mb,
         cache_bytes=(config.graph_cache_mb << 20) // size, limits=request_limits(config))
     pool = Pool(size, settings, FairQueue(config.max_queue, config.max_calls_per_client), metrics)
     pool.start()

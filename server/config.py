@@ -19,7 +19,7 @@ class Config:
     port: int = 50051
     workers: int = 8
     compute_workers: int = -1
-    worker_memory_mb: int = 0
+    worker_memory_mb: int = -1
     max_queue: int = 16
     max_calls_per_client: int = 8
     blas_threads: int = 1
@@ -48,6 +48,11 @@ class Config:
     tls_client_ca: str = ""
     auth_token: str = ""
 
+    @property
+    def worker_address_space_mb(self) -> int:
+        """RLIMIT_AS of a compute worker, in MiB (0: none)."""
+        return self.memory_budget_mb + 1024 if self.worker_memory_mb < 0 else self.worker_memory_mb
+
 
 HELP = {
     "host": "address to bind",
@@ -57,8 +62,9 @@ HELP = {
     "compute_workers": "processes that compute requests (a deadline kills one, a crash fails only "
                        "its request); -1: one per CPU available to the container; 0: compute in the "
                        "gRPC threads (debugging: deadlines are then noticed only between nodes)",
-    "worker_memory_mb": "address space of each compute worker, in MiB (RLIMIT_AS; 0: unlimited): an "
-                        "allocation past it fails that request with RESOURCE_EXHAUSTED",
+    "worker_memory_mb": "address space of each compute worker, in MiB (RLIMIT_AS): an allocation "
+                        "past it fails that request with RESOURCE_EXHAUSTED; -1: --memory-budget-mb + "
+                        "1024 (room for Python, NumPy and an op's temporaries); 0: unlimited",
     "max_queue": "requests that may wait for a compute worker; more are refused with UNAVAILABLE "
                  "(retried by clients, with backoff)",
     "max_calls_per_client": "requests one client (bearer token, else address) may have running or "

@@ -42,6 +42,19 @@ def _may_start_servers(item) -> bool:
         hasattr(item.module, name) for name in ("start_server", "launch", "run_wengert"))
 
 
+# Lines tests leave for the end of the run (the array API coverage, tests/test_array_api.py).
+SUMMARY = pytest.StashKey[list]()
+
+
+def pytest_configure(config):
+    config.stash[SUMMARY] = []
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    for line in config.stash.get(SUMMARY, []):
+        terminalreporter.write_line(line)
+
+
 # -- a real server, shared by the end-to-end tests (see wengert.testing) -------------------
 @pytest.fixture(scope="session")
 def server():

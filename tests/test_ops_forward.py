@@ -129,7 +129,44 @@ CASES = [
     ("pad", [_normal(3, 4)], {"pad_width": (1, 0, 2, 3), "constant_value": 1.5},
      lambda x: np.pad(x, ((1, 0), (2, 3)), constant_values=1.5)),
     ("pad", [_ints(3, 2)], {"pad_width": (0, 2)}, lambda x: np.pad(x, (0, 2))),
+    ("tril", [_normal(3, 4)], {"k": 1}, lambda x: np.tril(x, 1)),
+    ("triu", [_normal(2, 3, 4)], {}, np.triu),
+    # -- reductions and scans added for the array API
+    ("all", [_fixed([[True, False], [True, True]])], {"axis": 0}, lambda x: np.all(x, 0)),
+    ("any", [_normal(3, 4)], {"keepdims": True}, lambda x: np.any(x, keepdims=True)),
+    ("vector_norm", [_normal(3, 4)], {"axis": 1, "ord": np.inf}, lambda x: np.max(np.abs(x), 1)),
+    ("vector_norm", [_ints(4, 3, 4)], {}, lambda x: np.linalg.norm(x.reshape(-1))),
+    ("cumulative_sum", [_normal(3, 4)], {"axis": 0, "include_initial": True},
+     lambda x: np.concatenate([np.zeros((1, 4)), np.cumsum(x, 0)])),
+    ("cumulative_sum", [_ints(4, 5)], {"axis": -1}, np.cumsum),
+    # -- sorting and searching
+    ("sort", [_normal(3, 4)], {"axis": 0}, lambda x: np.sort(x, 0)),
+    ("sort", [_normal(2, 5)], {"descending": True}, lambda x: -np.sort(-x)),
+    ("argsort", [_ints(2, 3, 5)], {"descending": True}, lambda x: np.argsort(-x, kind="stable")),
+    ("argmax", [_normal(3, 4)], {"axis": 1, "keepdims": True}, lambda x: np.argmax(x, 1, keepdims=True)),
+    ("argmin", [_normal(3, 4)], {}, np.argmin),
+    ("searchsorted", [lambda rng: np.sort(rng.standard_normal(5)), _normal(3, 2)], {}, np.searchsorted),
+    # -- decompositions (packed results: see plugins/builtin/decompositions.py)
+    ("pinv", [_normal(3, 2)], {"rtol": 1e-12}, lambda x: np.linalg.pinv(x, 1e-12)),
+    ("eigvalsh", [_spd(2, 3, 3)], {}, np.linalg.eigvalsh),
+    ("svdvals", [_normal(3, 2)], {}, lambda x: np.linalg.svd(x, compute_uv=False)),
+    ("eigh", [_spd(3, 3)], {}, lambda x: _packed(*np.linalg.eigh(x), batch=())),
+    ("svd", [_normal(2, 4, 3)], {"full_matrices": False},
+     lambda x: _packed(*np.linalg.svd(x, full_matrices=False), batch=(2,))),
+    ("qr", [_normal(4, 3)], {"mode": "complete"}, lambda x: _packed(*np.linalg.qr(x, "complete"), batch=())),
+    ("slogdet", [_invertible(2, 3, 3)], {}, lambda x: _packed(*np.linalg.slogdet(x), batch=(2,))),
+    # -- einsum
+    ("einsum", [_normal(3, 4), _normal(4, 2)], {"subscripts": "ij,jk->ik"}, np.matmul),
+    ("einsum", [_normal(3, 3)], {"subscripts": "ii->i"}, np.diagonal),
+    ("einsum", [_normal(2, 3), _normal(3, 4), _normal(4)], {"subscripts": "ij,jk,k->i"},
+     lambda a, b, c: a @ b @ c),
+    ("einsum", [_ints(3, 2, 3), _ints(3, 3, 2)], {"subscripts": "ij,jk->ik"}, np.matmul),
 ]
+
+
+def _packed(*results, batch):
+    """A decomposition's results as its op packs them: flattened, joined along a last axis."""
+    return np.concatenate([np.reshape(r, batch + (-1,)) for r in results], axis=-1)
 
 
 def _put(shape, index, values):
@@ -245,6 +282,30 @@ REJECTIONS = [
     ("scatter_add", [_f(4, 3), _f(5, dtype="int64")], {"size": 3}, r"do not match indices of shape \(5,\)"),
     ("pad", [_f(3)], {"pad_width": (1, 2, 3, 4)}, "pair of sizes >= 0 for each of 1 axes"),
     ("pad", [_f(3)], {"pad_width": (-1, 2)}, "sizes >= 0"),
+    ("tril", [_f(3)], {}, r"needs \(stacks of\) matrices"),
+    ("pinv", [_f(3)], {"rtol": 1e-3}, r"pinv needs \(stacks of\) matrices"),
+    ("eigh", [_f(3, 4)], {}, r"eigh needs square matrices \(\.\.\., n, n\), got shape \(3, 4\)"),
+    ("svdvals", [_f(3)], {}, "needs \\(stacks of\\) matrices"),
+    ("qr", [_f(3, 3)], {"mode": "raw"}, "mode must be 'reduced' or 'complete', got 'raw'"),
+    ("vector_norm", [_f(3)], {"ord": float("nan")}, "ord must be a number, got nan"),
+    ("cumulative_sum", [_f(3)], {"axis": 1}, "axis 1 is out of bounds for 1 dimension"),
+    ("cumulative_sum", [_f()], {"axis": 0}, "at least 1 dimension"),
+    ("sort", [_f()], {}, "at least 1 dimension"),
+    ("argmax", [_f(3, 4)], {"axis": (0, 1)}, r"axis must be one axis or None, got \(0, 1\)"),
+    ("argmin", [_f(0)], {}, "empty sequence"),
+    ("searchsorted", [_f(2, 3), _f(3)], {}, r"must be 1-dimensional, got shape \(2, 3\)"),
+    ("searchsorted", [_f(3), _f(3)], {"side": "middle"}, "side must be 'left' or 'right'"),
+    ("bitwise_and", [_f(3), _f(3, dtype="int64")], {}, "needs integer or bool inputs, got float64, int64"),
+    ("bitwise_left_shift", [_f(3, dtype="bool"), _f(3, dtype="int64")], {}, "shifts need integer inputs"),
+    ("einsum", [_f(3, 4)], {"subscripts": "ij"}, "need one explicit output"),
+    ("einsum", [_f(3, 4)], {"subscripts": "i...->i"}, "may hold only letters"),
+    ("einsum", [_f(3, 4), _f(5, 2)], {"subscripts": "ij,jk->ik"},
+     "letter 'j' has size 4 in one operand and 5 in operand 1"),
+    ("einsum", [_f(3)], {"subscripts": "ij->i"}, r"operand 0 has 1 dimension\(s\) but its subscript 'ij' names 2"),
+    ("einsum", [_f(3)], {"subscripts": "i->ii"}, "repeats a letter"),
+    ("einsum", [_f(3)], {"subscripts": "i->j"}, "appear in no operand"),
+    ("einsum", [_f(3), _f(3)], {"subscripts": "i->i"}, r"name 1 operand\(s\), got 2"),
+    ("einsum", [_f(3, dtype="bool")], {"subscripts": "i->"}, "numeric operands"),
 ]
 
 
@@ -291,3 +352,26 @@ def test_max_splits_ties_evenly_and_prod_is_exact_at_zeros():
     np.testing.assert_allclose(grads["v"], [[0, 0.5, 0.5], [0, 0, 1], [0, 0, 1]])
     _, grads = engine.vjp(graph, {"v": x}, {"y1": np.ones(3)})
     np.testing.assert_allclose(grads["v"], [[9, 3, 3], [0, 10, 0], [0, 0, 0]])
+
+
+def _cost(name, types, attrs):
+    builder = wg.GraphBuilder(REGISTRY)
+    out = builder.add(name, [builder.input(f"x{i}", t) for i, t in enumerate(types)], attrs)
+    return REGISTRY.get(name).cost(out.type, *types, **builder.nodes[-1].attr_dict).work
+
+
+def test_costs_of_the_new_ops_follow_their_algorithms():
+    n = 100
+    matmul = _cost("matmul", [_f(n, n), _f(n, n)], {})
+    assert _cost("einsum", [_f(n, n), _f(n, n)], {"subscripts": "ij,jk->ik"}) == matmul + n * n
+    # a chain is priced in the order it runs: (ab)(cv) costs about two matrix-vector products
+    chain = _cost("einsum", [_f(n, n), _f(n, n), _f(n)], {"subscripts": "ij,jk,k->i"})
+    assert chain < matmul / 10
+    assert _cost("sort", [_f(2 ** 10)], {}) == 10 * 2 ** 10 + 2 ** 10
+    assert _cost("eigh", [_f(n, n)], {}) > n ** 3 > _cost("eigvalsh", [_f(n, n)], {}) / 2
+
+
+def test_einsum_of_three_operands_records_pairwise_contractions():
+    graph = wg.trace(lambda a, b, v: wg.einsum("ij,jk,k->i", a, b, v), np.ones((3, 4)), np.ones((4, 5)),
+                     np.ones(5))
+    assert [node.attr_dict["subscripts"] for node in graph.nodes] == ["jk,k->j", "ij,j->i"]

@@ -30,7 +30,7 @@ def _explode(*args, **kwargs):
 @hookimpl
 def wengert_ops():
     return [
-        OpDef(name="floor", forward=np.floor, infer=same_as_first, elementwise=True, doc="no rules"),
+        OpDef(name="staircase", forward=np.floor, infer=same_as_first, elementwise=True, doc="no rules"),
         OpDef(name="crash", forward=lambda x: x, infer=same_as_first, jvp=(_explode,), vjp=(_explode,)),
     ]
 '''
@@ -168,21 +168,22 @@ def test_unknown_op_is_unimplemented(stub):
 
 
 @pytest.mark.parametrize("call, request_", [
-    ("Jvp", pb.JvpRequest(graph=chain("floor"), inputs={"x": tensor_to_proto(np.ones(2))},
+    ("Jvp", pb.JvpRequest(graph=chain("staircase"), inputs={"x": tensor_to_proto(np.ones(2))},
                           tangents={"x": tensor_to_proto(np.ones(2))})),
-    ("Vjp", pb.VjpRequest(graph=chain("floor"), inputs={"x": tensor_to_proto(np.ones(2))},
+    ("Vjp", pb.VjpRequest(graph=chain("staircase"), inputs={"x": tensor_to_proto(np.ones(2))},
                           cotangents={"y": tensor_to_proto(np.ones(2))})),
 ])
 def test_derivative_through_an_op_without_a_rule_is_unimplemented(stub, call, request_):
-    fails(getattr(stub, call), request_, grpc.StatusCode.UNIMPLEMENTED, "node 'v1' (floor)", "derivative rule",
+    fails(getattr(stub, call), request_, grpc.StatusCode.UNIMPLEMENTED, "node 'v1' (staircase)", "derivative rule",
           error="NoDerivative")
-    values = stub.Evaluate(pb.EvaluateRequest(graph=chain("floor"), inputs={"x": tensor_to_proto(np.full(2, 1.5))}))
+    values = stub.Evaluate(pb.EvaluateRequest(graph=chain("staircase"), inputs={"x": tensor_to_proto(np.full(2, 1.5))}))
     np.testing.assert_array_equal(tensor_from_proto(values.outputs["y"]), [1.0, 1.0])
 
 
 def test_list_ops_says_which_ops_lack_rules(stub):
     ops = {op.name: op for op in stub.ListOps(pb.ListOpsRequest()).ops}
-    assert (ops["floor"].plugin, ops["floor"].has_jvp, ops["floor"].has_vjp) == ("wengert_test_ops", False, False)
+    assert (ops["staircase"].plugin, ops["staircase"].has_jvp, ops["staircase"].has_vjp) == (
+        "wengert_test_ops", False, False)
 
 
 # -- RESOURCE_EXHAUSTED --------------------------------------------------------------------

@@ -140,6 +140,7 @@ PATTERN_CASES = {
     "concatenate and stack": (lambda x, y: wg.stack([wg.concatenate([x[0], y]), wg.concatenate([y, x[1]])]),
                               [(2, 3), (3,)]),
     "slice with steps": (lambda x, y: x[::2, 1:] * y[1:], [(5, 4), (4,)]),
+    "triangles": (lambda x, y: wg.tril(x, 1) + wg.triu(x * y, 2), [(3, 4), (4,)]),
     "linear algebra (dense)": (lambda x, y: wg.solve(x + 3 * np.eye(3), y), [(3, 3), (3,)]),
 }
 # Piecewise ops depend structurally on every branch: their pattern holds entries that are zero

@@ -14,8 +14,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, node_error,
-                            quoted)
+from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, LimitExceeded,
+                            node_error, quoted)
 from wengert.ir.graph import Graph, Node, TensorType, dtype_name
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
@@ -78,6 +78,10 @@ class Plan:
                 check(step.node)
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
+            except MemoryError as exc:  # past the process's memory: a limit, not a bad input
+                error = node_error(LimitExceeded, step.node.id, step.node.op, f"out of memory ({exc})")
+                error.limit = "memory"
+                raise error from exc
             except Exception as exc:
                 raise node_error(EvaluationError, step.node.id, step.node.op,
                                  f"{type(exc).__name__}: {exc}") from exc

@@ -46,6 +46,7 @@ class Value:
     ndim = property(lambda self: self.type.ndim)
     size = property(lambda self: self.type.size)
     T = property(lambda self: apply("transpose", self))
+    mT = property(lambda self: _api().transpose(self, (*range(self.ndim - 2), self.ndim - 1, self.ndim - 2)))
 
     def __repr__(self) -> str:
         return f"Value({self.id}: {self.type})"
@@ -78,6 +79,19 @@ class Value:
     __rpow__ = lambda self, o: apply("pow", o, self)
     __matmul__ = lambda self, o: _api().matmul(self, o)
     __rmatmul__ = lambda self, o: _api().matmul(o, self)
+    __floordiv__ = lambda self, o: apply("floor_divide", self, o)
+    __rfloordiv__ = lambda self, o: apply("floor_divide", o, self)
+    __mod__ = lambda self, o: apply("remainder", self, o)
+    __rmod__ = lambda self, o: apply("remainder", o, self)
+    __and__ = lambda self, o: apply("bitwise_and", self, o)
+    __rand__ = lambda self, o: apply("bitwise_and", o, self)
+    __or__ = lambda self, o: apply("bitwise_or", self, o)
+    __ror__ = lambda self, o: apply("bitwise_or", o, self)
+    __xor__ = lambda self, o: apply("bitwise_xor", self, o)
+    __rxor__ = lambda self, o: apply("bitwise_xor", o, self)
+    __lshift__ = lambda self, o: apply("bitwise_left_shift", self, o)
+    __rshift__ = lambda self, o: apply("bitwise_right_shift", self, o)
+    __invert__ = lambda self: apply("bitwise_invert", self)
     __neg__ = lambda self: apply("neg", self)
     __pos__ = lambda self: self
     __abs__ = lambda self: apply("abs", self)
@@ -90,10 +104,14 @@ class Value:
     __getitem__ = lambda self, key: _api().getitem(self, key)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return _api().array_ufunc(ufunc, method, *inputs, **kwargs)
+        from wengert import numpy_protocol
+
+        return numpy_protocol.array_ufunc(ufunc, method, *inputs, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        return _api().array_function(func, args, kwargs)
+        from wengert import numpy_protocol
+
+        return numpy_protocol.array_function(func, args, kwargs)
 
     def reshape(self, *shape):
         return _api().reshape(self, shape[0] if len(shape) == 1 else shape)

@@ -149,7 +149,7 @@ def _dense(node: Node, t: TensorType) -> sp.csr_array:
 
 
 _INDEX_OPS = {"reshape", "transpose", "broadcast_to", "expand_dims", "squeeze", "flip", "slice",
-              "scatter_slice", "pad", "concatenate", "stack"}
+              "scatter_slice", "pad", "concatenate", "stack", "tril", "triu"}
 _RULES = {"sum": _reduction, "mean": _reduction, "prod": _reduction, "max": _reduction,
           "min": _reduction, "logsumexp": _reduction, "softmax": _along, "log_softmax": _along,
           "matmul": _matmul, "dot": _matmul, "take": _take, "scatter_add": _scatter_add}

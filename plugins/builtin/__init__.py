@@ -1,13 +1,16 @@
 """The builtin ops and norms: a plugin like any other, registered through the `wengert.plugins`
 entry point. Read these modules to learn how to write ops (and norms): one stanza each."""
 
-from wengert.plugins.builtin import elementwise, linalg, norms, reductions, shape
+from wengert.plugins.builtin import (
+    decompositions, discrete, einsum, elementwise, linalg, norms, reductions, shape, sorting,
+)
 from wengert.plugins.spec import hookimpl
 
 
 @hookimpl
 def wengert_ops():
-    return [*elementwise.OPS, *reductions.OPS, *linalg.OPS, *shape.OPS]
+    return [*elementwise.OPS, *discrete.OPS, *reductions.OPS, *sorting.OPS, *linalg.OPS,
+            *decompositions.OPS, *einsum.OPS, *shape.OPS]
 
 
 @hookimpl

@@ -70,6 +70,18 @@ def _where_examples(rng):
             for c, x, y in shapes]
 
 
+def _clip_infer(x: TensorType, low: TensorType, high: TensorType) -> TensorType:
+    return TensorType(x.dtype, broadcasting(x, low, high).shape)
+
+
+def _clip_examples(rng):
+    """Points inside and on both sides of the bounds, away from ties (where the derivative jumps)."""
+    x = rng.uniform(-2.0, 2.0, size=(3, 4))
+    return [Example((x, np.float64(-0.5), np.float64(0.7))),
+            Example((x, rng.uniform(-1.0, -0.1, size=(4,)), rng.uniform(0.1, 1.0, size=(3, 1)))),
+            Example((rng.uniform(-2.0, 2.0, size=(5,)), np.float64(-np.inf), np.float64(0.3)))]
+
+
 def _comparison(name: str, forward) -> OpDef:
     return OpDef(name=name, forward=forward, infer=comparison, arity=2, jvp=(None, None),
                  vjp=(None, None), elementwise=True, doc=f"{name}(x, y), elementwise; bool, no derivative")
@@ -90,6 +102,18 @@ OPS = [
           domain=(0.3, 2.0),
           jvp=(lambda x_dot, ans, x, y: x_dot / y, lambda y_dot, ans, x, y: -(y_dot * ans) / y),
           vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans) / y)),
+    OpDef("remainder", np.remainder, broadcasting, arity=2, elementwise=True, domain=(0.3, 2.0),
+          doc="x mod y with the sign of y (NumPy's %); d/dy = -floor(x / y)",
+          jvp=(lambda x_dot, ans, x, y: x_dot, lambda y_dot, ans, x, y: -(y_dot * wg.floor_divide(x, y))),
+          vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -(g * wg.floor_divide(x, y)))),
+    OpDef("hypot", np.hypot, floating, arity=2, elementwise=True,
+          doc="sqrt(x**2 + y**2) without overflow; derivative undefined at (0, 0)",
+          jvp=(lambda x_dot, ans, x, y: x_dot * x / ans, lambda y_dot, ans, x, y: y_dot * y / ans),
+          vjp=(lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans)),
+    OpDef("logaddexp", np.logaddexp, floating, arity=2, elementwise=True,
+          doc="ln(e**x + e**y), computed stably",
+          jvp=(lambda x_dot, ans, x, y: x_dot * wg.exp(x - ans), lambda y_dot, ans, x, y: y_dot * wg.exp(y - ans)),
+          vjp=(lambda g, ans, x, y: g * wg.exp(x - ans), lambda g, ans, x, y: g * wg.exp(y - ans))),
     OpDef("pow", np.power, broadcasting, arity=2, elementwise=True, domain=(0.2, 2.0),
           doc="x ** y; d/dy is taken as 0 where x <= 0",
           jvp=(lambda x_dot, ans, x, y: x_dot * (y * x ** (y - 1)),
@@ -98,6 +122,10 @@ OPS = [
                lambda g, ans, x, y: g * _pow_dy(ans, x))),
     OpDef("log", np.log, floating, elementwise=True, doc="natural logarithm ln x", domain=(0.2, 2.0),
           jvp=(lambda x_dot, ans, x: x_dot / x,), vjp=(lambda g, ans, x: g / x,)),
+    OpDef("log2", np.log2, floating, elementwise=True, doc="base-2 logarithm", domain=(0.2, 2.0),
+          jvp=(lambda x_dot, ans, x: x_dot / (x * np.log(2)),), vjp=(lambda g, ans, x: g / (x * np.log(2)),)),
+    OpDef("log10", np.log10, floating, elementwise=True, doc="base-10 logarithm", domain=(0.2, 2.0),
+          jvp=(lambda x_dot, ans, x: x_dot / (x * np.log(10)),), vjp=(lambda g, ans, x: g / (x * np.log(10)),)),
     unary("exp", np.exp, lambda ans, x: ans, "e ** x"),
     unary("log1p", np.log1p, lambda ans, x: 1 / (1 + x), "ln(1 + x), accurate near 0", domain=(-0.5, 2.0)),
     unary("expm1", np.expm1, lambda ans, x: ans + 1, "e ** x - 1, accurate near 0"),
@@ -114,6 +142,11 @@ OPS = [
     unary("arcsin", np.arcsin, lambda ans, x: 1 / wg.sqrt(1 - x * x), "inverse sine", domain=(-0.9, 0.9)),
     unary("arccos", np.arccos, lambda ans, x: -1 / wg.sqrt(1 - x * x), "inverse cosine", domain=(-0.9, 0.9)),
     unary("arctan", np.arctan, lambda ans, x: 1 / (1 + x * x), "inverse tangent"),
+    unary("arcsinh", np.arcsinh, lambda ans, x: 1 / wg.sqrt(x * x + 1), "inverse hyperbolic sine"),
+    unary("arccosh", np.arccosh, lambda ans, x: 1 / wg.sqrt(x * x - 1), "inverse hyperbolic cosine",
+          domain=(1.2, 3.0)),
+    unary("arctanh", np.arctanh, lambda ans, x: 1 / (1 - x * x), "inverse hyperbolic tangent",
+          domain=(-0.9, 0.9)),
     OpDef("arctan2", np.arctan2, floating, arity=2, elementwise=True,
           doc="arctan2(y, x): the angle of the point (x, y)",
           jvp=(lambda y_dot, ans, y, x: y_dot * x / (x * x + y * y),
@@ -143,6 +176,15 @@ OPS = [
                lambda y_dot, ans, x, y: y_dot * _tie_weight(y, x, y < x)),
           vjp=(lambda g, ans, x, y: g * _tie_weight(x, y, x < y),
                lambda g, ans, x, y: g * _tie_weight(y, x, y < x))),
+    OpDef("clip", lambda x, low, high: np.clip(x, low, high).astype(x.dtype, copy=False), _clip_infer, arity=3,
+          elementwise=True, examples=_clip_examples,
+          doc="clip(x, low, high) = min(max(x, low), high), of x's dtype; x wins ties with a bound",
+          jvp=(lambda x_dot, ans, x, lo, hi: wg.where(ans == x, x_dot, 0.0),
+               lambda lo_dot, ans, x, lo, hi: wg.where(ans == x, 0.0, wg.where(ans == lo, lo_dot, 0.0)),
+               lambda hi_dot, ans, x, lo, hi: wg.where((ans == x) | (ans == lo), 0.0, hi_dot)),
+          vjp=(lambda g, ans, x, lo, hi: wg.where(ans == x, g, 0.0),
+               lambda g, ans, x, lo, hi: wg.where(ans == x, 0.0, wg.where(ans == lo, g, 0.0)),
+               lambda g, ans, x, lo, hi: wg.where((ans == x) | (ans == lo), 0.0, g))),
     OpDef("where", np.where, _where_infer, arity=3, elementwise=True,
           doc="where(cond, x, y): x where cond holds, else y", examples=_where_examples,
           jvp=(None, lambda x_dot, ans, c, x, y: wg.where(c, x_dot, 0.0),

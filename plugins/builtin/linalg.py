@@ -1,4 +1,6 @@
-"""Linear algebra: matmul, dot, solve, inv, det, cholesky (NumPy semantics, stacks broadcast).
+"""Linear algebra: matmul, dot, solve, inv, det, cholesky, pinv, tril, triu (NumPy semantics,
+stacks broadcast). The factorizations with several results (eigh, svd, qr, slogdet) are in
+decompositions.py.
 
 Rules are matrix identities written with graph ops (`mT` transposes the last two axes), so
 they differentiate again. A 1-D operand of matmul or solve is lifted to a matrix (a row on the
@@ -11,7 +13,7 @@ import numpy as np
 
 import wengert as wg
 from wengert.ir.graph import TensorType
-from wengert.plugins.opdef import Cost, Example, OpDef, ShapeError
+from wengert.plugins.opdef import Attr, Cost, Example, OpDef, ShapeError
 from wengert.plugins.shapes import (
     batch_lift, broadcast_shapes, float_result, result_dtype, same_dim,
 )
@@ -158,18 +160,28 @@ def _phi(x):
     return x * (np.tril(np.ones((n, n)), -1) + np.eye(n) / 2).astype(x.dtype)
 
 
+def lower_symmetric(x_dot):
+    """The symmetric matrix a routine reading only the lower triangle of x sees when x moves by
+    x_dot (cholesky, eigh): tril(x_dot) + tril(x_dot, -1)^T."""
+    return wg.tril(x_dot) + mT(wg.tril(x_dot, -1))
+
+
+def lower_symmetric_transpose(c):
+    """The transpose of `lower_symmetric`, mapping a cotangent of the symmetric matrix back
+    onto the lower triangle: tril(c) + tril(c^T, -1)."""
+    return wg.tril(c) + wg.tril(mT(c), -1)
+
+
 def _cholesky_jvp(x_dot, ans, x):
     """L_dot = L Phi(L^-1 S L^-T), S the symmetric tangent NumPy's cholesky sees: it reads the
-    lower triangle of x only, so S = tril(x_dot) + tril(x_dot, -1)^T."""
-    n = x.shape[-1]
-    s = x_dot * np.tril(np.ones((n, n))).astype(x.dtype)
-    s = s + mT(x_dot * np.tril(np.ones((n, n)), -1).astype(x.dtype))
+    lower triangle of x only (`lower_symmetric`)."""
+    s = lower_symmetric(x_dot)
     return wg.matmul(ans, _phi(wg.solve(ans, mT(wg.solve(ans, s)))))
 
 
 def _cholesky_vjp(g, ans, x):
     """The transpose of _cholesky_jvp: Z = L^-T Phi(L^T g) L^-1, folded onto the lower triangle
-    as tril(Z) + tril(Z^T, -1), i.e. Phi(Z + Z^T)."""
+    (`lower_symmetric_transpose`), which for a symmetric Z is Phi(Z + Z^T)."""
     lt = mT(ans)
     z = wg.solve(lt, mT(wg.solve(lt, mT(_phi(wg.matmul(lt, g))))))
     return _phi(z + mT(z))
@@ -182,7 +194,51 @@ def _product_cost(out: TensorType, a: TensorType, b: TensorType) -> Cost:
     return Cost(2 * out.size * k)
 
 
-def _factor_cost(flops_per_n3: float):
+def _triangle_infer(x: TensorType, k) -> TensorType:
+    if x.ndim < 2:
+        raise ShapeError(f"needs (stacks of) matrices (..., m, n), got shape {x.shape}")
+    return x
+
+
+def _pinv_vjp(g, ans, x, rtol):
+    """The transpose of _pinv_jvp: -P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A)."""
+    p, a, gt = ans, x, mT(g)
+    pt = mT(p)
+    left = wg.matmul(gt, wg.matmul(p, pt))
+    right = wg.matmul(wg.matmul(pt, p), gt)
+    return (-wg.matmul(wg.matmul(pt, g), pt) + left - wg.matmul(a, wg.matmul(p, left))
+            + right - wg.matmul(wg.matmul(right, p), a))
+
+
+def _pinv_jvp(x_dot, ans, x, rtol):
+    """dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P (Golub and Pereyra), the
+    derivative where the rank of A does not change nearby."""
+    p, a, dt = ans, x, mT(x_dot)
+    pt = mT(p)
+    first = wg.matmul(wg.matmul(p, pt), dt - wg.matmul(wg.matmul(dt, a), p))
+    second = wg.matmul(dt - wg.matmul(wg.matmul(p, a), dt), wg.matmul(pt, p))
+    return -wg.matmul(wg.matmul(p, x_dot), p) + first + second
+
+
+def _pinv_infer(x: TensorType, rtol) -> TensorType:
+    if x.ndim < 2:
+        raise ShapeError(f"pinv needs (stacks of) matrices (..., m, n), got shape {x.shape}")
+    return TensorType(float_result(x), x.shape[:-2] + x.shape[-1:] + x.shape[-2:-1])
+
+
+def _pinv(x, rtol):
+    return np.linalg.pinv(x, rtol)
+
+
+def svd_cost(out: TensorType, x: TensorType, **attrs) -> Cost:
+    """A singular value decomposition of each m x n matrix: about 4 m n min(m, n) + 8 min^3 flops."""
+    m, n = x.shape[-2:]
+    k = min(m, n)
+    count = x.size // max(m * n, 1)
+    return Cost(count * (4 * m * n * k + 8 * k ** 3) + x.size, 3 * x.size * np.dtype(out.dtype).itemsize)
+
+
+def factor_cost(flops_per_n3: float):
     """A factorization of each n x n matrix of x (LU, Cholesky, ...): flops_per_n3 * n^3 each,
     working on a copy of x."""
     def cost(out: TensorType, x: TensorType) -> Cost:
@@ -206,7 +262,15 @@ def _matrices(rng, *shapes):
     return tuple(rng.standard_normal(s) + 3 * np.eye(s[-1]) for s in shapes)
 
 
-def _spd(rng, *shape):
+def full_rank_matrices(rng, *shape):
+    """Random matrices of full rank, well conditioned: the identity added to the leading block."""
+    a = rng.standard_normal(shape)
+    k = min(shape[-2:])
+    a[..., :k, :k] += 3 * np.eye(k)
+    return a
+
+
+def spd_matrices(rng, *shape):
     a = rng.standard_normal(shape)
     return a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1])
 
@@ -241,16 +305,36 @@ OPS = [
           doc="matrix inverse (of each matrix in a stack); undefined for singular matrices",
           jvp=(lambda x_dot, ans, x: -wg.matmul(wg.matmul(ans, x_dot), ans),),
           vjp=(lambda g, ans, x: -wg.matmul(wg.matmul(mT(ans), g), mT(ans)),),
-          batched_forward=np.linalg.inv, cost=_factor_cost(2.0),
+          batched_forward=np.linalg.inv, cost=factor_cost(2.0),
           examples=lambda rng: [Example(_matrices(rng, (3, 3))), Example(_matrices(rng, (2, 2, 2)))]),
     OpDef("det", np.linalg.det, _square_infer("det", reduce=True),
           doc="determinant (of each matrix in a stack); derivative rules need x invertible",
           jvp=(lambda x_dot, ans, x: ans * wg.sum(mT(wg.inv(x)) * x_dot, axis=(-2, -1)),),
-          vjp=(_det_vjp,), batched_forward=np.linalg.det, cost=_factor_cost(2 / 3),
+          vjp=(_det_vjp,), batched_forward=np.linalg.det, cost=factor_cost(2 / 3),
           examples=lambda rng: [Example(_matrices(rng, (3, 3))), Example(_matrices(rng, (2, 2, 2)))]),
     OpDef("cholesky", np.linalg.cholesky, _square_infer("cholesky"),
           doc="lower Cholesky factor L (L L^T = x) of a positive definite x; reads x's lower triangle",
           jvp=(_cholesky_jvp,), vjp=(_cholesky_vjp,), batched_forward=np.linalg.cholesky,
-          cost=_factor_cost(1 / 3),
-          examples=lambda rng: [Example((_spd(rng, 3, 3),)), Example((_spd(rng, 2, 2, 2),))]),
+          cost=factor_cost(1 / 3),
+          examples=lambda rng: [Example((spd_matrices(rng, 3, 3),)), Example((spd_matrices(rng, 2, 2, 2),))]),
+    OpDef("pinv", _pinv, _pinv_infer, batched_forward=_pinv, cost=svd_cost,
+          attrs=(Attr("rtol", "float", doc="singular values below rtol * the largest count as zero "
+                      "(wg.linalg.pinv's default: max(m, n) * eps)"),),
+          doc="Moore-Penrose pseudo-inverse (of each matrix in a stack); derivative where the rank "
+              "is locally constant (full rank in the examples)",
+          jvp=(_pinv_jvp,), vjp=(_pinv_vjp,),
+          examples=lambda rng: [Example((full_rank_matrices(rng, *s),), {"rtol": 1e-10})
+                                for s in [(3, 3), (4, 2), (2, 4), (2, 3, 2)]]),
+    OpDef("tril", lambda x, k: np.tril(x, k), _triangle_infer, attrs=(Attr("k", "int", 0, "the diagonal "
+          "kept last: 0 main, > 0 above, < 0 below"),), doc="the lower triangle, zeros above diagonal k",
+          jvp=(lambda x_dot, ans, x, k: wg.tril(x_dot, k),), vjp=(lambda g, ans, x, k: wg.tril(g, k),),
+          batched_forward=lambda x, k: np.tril(x, k),
+          examples=lambda rng: [Example((rng.standard_normal(s),), {"k": k}) for s, k in
+                                [((3, 3), 0), ((3, 4), -1), ((2, 4, 3), 1)]]),
+    OpDef("triu", lambda x, k: np.triu(x, k), _triangle_infer, attrs=(Attr("k", "int", 0, "the diagonal "
+          "kept first: 0 main, > 0 above, < 0 below"),), doc="the upper triangle, zeros below diagonal k",
+          jvp=(lambda x_dot, ans, x, k: wg.triu(x_dot, k),), vjp=(lambda g, ans, x, k: wg.triu(g, k),),
+          batched_forward=lambda x, k: np.triu(x, k),
+          examples=lambda rng: [Example((rng.standard_normal(s),), {"k": k}) for s, k in
+                                [((3, 3), 0), ((3, 4), -1), ((2, 4, 3), 1)]]),
 ]

@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
-import multiprocessing.connection
 import os
+import select
 import signal
 import threading
 import time
@@ -37,7 +37,9 @@ from wengert.server.execution.queue import FairQueue, Ticket
 
 GRACE = 0.05  # seconds a worker has to stop by itself before it is killed
 START_TIMEOUT = 60.0  # seconds a new worker has to load its plugins
-DEADLINE_SKEW = 0.05  # a call ended this close to its deadline ended by the deadline
+DEADLINE_SKEW = 0.1  # seconds: a call ended this close to its deadline (or within a quarter of
+# its time) ended by the deadline: the client's timer fires first and cancels the call, and that
+# cancellation reaches the server a network trip (and, under load, a scheduling delay) later
 NO_DEADLINE = 1e8  # seconds: a call with more time than this has no deadline
 
 log = logging.getLogger("wengert.server")
@@ -55,6 +57,7 @@ class Request:
         remaining = context.time_remaining() if context is not None else None
         no_deadline = remaining is None or remaining > NO_DEADLINE  # gRPC's "infinity" is a huge number
         self.deadline = None if no_deadline else time.monotonic() + remaining
+        self.skew = 0.0 if no_deadline else max(DEADLINE_SKEW, remaining / 4)
         self.left = False
         self.ticket: Ticket | None = None
         self.wake_fd: int | None = None  # the worker's wake-up pipe while it runs this request
@@ -81,9 +84,8 @@ class Request:
         return self.left or (self.deadline is not None and time.monotonic() >= self.deadline)
 
     def error(self) -> WengertError:
-        """Why the request stopped: its deadline (gRPC's timer and ours agree within a little
-        skew), or its client leaving."""
-        if self.deadline is not None and time.monotonic() >= self.deadline - DEADLINE_SKEW:
+        """Why the request stopped: its deadline (see DEADLINE_SKEW), or its client leaving."""
+        if self.deadline is not None and time.monotonic() >= self.deadline - self.skew:
             return DeadlineExceeded("the deadline passed while computing")
         return Cancelled("the client cancelled the call")
 
@@ -97,6 +99,15 @@ class Handle:
         os.set_blocking(self.wake_read, False)
         self.graphs: LRU[str, bool] = LRU(256)  # ids of the graphs the worker holds, most recent
         self.seq = 0
+        # What a request waits on, registered once: an answer, the worker's death, a wake-up.
+        self.poller = select.poll()
+        for fd in (conn.fileno(), process.sentinel, self.wake_read):
+            self.poller.register(fd, select.POLLIN)
+
+    def wait(self, timeout: float | None) -> set[int]:
+        """The file descriptors ready within `timeout` seconds (None: no limit)."""
+        ms = None if timeout is None else int(timeout * 1000) + 1
+        return {fd for fd, _ in self.poller.poll(ms)}
 
     def holds(self, graph_id: str) -> bool:
         return self.graphs.get(graph_id) is not None
@@ -189,9 +200,8 @@ class Pool:
             shm.discard(names)
             raise self._died(handle) from None
         while True:
-            ready = multiprocessing.connection.wait(
-                [handle.conn, handle.process.sentinel, handle.wake_read], request.remaining())
-            if handle.conn in ready:
+            ready = handle.wait(request.remaining())
+            if handle.conn.fileno() in ready:
                 try:
                     kind, seq, *rest = handle.conn.recv()
                 except (EOFError, OSError):
@@ -202,6 +212,8 @@ class Pool:
                 if seq != handle.seq:
                     continue  # an answer to a request given up on
                 if kind == "error":
+                    if isinstance(payload, LimitExceeded) and payload.flag == "--worker-memory-mb":
+                        self._replace(handle, "memory")  # a fresh process, its memory all returned
                     raise payload
                 return kind, payload
             if handle.process.sentinel in ready:

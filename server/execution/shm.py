@@ -54,9 +54,13 @@ class _Writer(pickle.Pickler):
         self.count += 1
         path = os.path.join(SEGMENT_DIR, name)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
-        self.names.append(name)
         try:
-            os.ftruncate(fd, obj.nbytes)
+            try:  # reserve the pages now: writing past a full tmpfs would be SIGBUS, not an error
+                os.posix_fallocate(fd, 0, obj.nbytes)
+            except OSError:  # /dev/shm is full (a container's default is 64 MB): the pipe instead
+                os.unlink(path)
+                return None
+            self.names.append(name)
             with mmap.mmap(fd, obj.nbytes) as buffer:
                 np.frombuffer(buffer, obj.dtype, obj.size).reshape(obj.shape)[...] = obj
         finally:

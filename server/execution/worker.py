@@ -89,14 +89,15 @@ def main(conn, settings: Settings, server_pid: int, slot: int) -> None:
                             skip_broken=settings.skip_broken).restricted(settings.left_out)
     set_default_registry(registry)
     engine = Engine(registry, limits=settings.limits, cache_bytes=settings.cache_bytes)
-    worker = _Worker(conn, engine, server_pid, slot, settings.cache_bytes)
+    worker = _Worker(conn, engine, server_pid, slot, settings.cache_bytes, settings.memory_mb)
     conn.send(("ready", os.getpid()))
     worker.serve()
 
 
 class _Worker:
-    def __init__(self, conn, engine: Engine, server_pid: int, slot: int, cache_bytes: int):
+    def __init__(self, conn, engine: Engine, server_pid: int, slot: int, cache_bytes: int, memory_mb: int):
         self.conn, self.engine, self.server_pid, self.slot = conn, engine, server_pid, slot
+        self.memory_mb = memory_mb
         self.graphs: LRU[str, Graph] = LRU(1024, cache_bytes, lambda g: g.constant_bytes + 512 * len(g.nodes))
         with open(status_path(server_pid, slot), "r+b") as f:
             self.status = mmap.mmap(f.fileno(), STATUS_BYTES)
@@ -137,11 +138,18 @@ class _Worker:
                 self._stream(None, result)
             else:
                 self._send("result", result)
+        except LimitExceeded as exc:
+            if exc.limit == "memory" and not exc.flag:  # an allocation the worker's limit refused
+                exc = LimitExceeded(f"{exc}; a compute worker may use {self.memory_mb} MiB (raise it with "
+                                    "--worker-memory-mb)", limit="memory", flag="--worker-memory-mb",
+                                    node=exc.node, op=exc.op)
+            self._send("error", exc)
         except WengertError as exc:
             self._send("error", exc)
         except MemoryError as exc:
-            self._send("error", LimitExceeded(f"out of memory in a compute worker: {exc}", limit="memory",
-                                              flag="--worker-memory-mb"))
+            self._send("error", LimitExceeded(f"out of memory in a compute worker ({exc}); it may use "
+                                              f"{self.memory_mb} MiB (raise it with --worker-memory-mb)",
+                                              limit="memory", flag="--worker-memory-mb"))
         except Exception:
             self.conn.send(("crash", self.seq, traceback.format_exc()))
 
