@@ -12,11 +12,12 @@ V = TypeVar("V")
 
 
 class LRU(Generic[K, V]):
-    """At most `size` entries (and, with `weigh`, at most `max_bytes` of them as `weigh`
-    counts); reading or writing an entry makes it the most recent. A value heavier than
-    `max_bytes` on its own is handed back but not kept."""
+    """At most `size` entries (and, with `weigh`, at most `max_bytes` of them as `weigh(key,
+    value)` counts: a key can hold large objects too); reading or writing an entry makes it the
+    most recent. An entry heavier than `max_bytes` on its own is handed back but not kept."""
 
-    def __init__(self, size: int, max_bytes: int | None = None, weigh: Callable[[V], int] | None = None):
+    def __init__(self, size: int, max_bytes: int | None = None,
+                 weigh: Callable[[K, V], int] | None = None):
         self.size = max(size, 1)
         self.max_bytes, self._weigh = max_bytes, weigh
         self.bytes = 0
@@ -38,7 +39,7 @@ class LRU(Generic[K, V]):
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-            weight = self._weigh(value) if self._weigh is not None else 0
+            weight = self._weigh(key, value) if self._weigh is not None else 0
             if self.max_bytes is not None and weight > self.max_bytes:
                 return value
             self._items[key], self._weights[key] = value, weight

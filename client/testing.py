@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Iterator
@@ -118,6 +119,46 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
             raise AssertionError(f"server did not exit within {timeout} s of {sig!r}:\n{self.log()}")
+
+
+# Ops that misbehave as real ones do, for chaos tests and benchmarks of the compute workers.
+CHAOS_PLUGIN = '''
+import ctypes
+import numpy as np
+from wengert import OpDef, hookimpl
+from wengert.plugins.shapes import same_as_first
+
+libc = ctypes.CDLL(None)
+
+def _stuck(x):
+    libc.sleep(60)  # in C: no Python between-node check can see it
+    return x
+
+def _nap(x, seconds):
+    libc.usleep(int(seconds * 1e6))
+    return x
+
+def _segfault(x):
+    ctypes.string_at(0)
+    return x
+
+def _hog(x):
+    return x + np.ones(1 << 31)[: x.size].reshape(x.shape)  # 16 GiB, past any worker limit
+
+@hookimpl
+def wengert_ops():
+    return [OpDef("stuck", _stuck, same_as_first, doc="sleeps a minute in C"),
+            OpDef("nap", _nap, same_as_first, attrs=(__import__("wengert").Attr("seconds", "float"),),
+                  doc="sleeps `seconds` in C"),
+            OpDef("segfault", _segfault, same_as_first, doc="dereferences NULL"),
+            OpDef("hog", _hog, same_as_first, doc="allocates 16 GiB")]
+'''
+
+
+def chaos_plugin(folder: Path) -> str:
+    """Write the `chaos_ops` plugin module into `folder`; returns the folder, for `pythonpath`."""
+    (Path(folder) / "chaos_ops.py").write_text(textwrap.dedent(CHAOS_PLUGIN))
+    return str(folder)
 
 
 def _process_tree(pid: int) -> list[int]:

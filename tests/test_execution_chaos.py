@@ -13,7 +13,6 @@ from __future__ import annotations
 import glob
 import re
 import signal
-import textwrap
 import threading
 import time
 import urllib.request
@@ -24,51 +23,18 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.testing import (WORKED_GRADIENT, WORKED_POINT, free_port, launch, start_server,
+from wengert.testing import (WORKED_GRADIENT, WORKED_POINT, chaos_plugin, free_port, launch, start_server,
                              wait_until_serving, worked_example)
 from wengert.transport.wire import graph_to_proto, tensor_from_proto, tensor_to_proto
 from wengert.v1 import graph_pb2, tensor_pb2
 from wengert.v1 import service_pb2 as pb
 
-CHAOS_PLUGIN = '''
-import ctypes
-import numpy as np
-from wengert import OpDef, hookimpl
-from wengert.plugins.shapes import same_as_first
-
-libc = ctypes.CDLL(None)
-
-def _stuck(x):
-    libc.sleep(60)  # in C: no Python between-node check can see it
-    return x
-
-def _nap(x, seconds):
-    libc.usleep(int(seconds * 1e6))
-    return x
-
-def _segfault(x):
-    ctypes.string_at(0)
-    return x
-
-def _hog(x):
-    return x + np.ones(1 << 31)[: x.size].reshape(x.shape)  # 16 GiB, past any worker limit
-
-@hookimpl
-def wengert_ops():
-    return [OpDef("stuck", _stuck, same_as_first, doc="sleeps a minute in C"),
-            OpDef("nap", _nap, same_as_first, attrs=(__import__("wengert").Attr("seconds", "float"),),
-                  doc="sleeps `seconds` in C"),
-            OpDef("segfault", _segfault, same_as_first, doc="dereferences NULL"),
-            OpDef("hog", _hog, same_as_first, doc="allocates 16 GiB")]
-'''
 SLOW = 60.0  # what the stuck op would take: every bound below is far under it
 
 
 @pytest.fixture(scope="module")
 def plugin_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("chaos")
-    (folder / "chaos_ops.py").write_text(textwrap.dedent(CHAOS_PLUGIN))
-    return str(folder)
+    return chaos_plugin(tmp_path_factory.mktemp("chaos"))
 
 
 # Verification would run these ops at start-up (and be stuck, crash, or allocate with them): the

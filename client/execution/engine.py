@@ -66,7 +66,7 @@ class Engine:
         self.limits = limits or Limits()
         self.memory_budget = self.limits.memory or DEFAULT_BUDGET  # bytes of a sweep
         self.response_copies = response_copies  # how often a response is held while it is sent
-        self._cache = LRU(cache_size, cache_bytes, footprint)
+        self._cache = LRU(cache_size, cache_bytes, lambda key, value: footprint(key) + footprint(value))
 
     def cached(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """`make()`, computed once per `key`: for structure found in a graph (sparsity, ...)."""
@@ -375,7 +375,10 @@ class Engine:
 
 def footprint(value: Any, depth: int = 2) -> int:
     """Bytes a cached entry holds, roughly: a graph's or plan's tensors and nodes, the arrays
-    of a record (a sparsity pattern, a colouring, a profile) and of the records it holds."""
+    of a record (a sparsity pattern, a colouring, a profile) and of the records it holds, and
+    what a key tuple holds (a graph or plan it names stays alive with the entry)."""
+    if isinstance(value, tuple):
+        return sum(footprint(v, depth) for v in value)
     if isinstance(value, Graph):
         return value.constant_bytes + 512 * len(value.nodes)
     if isinstance(value, Plan):

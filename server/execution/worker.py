@@ -98,7 +98,7 @@ class _Worker:
     def __init__(self, conn, engine: Engine, server_pid: int, slot: int, cache_bytes: int, memory_mb: int):
         self.conn, self.engine, self.server_pid, self.slot = conn, engine, server_pid, slot
         self.memory_mb = memory_mb
-        self.graphs: LRU[str, Graph] = LRU(1024, cache_bytes, lambda g: g.constant_bytes + 512 * len(g.nodes))
+        self.graphs: LRU[str, Graph] = LRU(1024, cache_bytes, lambda _, g: g.constant_bytes + 512 * len(g.nodes))
         with open(status_path(server_pid, slot), "r+b") as f:
             self.status = mmap.mmap(f.fileno(), STATUS_BYTES)
         self.labels: dict[tuple[str, str], bytes] = {}
