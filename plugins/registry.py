@@ -53,7 +53,6 @@ class PluginInfo:
     error: str = ""
     norms: tuple[str, ...] = ()
     module: str = ""  # the module it was imported from
-    distribution: str = ""  # the installed distribution that declares it ("" for a plain module)
 
 
 @dataclass(frozen=True)
@@ -155,9 +154,8 @@ class Registry:
         candidates: list[tuple[PluginInfo, object]] = []  # (the plugin before loading, its loader)
         if use_entry_points:
             for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-                dist = ep.dist
-                candidates.append((PluginInfo(ep.name, dist.version if dist else "", (), module=ep.module,
-                                              distribution=dist.name if dist else ""), ep.load))
+                version = ep.dist.version if ep.dist is not None else ""
+                candidates.append((PluginInfo(ep.name, version, (), module=ep.module), ep.load))
         for module in modules:
             candidates.append((PluginInfo(module, "", (), module=module),
                                lambda m=module: importlib.import_module(m)))

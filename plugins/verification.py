@@ -2,8 +2,7 @@
 and keeps the verdicts on disk, so a restart with the same plugins checks nothing again.
 
 A plugin's verdicts are stored under a key made of wengert's version and files, NumPy's version,
-and the plugin's name, version and files (those its distribution installed, and its module's
-package). They are
+and the plugin's name, version and files (its module's top-level package). They are
 used only while every op their checks looked up is still provided by a plugin with the same key,
 so editing, upgrading, adding or removing a plugin re-verifies exactly the plugins it can
 affect. A cache that is missing, corrupt or read-only costs a fresh verification, never a failed
@@ -13,7 +12,6 @@ start; its files can be deleted at any time.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -145,25 +143,17 @@ def wengert_key() -> str:
     files = {}
     for package in (wengert, wengert.plugins):
         files.update(_package_files(package))
-    return f"{importlib.metadata.version('wengert')}+{_digest(files)}+numpy-{numpy.__version__}"
+    return f"{wengert.__version__}+{_digest(files)}+numpy-{numpy.__version__}"
 
 
 def plugin_key(plugin: PluginInfo, wengert: str) -> str:
     """The key of a plugin's verdicts: wengert's key, the plugin's name and version, and a hash
-    of the files its distribution installed plus its module's (top-level) package, so that an
-    editable install or a `--plugins` module is re-verified when edited."""
-    files = {}
-    try:
-        installed = importlib.metadata.distribution(plugin.distribution).files if plugin.distribution else None
-    except importlib.metadata.PackageNotFoundError:
-        installed = None
-    for file in installed or ():
-        path = Path(file.locate())
-        if ".dist-info" not in str(file) and path.suffix != ".pyc" and path.is_file():
-            files[str(file)] = path
+    of the files of its module's top-level package (the module itself, for a plain module), so
+    that an editable install or a `--plugins` module is verified again when edited. (Not the
+    files its distribution's metadata lists: which metadata a process finds depends on its
+    working directory, and the key must be the same for `wengert verify` and the server.)"""
     top = sys.modules.get(plugin.module.split(".")[0])
-    if top is not None:
-        files.update(_package_files(top))
+    files = _package_files(top) if top is not None else {}
     identity = json.dumps([wengert, plugin.name, plugin.version, _digest(files)])
     return hashlib.sha256(identity.encode()).hexdigest()
 
