@@ -4,6 +4,8 @@ holds, and requests that do not fit the graph."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -145,6 +147,13 @@ def test_a_time_limit_ends_the_run_normally(engine):
 def test_a_stop_rule_needs_a_step_or_time_limit():
     with pytest.raises(InvalidRequest, match="set max_steps or max_seconds"):
         Stop(tolerance=1e-6)
+
+
+@pytest.mark.parametrize("limits", [{"max_seconds": math.nan}, {"max_seconds": math.inf},
+                                    {"max_steps": 5, "tolerance": math.nan}, {"max_steps": -1}])
+def test_a_stop_rule_with_a_limit_that_never_stops_is_refused(limits):
+    with pytest.raises(InvalidRequest, match="stopping limits must be finite and not negative"):
+        Stop(**limits)
 
 
 LINEAR = wg.trace(lambda w, n: wg.sum(w * n), np.zeros(3), np.arange(3))

@@ -79,7 +79,8 @@ class Plan:
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
             except MemoryError as exc:  # past the process's memory: a limit, not a bad input
-                error = node_error(LimitExceeded, step.node.id, step.node.op, f"out of memory ({exc})")
+                error = node_error(LimitExceeded, step.node.id, step.node.op,
+                                   f"out of memory computing a {step.node.type} value ({exc})")
                 error.limit = "memory"
                 raise error from exc
             except Exception as exc:

@@ -16,7 +16,7 @@ import numpy as np
 
 from wengert.autodiff import simplify
 from wengert.errors import InvalidGraph, UnknownOp, WengertError, node_error
-from wengert.ir.graph import Graph, Literal, Node, TensorType, dtype_name
+from wengert.ir.graph import Graph, Literal, Node, TensorType, dtype_name, shape_problem
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "wengert_builder", default=None
@@ -196,6 +196,9 @@ class GraphBuilder:
             raise error from None
         except Exception as exc:  # a shape rule's rejection, or a plugin's shape rule failing
             raise node_error(InvalidGraph, node_id, op_name, str(exc)) from None
+        problem = shape_problem(out_type.shape)
+        if problem is not None:
+            raise node_error(InvalidGraph, node_id, op_name, problem)
         if self.simplify:
             found = self._simplified(op, inputs, norm, out_type)
             if found is not None:
@@ -220,9 +223,21 @@ class GraphBuilder:
         if found is not None:
             return self.value(found)
         if inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT:
-            arrays = [self.constants[v.id].array for v in inputs]
-            return self.constant(np.asarray(op.forward(*arrays, **dict(attrs)), dtype=out_type.dtype))
+            folded = self._fold(op, inputs, attrs, out_type)
+            if folded is not None:
+                return folded
         return simplify.rewrite(self, op.name, inputs, out_type)
+
+    def _fold(self, op, inputs, attrs, out_type) -> Value | None:
+        """op(inputs) computed now, as a constant; None when the op fails on these constants
+        (`max` of an empty one, `take` out of range): the node then stays in the graph and
+        fails where the graph is run, with the error an evaluation reports."""
+        try:
+            array = np.asarray(op.forward(*[self.constants[v.id].array for v in inputs], **dict(attrs)),
+                               dtype=out_type.dtype)
+        except Exception:
+            return None
+        return self.constant(array)
 
     def is_constant(self, v: Value, scalar: float) -> bool:
         """True when `v` is a (small) constant equal to `scalar` everywhere."""

@@ -143,8 +143,10 @@ class Stop:
     max_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.max_steps, self.tolerance, self.max_seconds) < 0:
-            raise InvalidRequest("stopping limits must not be negative")
+        if not all(0 <= limit < math.inf for limit in (self.max_steps, self.tolerance, self.max_seconds)):
+            raise InvalidRequest("stopping limits must be finite and not negative (NaN never stops a run), "
+                                 f"got max_steps={self.max_steps}, tolerance={self.tolerance}, "
+                                 f"max_seconds={self.max_seconds}")
         if not (self.max_steps or self.max_seconds):
             raise InvalidRequest("set max_steps or max_seconds: a tolerance alone may never be met")
 

@@ -285,6 +285,14 @@ def _pad_infer(x: TensorType, pad_width, constant_value) -> TensorType:
                                      for d, (b, a) in zip(x.shape, _pairs(pad_width))))
 
 
+def _pad(x, pad_width, constant_value):
+    """NumPy's constant-mode pad; a scalar has no axes to pad and stays as it is (np.pad
+    refuses 0-d arrays)."""
+    if x.ndim == 0:
+        return x.copy()
+    return np.pad(x, _pairs(pad_width), constant_values=constant_value)
+
+
 def _unpad(g, x, pad_width):
     before = pad_width[::2]
     return wg.op("slice", g, starts=before, stops=[b + d for b, d in zip(before, x.shape)],
@@ -395,15 +403,14 @@ OPS = [
               Example((rng.standard_normal((4, 3)), np.array([2, 0, 2, -1])), {"size": 3}),
               Example((rng.standard_normal((2, 2, 2, 3)), np.array([[1, 4], [4, 0]])),
                       {"axis": 1, "size": 5})]),
-    OpDef("pad", lambda x, pad_width, constant_value: np.pad(
-              x, _pairs(pad_width), constant_values=constant_value), _pad_infer,
+    OpDef("pad", _pad, _pad_infer,
           attrs=(Attr("pad_width", "ints", doc="(before, after) per axis, flattened"),
                  Attr("constant_value", "float", 0.0, "the value padded with")),
           doc="x surrounded by a constant (NumPy pad, constant mode)",
-          jvp=(lambda x_dot, ans, x, pad_width, constant_value: wg.pad(x_dot, _pairs(pad_width)),),
+          jvp=(lambda x_dot, ans, x, pad_width, constant_value: wg.op("pad", x_dot, pad_width=pad_width),),
           vjp=(lambda g, ans, x, pad_width, constant_value: _unpad(g, x, pad_width),),
           batched_forward=lambda x, pad_width, constant_value: np.pad(
               x, [(0, 0)] + _pairs(pad_width), constant_values=constant_value),
           examples=_cases(([(3, 4)], {"pad_width": (1, 0, 2, 3), "constant_value": 1.5}),
-                            ([(2,)], {"pad_width": (0, 2)}))),
+                            ([(2,)], {"pad_width": (0, 2)}), ([()], {"pad_width": ()}))),
 ]
