@@ -34,6 +34,10 @@ BROADCAST_SHAPES = [((1, 4), (3, 4)), ((3, 4), (4,)), ((), (3, 4))]
 SHAPES = [(), (4,), (3, 4), (3, 3), (2, 3, 4)]
 PAIRS = [((3, 4), (4, 2)), ((3, 3), (3,)), ((4,), (4, 3)), *BROADCAST_SHAPES]
 MAX_GENERATED = 4
+# Integer and bool versions of an example's float inputs, on which only the forward's dtype is
+# checked (a rule promising float64 for them while the forward computes in float16 for bools,
+# or keeps integers, gives wrong values).
+OTHER_DTYPES = ("int64", "int32", "bool")
 FD_STEP = 1e-6
 TOLERANCE = {"float64": (1e-5, 1e-6), "float32": (2e-3, 2e-4)}  # (rtol, atol)
 
@@ -105,6 +109,7 @@ def check_op(op: OpDef | str, registry: Registry | None = None, *, dtypes: Itera
         reference: dict[str, np.ndarray] = {}
         for dtype in dtypes:
             _check_example(engine, op, example, dtype, second_order, reference, report, rng)
+        _check_other_dtypes(engine.registry, op, example, report)
     if op.examples is None and any(f.check == "forward / shape rule" for f in report.failures):
         report.note("inputs were generated from the shape rule and `domain` (the op has no "
                     "`examples`); if they are outside the op's domain, give it `examples`")
@@ -217,7 +222,7 @@ def _check_example(engine: Engine, op: OpDef, example: Example, dtype: str, seco
         return
     if got.shape != expected.shape or got.dtype.name != expected.dtype:
         fail("forward vs shape rule", float("inf"),
-             f"forward gave {TensorType.of(got)}, shape rule says {expected}")
+             f"forward gave {_described(got)}, shape rule says {expected}")
         return
     graph = builder.build({"y": out})
     inputs = dict(zip(names, arrays))
@@ -267,6 +272,47 @@ def _check_example(engine: Engine, op: OpDef, example: Example, dtype: str, seco
         return
     for check, worst, detail in problems:
         fail("second order: " + check, worst, detail)
+
+
+def _check_other_dtypes(registry: Registry, op: OpDef, example: Example, report: OpReport) -> None:
+    """The forward against the shape rule on integer and bool inputs: all float inputs of one
+    such dtype, and each alone with the others float32 (mixed promotion). Inputs the rule refuses,
+    or the forward raises on, are skipped: neither is a wrong answer."""
+    floats = [i for i, a in enumerate(example.inputs) if np.asarray(a).dtype.kind == "f"]
+    variants = [dict.fromkeys(floats, dtype) for dtype in OTHER_DTYPES]
+    if len(floats) > 1:
+        variants += [{**dict.fromkeys(floats, "float32"), i: dtype} for dtype in OTHER_DTYPES for i in floats]
+    for variant in variants:
+        arrays = tuple(_as(np.asarray(a), variant[i]) if i in variant else np.asarray(a)
+                       for i, a in enumerate(example.inputs))
+        builder = GraphBuilder(registry)
+        try:
+            args = [builder.input(f"x{i}", TensorType.of(a)) for i, a in enumerate(arrays)]
+            expected = builder.add(op.name, args, example.attrs).type
+        except Exception:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                got = np.asarray(op.forward(*arrays, **builder.nodes[-1].attr_dict))
+        except Exception:
+            continue
+        if got.shape != expected.shape or got.dtype.name != expected.dtype:
+            report.failures.append(Failure(
+                "forward vs shape rule", "+".join(a.dtype.name for a in arrays), tuple(a.shape for a in arrays),
+                float("inf"), f"forward gave {_described(got)}, shape rule says {expected}"))
+
+
+def _described(array: np.ndarray) -> str:
+    """Like a TensorType (float64[3,4]), for any dtype a forward may return (float16, int8)."""
+    return f"{array.dtype.name}[{','.join(str(d) for d in array.shape)}]"
+
+
+def _as(array: np.ndarray, dtype: str) -> np.ndarray:
+    """`array` (float) as `dtype`: bools from its sign, integers from 3x its values."""
+    if dtype == "bool":
+        return array > 0
+    with np.errstate(invalid="ignore"):  # an infinite example input: any integer will do
+        return (3 * array).astype(dtype)
 
 
 def _misfit_rules(registry: Registry, op: OpDef, args: list, attrs: dict) -> list[str]:

@@ -26,7 +26,7 @@ from wengert.execution.engine import Engine
 from wengert.plugins.checker import check_op, op_examples
 from wengert.plugins.opdef import Attr, OpDef, ShapeError
 from wengert.plugins.registry import Registry, default_registry
-from wengert.plugins.shapes import require_float
+from wengert.plugins.shapes import floating, require_float
 from wengert.plugins.verification import verify_plugins
 from wengert.v1 import service_pb2
 
@@ -114,6 +114,17 @@ def test_second_order_needs_rules_for_every_op_the_rules_use(fixture_registry):
 def test_a_check_records_the_ops_it_used(fixture_registry):
     assert check_op("softsign", fixture_registry).uses >= {"softsign", "abs", "div", "mul"}
     assert "dot_across_batch" in check_op("one_direction_jvp", fixture_registry).uses
+
+
+def test_the_checker_runs_the_forward_on_integer_and_bool_inputs_too():
+    """np.reciprocal keeps integers (1 // x), and NumPy computes bools in float16: a rule that
+    promises float64 for them would be cast over wrong or half-precision values."""
+    keeps_ints = OpDef("keeps_ints", np.reciprocal, floating, elementwise=True, domain=(0.5, 2.0),
+                       jvp=(lambda x_dot, ans, x: -(x_dot * ans * ans),), vjp=(lambda g, ans, x: -(g * ans * ans),))
+    report = check_op(keeps_ints, default_registry())
+    assert "forward vs shape rule [int64, inputs ()]: forward gave int64[], shape rule says float64[]" in report.text()
+    assert "forward vs shape rule [bool, inputs (3, 4)]: forward gave int8[3,4]" in report.text()
+    assert [f.dtype for f in report.failures if f.dtype in ("float64", "float32")] == []
 
 
 # -- a dtype disagreement at run time ---------------------------------------------------------
