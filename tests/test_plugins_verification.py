@@ -155,7 +155,7 @@ from wengert.plugins.shapes import floating
 
 @hookimpl
 def wengert_ops():
-    return [OpDef({name!r}, lambda x: {factor} * x, floating, elementwise=True,
+    return [OpDef({name!r}, lambda x: {factor}.0 * x, floating, elementwise=True,
                   jvp=(lambda x_dot, ans, x: wg.op({rules!r}, x_dot),),
                   vjp=(lambda g, ans, x: wg.op({rules!r}, g),))]
 """
