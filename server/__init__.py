@@ -72,7 +72,7 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     calls = calls if calls is not None else CallInterceptor(Metrics())
     interceptors: list[grpc.ServerInterceptor] = [calls]
     if config.auth_token:
-        interceptors.insert(0, TokenAuthInterceptor(config.auth_token))
+        interceptors.insert(0, TokenAuthInterceptor(config.auth_token, calls.metrics))
     max_bytes = config.max_message_mb * 1024 * 1024
     computing = compute_workers(config)
     pool = start_pool(config, registry, computing, calls.metrics) if computing else None

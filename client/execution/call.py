@@ -40,3 +40,4 @@ class Call:
     settings: Settings | None = None  # Minimize: the run (`inputs` are the parameters)
     signatures: tuple[Signature, ...] = ()  # InferTypes
     registry: Any = field(default=None, compare=False)  # DerivativeGraph: what checks the result
+    batched_inputs: tuple[str, ...] = ()  # Evaluate: inputs with a leading batch axis (vmap)

@@ -16,7 +16,7 @@ import numpy as np
 
 from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, LimitExceeded,
                             node_error, quoted)
-from wengert.ir.graph import Graph, Node, TensorType, dtype_name
+from wengert.ir.graph import Graph, Node, TensorType, dtype_name, shape_text
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
 
@@ -140,7 +140,7 @@ def _conform(out: Any, step: _Step, batch: int | None) -> np.ndarray:
     core = out.shape[1:] if step.batched else out.shape
     if core != t.shape or (step.batched and out.shape[0] not in (1, batch)):
         raise node_error(InternalError, step.node.id, step.node.op,
-                         f"op returned shape {out.shape}, its shape rule says {t.shape}"
+                         f"op returned shape {shape_text(out.shape)}, its shape rule says {shape_text(t.shape)}"
                          + (" after the batch axis" if step.batched else ""))
     return out
 

@@ -53,6 +53,11 @@ def shape_problem(shape: tuple[int, ...]) -> str | None:
     return None
 
 
+def shape_text(shape) -> str:
+    """A shape as every message writes it: `[3,4]`, `[]` for a scalar, `?` for an open dimension."""
+    return f"[{','.join('?' if d == -1 else str(d) for d in shape)}]"
+
+
 @dataclass(frozen=True)
 class TensorType:
     """dtype + shape. A dimension of -1 is open (any size), e.g. a batch dimension."""
@@ -97,7 +102,7 @@ class TensorType:
         return cls(dtype_name(array.dtype), tuple(int(d) for d in array.shape))
 
     def __str__(self) -> str:
-        return f"{self.dtype}[{','.join('?' if d == -1 else str(d) for d in self.shape)}]"
+        return f"{self.dtype}{shape_text(self.shape)}"
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,7 +21,8 @@ import grpc
 from wengert.execution.call import Call
 from wengert.execution.cost import Quote
 from wengert.transport.codec import cost_request, decode, decode_quote, encode
-from wengert.errors import ERROR_CLASS_KEY, DeadlineExceeded, WengertError, error_from_status
+from wengert.errors import DeadlineExceeded, WengertError
+from wengert.transport.status import from_rpc
 from wengert.ir.graph import Graph
 from wengert.lru import LRU
 from wengert.v1 import service_pb2_grpc
@@ -115,9 +116,8 @@ class Attempt:
 
 
 def error_from_rpc(exc: grpc.RpcError) -> WengertError:
-    """The typed error for a failed call, from its status and the class the server named."""
-    class_name = next((v for k, v in exc.trailing_metadata() or () if k == ERROR_CLASS_KEY), None)
-    return error_from_status(exc.code().name, exc.details() or "", class_name)
+    """The typed error for a failed call, from its status and its structured details."""
+    return from_rpc(exc.code().name, exc.details() or "", exc.trailing_metadata())
 
 
 class RemoteTransport:
