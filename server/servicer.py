@@ -16,6 +16,7 @@ from wengert.execution.engine import Engine
 from wengert.ir.graph import Graph
 from wengert.server import calls
 from wengert.server.cache import GraphCache
+from wengert.server.execution.inline import Inline
 from wengert.server.execution.pool import Pool
 from wengert.server.limits import WireLimits
 from wengert.server.type_inference import infer_types
@@ -29,9 +30,11 @@ PRICED = {"evaluate": "Evaluate", "jvp": "Jvp", "vjp": "Vjp", "jacobian": "Jacob
 
 
 class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
-    def __init__(self, engine: Engine, limits: WireLimits, cache: GraphCache, pool: Pool | None = None):
+    def __init__(self, engine: Engine, limits: WireLimits, cache: GraphCache, pool: Pool | None = None,
+                 inline: Inline | None = None):
         self.engine = engine
         self.pool = pool
+        self.inline = inline  # which requests skip the pool (None: none do)
         self.registry = engine.registry
         self.limits = limits
         self.cache = cache
@@ -97,6 +100,9 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
         self.engine.limits.admit(prepared.price)
         if self.pool is None:
             result = prepared.run()
+        elif self.inline is not None and self.inline(graph_id, graph, prepared.price):
+            self.pool.metrics.inline.inc()
+            result = prepared.run()
         else:
             result = self.pool.run(call, graph_id, owner(context), context)
         return calls.encode(rpc, request, graph_id, graph, call, result)
@@ -139,8 +145,9 @@ def interruption(context):
 
 
 def catalogue(registry) -> service_pb2.ListOpsResponse:
-    """The ListOps answer: every op (sorted) and every plugin the registry tried to load."""
-    response = service_pb2.ListOpsResponse()
+    """The ListOps answer: every op (sorted), every plugin the registry tried to load, the ops
+    left out by verification and why, and whether the ops were verified at all."""
+    response = service_pb2.ListOpsResponse(verified=registry.verified)
     for name in registry.names():
         op = registry.get(name)
         info = response.ops.add(name=op.name, plugin=op.plugin, plugin_version=_version(registry, op.plugin),
@@ -154,6 +161,9 @@ def catalogue(registry) -> service_pb2.ListOpsResponse:
     for plugin in registry.plugins:
         response.plugins.add(name=plugin.name, version=plugin.version, loaded=plugin.loaded,
                              error=plugin.error, ops=[n for n in plugin.ops if n in registry])
+    for op in sorted(registry.left_out, key=lambda op: op.name):
+        response.unserved_ops.add(name=op.name, plugin=op.plugin, plugin_version=_version(registry, op.plugin),
+                                  reason=op.reason)
     return response
 
 

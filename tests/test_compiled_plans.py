@@ -109,7 +109,7 @@ def test_a_chain_of_scalars_of_mixed_dtypes_matches_the_interpreter():
     """0-d values stay NumPy scalars inside a compiled plan; ints, bools and float32 among
     them still come out as the interpreter's arrays of the declared dtypes."""
     def f(x, n, s):
-        y = wg.sin(x) * 0.9 + wg.cast(n, "float64") / 3.0
+        y = wg.sin(x) * 0.9 + wg.cast(n, "float64") / 3.0 + wg.cos(n) / n  # float ops of ints too
         for _ in range(5):
             y = wg.where(y > 0.2, wg.exp(-y) - 1.0, wg.sqrt(y * y + 1.0))
         small = wg.cast(y, "float32") * s

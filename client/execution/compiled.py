@@ -114,12 +114,13 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
         if checked:
             namespace[f"n{k}"] = step.node
             lines.append(f"    check(n{k})")
-        ufunc = not step.batched and elementwise_ufunc(step.call)
-        args = [name(i, ufunc) for i in step.args]
-        if ufunc and not step.attrs and step.call in _OPERATORS and len(args) == step.call.nin:
-            call = _OPERATORS[step.call].format(*args)
+        dtypes = [np.dtype(types[i].dtype) for i in step.args]
+        ufunc = None if step.batched or step.attrs else elementwise_ufunc(step.call, dtypes)
+        args = [name(i, ufunc is not None) for i in step.args]
+        if ufunc in _OPERATORS and len(args) == ufunc.nin:
+            call = _OPERATORS[ufunc].format(*args)
         else:
-            namespace[f"f{k}"] = step.call
+            namespace[f"f{k}"] = ufunc or step.call
             if step.attrs:
                 namespace[f"a{k}"] = step.attrs
             call = f"f{k}({', '.join(args)}{f', **a{k}' if step.attrs else ''})"
@@ -127,10 +128,10 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
         lines.append(f"    {out} = {call}")
         at[len(lines)] = step
         namespace[f"t{k}"] = step
-        if ufunc and zero_d[step.out]:
+        if ufunc is not None and zero_d[step.out]:
             scalar.add(step.out)
             if (any(types[i].ndim for i in step.args)  # a shape rule making 0-d of arrays: check it
-                    or result_dtype(step.call, [np.dtype(types[i].dtype) for i in step.args]) != step.dtype):
+                    or result_dtype(ufunc, dtypes) != step.dtype):
                 # Not known to be a NumPy scalar of the node's dtype (which is 0-d and of that dtype).
                 namespace[f"T{k}"] = step.dtype.type
                 lines.append(f"    if {out}.__class__ is not T{k}: {out} = conform({out}, t{k}, batch)")

@@ -66,7 +66,8 @@ class FusedChain:
                 else:
                     place[step.out] = len(self.inputs) + len(self.outputs) + len(self._buffer_dtypes)
                     self._buffer_dtypes.append(step.dtype)
-            ops.append(_Op(step.call, args, place[step.out], step))
+            ufunc = elementwise_ufunc(step.call, [np.dtype(types[i].dtype) for i in step.args])
+            ops.append(_Op(ufunc, args, place[step.out], step))
         self._ops = tuple(ops)
 
     def __call__(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -91,13 +92,11 @@ def fusable(step: Step, types: Sequence[TensorType]) -> tuple[int, ...] | None:
     """The shape `step` can run in a chain at (None when it cannot): a ufunc over arrays of at
     least MIN_SIZE elements of its output's shape, or 0-d, returning the node's dtype as is."""
     shape = types[step.out].shape
-    ufunc = step.call
-    if (step.batched or step.attrs or not elementwise_ufunc(ufunc) or ufunc.nin != len(step.args)
-            or types[step.out].size < MIN_SIZE):
+    dtypes = [np.dtype(types[i].dtype) for i in step.args]
+    ufunc = None if step.batched or step.attrs else elementwise_ufunc(step.call, dtypes)
+    if ufunc is None or ufunc.nin != len(step.args) or types[step.out].size < MIN_SIZE:
         return None
-    if any(types[i].shape not in (shape, ()) for i in step.args):
-        return None
-    if result_dtype(ufunc, [np.dtype(types[i].dtype) for i in step.args]) != step.dtype:
+    if any(types[i].shape not in (shape, ()) for i in step.args) or result_dtype(ufunc, dtypes) != step.dtype:
         return None
     return shape
 

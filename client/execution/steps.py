@@ -6,7 +6,7 @@ node and op at fault, and knowing which dtype a ufunc step returns. The interpre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -30,12 +30,14 @@ class Step:
 
 
 def conform(out: Any, step: Step, batch: int | None) -> np.ndarray:
-    """The op's result with its declared dtype; a shape disagreeing with the shape rule is a
-    plugin bug, reported as such rather than passed on."""
+    """The op's result as an array; a dtype or shape disagreeing with the shape rule is a plugin
+    bug, reported as such rather than passed on (a silent cast would hide a float32 forward
+    behind a float64 answer)."""
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if out.dtype != step.dtype:
-        out = out.astype(step.dtype)
+        raise node_error(InternalError, step.node.id, step.node.op,
+                         f"op returned dtype {out.dtype}, its shape rule says {step.dtype}")
     t = step.node.type
     core = out.shape[1:] if step.batched else out.shape
     if core != t.shape or (step.batched and out.shape[0] not in (1, batch)):
@@ -66,7 +68,18 @@ def result_dtype(ufunc: np.ufunc, dtypes: list[np.dtype]) -> np.dtype | None:
         return None
 
 
-def elementwise_ufunc(call: Any) -> bool:
-    """Whether `call` is a NumPy ufunc of one output computing each element on its own (not a
-    generalized ufunc such as matmul)."""
-    return isinstance(call, np.ufunc) and call.nout == 1 and call.signature is None
+def elementwise_ufunc(call: Any, dtypes: Sequence[np.dtype]) -> np.ufunc | None:
+    """The NumPy ufunc `call` is on inputs of `dtypes`, when it is one of one output computing
+    each element on its own (not a generalized ufunc such as matmul): `call` itself, or the
+    ufunc a float op declares it computes on inputs all of one float dtype (`ufunc_on_floats`:
+    a forward converting other inputs to float first). None otherwise."""
+    if not isinstance(call, np.ufunc):
+        call = getattr(call, "ufunc_on_floats", None)
+        if len(set(dtypes)) != 1 or dtypes[0] not in _FLOATS:
+            return None
+    if isinstance(call, np.ufunc) and call.nout == 1 and call.signature is None:
+        return call
+    return None
+
+
+_FLOATS = frozenset({np.dtype("float32"), np.dtype("float64")})
