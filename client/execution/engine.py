@@ -24,8 +24,8 @@ from wengert.errors import InvalidRequest
 from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Prepared, Price, Profile, Run, nbytes, profile
 from wengert.execution.plan import Check, Plan, check_feeds, check_tensors
-from wengert.ir.builder import GraphBuilder
-from wengert.ir.graph import Graph, TensorType
+from wengert.ir.builder import GraphBuilder, collector_paused
+from wengert.ir.graph import Graph, Node, TensorType
 from wengert.jacobians.chunking import DEFAULT_BUDGET
 from wengert.jacobians.sweeps import (MODES, PIECE_BYTES, JacobianResult, SparseBlock,  # noqa: F401
                                       Sweeps, plan_sweep, sweep)
@@ -144,10 +144,13 @@ class Engine:
     def prepare(self, call: Call, check: Check | None = None) -> Prepared:
         """`call` (one SDK method call or RPC) checked, priced and ready to run, its loops'
         reverse sweeps checkpointed per `call.checkpoint` (auto: the fastest policy whose price
-        fits the memory limit, see `wengert.loops.checkpointing.fastest_fitting`)."""
-        if call.checkpoint.policy != "auto":
-            return self.using(call.checkpoint)._prepare(call, check)
-        return fastest_fitting(lambda policy: self.using(policy)._prepare(call, check), self.limits.memory)
+        fits the memory limit, see `wengert.loops.checkpointing.fastest_fitting`). Graphs,
+        plans and profiles are built with the garbage collector paused (see
+        `wengert.ir.builder.collector_paused`)."""
+        with collector_paused():
+            if call.checkpoint.policy != "auto":
+                return self.using(call.checkpoint)._prepare(call, check)
+            return fastest_fitting(lambda policy: self.using(policy)._prepare(call, check), self.limits.memory)
 
     def _prepare(self, call: Call, check: Check | None) -> Prepared:
         match call.rpc:
@@ -419,6 +422,8 @@ def footprint(value: Any, depth: int = 2) -> int:
         return sum(footprint(v, depth) for v in value)
     if isinstance(value, Graph):
         return value.constant_bytes + 512 * len(value.nodes)
+    if isinstance(value, Node):  # a graph's node (a profile names them): counted with its graph
+        return 64
     if isinstance(value, Plan):
         return footprint(value.graph) + 256 * len(value.steps)
     if isinstance(value, np.ndarray):
@@ -432,7 +437,7 @@ def _rebuild(graph: Graph, input_types: tuple[TensorType, ...], registry) -> Gra
     builder = GraphBuilder(registry)
     env = {name: builder.input(name, t) for (name, _), t in zip(graph.inputs, input_types)}
     for node in graph.nodes:
-        env[node.id] = builder.add(node.op, [env[x] for x in node.inputs], node.attr_dict, node.id)
+        env[node.id] = builder.add(node.op, [env[x] for x in node.inputs], node.attrs, node.id)
     return builder.build({name: env[vid] for name, vid in graph.outputs})
 
 
