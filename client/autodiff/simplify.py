@@ -21,6 +21,7 @@ COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum", "equal", "not_equal
 # op -> (neutral value on the left or None, neutral value on the right)
 NEUTRAL = {"add": (0, 0), "sub": (None, 0), "mul": (1, 1), "div": (None, 1)}
 SCALINGS = frozenset({"neg", "mul", "add", "sub"})  # the ops that collapse chains of scalings
+REWRITTEN = SCALINGS | NEUTRAL.keys()  # the ops `rewrite` may rewrite
 
 
 def memo_key(op_name: str, input_ids: tuple[str, ...], attrs: tuple) -> tuple:

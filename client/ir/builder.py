@@ -386,7 +386,7 @@ class GraphBuilder:
             folded = self._fold(op, inputs, attrs, out_type)
             if folded is not None:
                 return folded
-        return simplify.rewrite(self, op.name, inputs, out_type)
+        return simplify.rewrite(self, op.name, inputs, out_type) if op.name in simplify.REWRITTEN else None
 
     def _fold(self, op, inputs, attrs, out_type) -> Value | None:
         """op(inputs) computed now, as a constant; None when the op fails on these constants

@@ -226,9 +226,15 @@ class Graph:
     def constant_bytes(self) -> int:
         """Bytes of the tensors the graph carries (constants and tensor attributes), its
         nodes' bodies included."""
-        return sum(value.array.nbytes for node in self.nodes for _, value in node.attrs
-                   if isinstance(value, Literal)) + sum(
-            body.constant_bytes for node in self.nodes for body in node.bodies)
+        total = 0
+        for node in self.nodes:  # one pass: caches weigh every graph they keep by this
+            for _, value in node.attrs:
+                if type(value) is Literal:
+                    total += value.array.nbytes
+                elif type(value) is Graph or type(value) is tuple:
+                    total += sum(g.constant_bytes for g in (value if type(value) is tuple else (value,))
+                                 if type(g) is Graph)
+        return total
 
     @cached_property
     def node_count(self) -> int:
