@@ -7,10 +7,14 @@ fixed cost of `value_and_grad` on a graph already seen. All in this run:
   dimensions; JAX's `make_jaxpr` of the same function and of its `grad` when installed (JAX's
   tracing, the nearest thing to this work);
 * GradBench's lstm eval (l layers, c characters, b = 14): the first gradient call on a fresh
-  client and function (tracing, gradient graph, plan, run), the second call, and PyTorch's
-  value and gradient of the same function when installed;
+  client and function (tracing, gradient graph, plan, run), the second call, the same with the
+  loop over characters in a `wg.scan`, and PyTorch's value and gradient of the same function
+  when installed;
 * the notes' worked example, `value_and_grad` of a pre-traced graph in-process, vs PyTorch
   autograd and JAX jit.
+
+Everything is timed in CPU seconds of this process (graph building: best of three; per call:
+medians, bench/timing.py), the references single-threaded.
 
 Run: python bench/bench_graph_building.py [--layers 2] [--chars 1024]
 """
@@ -33,6 +37,7 @@ from wengert.testing import WORKED_POINT, worked_example  # noqa: E402
 from timing import available, median_seconds, row  # noqa: E402
 
 WIDTH = 14  # GradBench's lstm: characters are vectors of 14
+CPU = time.process_time
 
 
 # -- GradBench's lstm objective, written once over a namespace of array functions -----------
@@ -81,6 +86,27 @@ def wengert_lstm(main_params, extra_params, state, sequence):
     return lstm_objective(wg, main_params, extra_params, state, sequence)
 
 
+def wengert_lstm_scanned(main_params, extra_params, state, sequence):
+    """The same loss with the characters in a `wg.scan`: a graph of ten nodes, whatever `c`."""
+    def step(carry, pair):
+        s, total = carry
+        x, rows = pair[0] * extra_params[0], []
+        for i in range(0, state.shape[0], 2):
+            weight, bias = main_params[i], main_params[i + 1]
+            gates = wg.concatenate((x, s[i], x, s[i])) * weight + bias
+            forget, ingate = wg.sigmoid(gates[0:WIDTH]), wg.sigmoid(gates[WIDTH:2 * WIDTH])
+            outgate, change = wg.sigmoid(gates[2 * WIDTH:3 * WIDTH]), wg.tanh(gates[3 * WIDTH:])
+            cell = s[i + 1] * forget + ingate * change
+            x = outgate * wg.tanh(cell)
+            rows += [x, cell]
+        ypred = x * extra_params[1] + extra_params[2]
+        ynorm = ypred - wg.log(wg.sum(wg.exp(ypred)) + 2)
+        return (wg.stack(rows), total + wg.sum(pair[1] * ynorm)), 0.0
+    pairs = wg.stack([sequence[:-1], sequence[1:]], axis=1)
+    (_, total), _ = wg.scan(step, (state, 0.0), pairs)
+    return -total / ((sequence.shape[0] - 1) * sequence.shape[1])
+
+
 def sines(steps: int):
     """bench_sdk's loop `x = sin(x) * 0.9 + 0.1`, three nodes a step, summed."""
     def f(x):
@@ -92,9 +118,11 @@ def sines(steps: int):
 
 # -- per node ------------------------------------------------------------------------------
 def once(fn) -> float:
-    start = time.perf_counter()
+    """CPU seconds of one call: on a shared machine wall time mostly measures the neighbours
+    (the references are single-threaded, so theirs is comparable)."""
+    start = time.process_time()
     fn()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def best_of(fn, rounds: int = 3) -> float:
@@ -174,6 +202,11 @@ def first_gradient(layers: int, chars: int) -> None:
         print(row("PyTorch value and gradient (reference)", reference, reference))
     print(row("wengert first call (trace, graphs, plan, run)", first, reference))
     print(row("wengert second call", second, reference))
+    client, f = wg.Client.local(), wg.function(wengert_lstm_scanned)
+    first = once(lambda: client.grad(f, *args, argnums=(0, 1)))
+    print(row("wengert first call, the loop in a wg.scan", first, reference))
+    print(row("wengert second call, the loop in a wg.scan", best_of(lambda: client.grad(f, *args, argnums=(0, 1))),
+              reference))
 
 
 # -- fixed cost per call -----------------------------------------------------------------------
@@ -182,7 +215,7 @@ def worked_value_and_grad() -> None:
     client = wg.Client.local()
     graph = wg.trace(worked_example, 2.0, 5.0)
     x1, x2 = WORKED_POINT["x1"], WORKED_POINT["x2"]
-    ours = median_seconds(lambda: client.value_and_grad(graph, x1, x2, wrt=["x1", "x2"]))
+    ours = median_seconds(lambda: client.value_and_grad(graph, x1, x2, wrt=["x1", "x2"]), clock=CPU)
     reference = None
     if available("torch"):
         import torch
@@ -192,7 +225,7 @@ def worked_value_and_grad() -> None:
             b = torch.tensor(5.0, dtype=torch.float64, requires_grad=True)
             y = torch.log(a) + a * b - torch.sin(b)
             return y.item(), torch.autograd.grad(y, (a, b))
-        reference = median_seconds(torch_value_and_grad)
+        reference = median_seconds(torch_value_and_grad, clock=CPU)
         print(row("PyTorch autograd", reference, reference, "us"))
     if available("jax"):
         import jax
@@ -200,11 +233,13 @@ def worked_value_and_grad() -> None:
 
         jax.config.update("jax_enable_x64", True)
         jitted = jax.jit(jax.value_and_grad(lambda a, b: jnp.log(a) + a * b - jnp.sin(b), argnums=(0, 1)))
-        print(row("JAX jit", median_seconds(lambda: jax.block_until_ready(jitted(2.0, 5.0))), reference, "us"))
+        print(row("JAX jit", median_seconds(lambda: jax.block_until_ready(jitted(2.0, 5.0)), clock=CPU),
+                  reference, "us"))
     print(row("wengert value_and_grad(graph)", ours, reference, "us"))
     function = wg.function(worked_example)
     print(row("wengert value_and_grad(wg.function)",
-              median_seconds(lambda: client.value_and_grad(function, x1, x2, argnums=(0, 1))), reference, "us"))
+              median_seconds(lambda: client.value_and_grad(function, x1, x2, argnums=(0, 1)), clock=CPU),
+              reference, "us"))
 
 
 def main() -> None:
