@@ -101,10 +101,10 @@ class TensorType:
         """True when `array` (less its first `skip` axes) has this dtype and a shape matching
         this one (-1 matches any)."""
         shape = array.shape[skip:] if skip else array.shape
-        dtype = array.dtype
-        return _NAMES.get((dtype.kind, dtype.itemsize)) == self.dtype and (
-            shape == self.shape  # the usual case, checked first
-            or len(shape) == len(self.shape) and all(d == -1 or d == a for d, a in zip(self.shape, shape)))
+        if _NAMES.get((array.dtype.kind, array.dtype.itemsize)) != self.dtype:
+            return False
+        return shape == self.shape or (len(shape) == self.ndim and
+                                       all(d == -1 or d == a for d, a in zip(self.shape, shape)))
 
     @classmethod
     def of(cls, array: np.ndarray) -> TensorType:
