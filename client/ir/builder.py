@@ -25,7 +25,7 @@ import numpy as np
 
 from wengert.autodiff import simplify
 from wengert.errors import InvalidGraph, UnknownOp, WengertError, node_error
-from wengert.ir.graph import Graph, Literal, Node, TensorType, dtype_name, make_node, shape_problem
+from wengert.ir.graph import DTYPES, Graph, Literal, Node, TensorType, dtype_name, make_node, shape_problem
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "wengert_builder", default=None
@@ -538,7 +538,7 @@ def _conform(builder: GraphBuilder, v: Value, strong: list[Value]) -> Value:
     """A weakly typed value cast to the dtype a Python number would take among `strong`."""
     if not v.weak or not strong:
         return v
-    kind = np.dtype(v.dtype).kind
+    kind = _KINDS[v.dtype]
     dtype = _weak_dtype(True if kind == "b" else 0 if kind in "iu" else 0.0, strong)
     return v if dtype == v.dtype else builder.add("cast", [v], {"dtype": dtype})
 
@@ -547,7 +547,8 @@ def lift(builder: GraphBuilder, x: Any, peers: list[Value] = ()) -> Value:
     """`x` as a value of `builder`: Python numbers take their peers' dtype (weak typing)."""
     if isinstance(x, Value):
         return builder.own(x)
-    if isinstance(x, (numbers.Number, np.bool_)) and not isinstance(x, np.generic | np.ndarray):
+    if type(x) in _NUMBERS or (isinstance(x, (numbers.Number, np.bool_))
+                               and not isinstance(x, np.generic | np.ndarray)):
         return builder.number(x, _weak_dtype(x, peers))
     try:
         array = np.asarray(x)
@@ -557,13 +558,16 @@ def lift(builder: GraphBuilder, x: Any, peers: list[Value] = ()) -> Value:
     return builder.constant(array)
 
 
+_NUMBERS = frozenset({float, int, bool})  # the usual numbers, told apart without the ABCs
+_KINDS = {name: dtype.kind for name, dtype in DTYPES.items()}  # "float64" -> "f", ...
+
+
 def _weak_dtype(x: Any, peers: list[Value]) -> str:
-    kinds = [np.dtype(p.dtype) for p in peers]
     if isinstance(x, bool):
         return "bool"
     if isinstance(x, numbers.Integral):
-        return next((k.name for k in kinds if k.kind in "fi"), "int64")
-    return next((k.name for k in kinds if k.kind == "f"), "float64")
+        return next((p.dtype for p in peers if _KINDS[p.dtype] in "fi"), "int64")
+    return next((p.dtype for p in peers if _KINDS[p.dtype] == "f"), "float64")
 
 
 # -- tracing Python functions ------------------------------------------------------------
