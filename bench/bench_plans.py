@@ -7,7 +7,9 @@ all measured in this run. Run: python bench/bench_plans.py
 * a chain of cheap ops on 1e6 elements, where fusing into cache-sized blocks pays most;
 * pow of negative bases to integral powers (a table x[:, None] ** k) against repeated products.
 
-The engine rows are steady state: each plan is compiled up front (in use, a plan is compiled
+Times are CPU time of this process (`time.process_time`: the machine is shared, and NumPy and
+the engine run on one thread here), except PyTorch's, which are wall time (it runs on several
+threads). The engine rows are steady state: each plan is compiled up front (in use, a plan is compiled
 once the interpreter has spent about as long on it as compiling takes); "interpreter" rows
 run the same plans by the interpreter, which is what every run cost before.
 """
@@ -28,6 +30,11 @@ from wengert.execution.engine import Engine  # noqa: E402
 from wengert.execution.plan import Plan  # noqa: E402
 
 ENGINE = Engine()
+CPU = time.process_time
+
+
+def cpu_seconds(fn, repeat: int = 15) -> float:
+    return median_seconds(fn, repeat=repeat, clock=CPU)
 
 
 def interpreted(graph: wg.Graph, feeds: dict) -> float:
@@ -35,7 +42,7 @@ def interpreted(graph: wg.Graph, feeds: dict) -> float:
     rows that follow)."""
     plan = ENGINE.plan(graph)
     plan.compiled()
-    return median_seconds(lambda: plan.run(feeds, interpret=True), repeat=7)
+    return cpu_seconds(lambda: plan.run(feeds, interpret=True), repeat=7)
 
 
 # -- a chain of 1,500 scalar ops ------------------------------------------------------------
@@ -53,18 +60,18 @@ def bench_scalar_chain(steps: int = 750) -> None:
     n = len(graph.nodes)
     feeds = {"x": np.float64(0.3)}
     gradient = ENGINE.derivative_graph(graph, "vjp", None, seeds=["y"])
-    t_math = median_seconds(python_math) / n
-    start = time.perf_counter()
+    t_math = cpu_seconds(python_math) / n
+    start = CPU()
     Plan(gradient, ENGINE.registry).compiled()
-    compiling = (time.perf_counter() - start) / len(gradient.nodes)
+    compiling = (CPU() - start) / len(gradient.nodes)
     print(f"Chain of {n} scalar ops (cost per node; reference: plain Python math)")
     print(row("plain Python math, value (reference)", t_math, unit="us"))
     print(row("compiling a plan, per step (once)", compiling, t_math, unit="us"))
     print(row("interpreter, value (before)", interpreted(graph, feeds) / n, t_math, unit="us"))
     print(row("interpreter, value+gradient (before)",
               interpreted(gradient, {**feeds, "cotangent:y": np.float64(1.0)}) / n, t_math, unit="us"))
-    t_value = median_seconds(lambda: ENGINE.evaluate(graph, feeds)) / n
-    t_grad = median_seconds(lambda: ENGINE.vjp(graph, feeds, {"y": 1.0})) / n
+    t_value = cpu_seconds(lambda: ENGINE.evaluate(graph, feeds)) / n
+    t_grad = cpu_seconds(lambda: ENGINE.vjp(graph, feeds, {"y": 1.0})) / n
     print(row("engine value  [target <= 0.3 us]", t_value, t_math, unit="us"))
     print(row("engine value+gradient  [target <= 0.8 us]", t_grad, t_math, unit="us"))
     if available("torch"):
@@ -119,10 +126,10 @@ def bench_elementwise(size: int = 1_000_000) -> None:
         torch_runs = {"value": lambda: f(tx), "JVP": lambda: jvp(f, (tx,), (tv,)), "VJP": torch_vjp}
     print(f"sin(x)*x + exp(-x^2), n={size:.0e}: ratios to hand NumPy, then to PyTorch when installed")
     for kind, (hand, engine, (dgraph, feeds)) in runs.items():
-        t_hand = median_seconds(hand, repeat=7)
+        t_hand = cpu_seconds(hand, repeat=7)
         print(row(f"hand NumPy {kind} (reference)", t_hand))
         print(row(f"interpreter {kind} (before)", interpreted(dgraph, feeds), t_hand))
-        t_engine = median_seconds(engine, repeat=7)
+        t_engine = cpu_seconds(engine, repeat=7)
         print(row(f"engine {kind}", t_engine, t_hand))
         if kind in torch_runs:
             t_torch = median_seconds(torch_runs[kind], repeat=7)
@@ -138,11 +145,11 @@ def bench_cheap_chain(size: int = 1_000_000) -> None:
         return ((x * x + 2.0 * x + 1.0) * x - 3.0) / (x * x + 4.0)
     graph = wg.trace(f, x)
     np.testing.assert_array_equal(ENGINE.evaluate(graph, {"x": x})["y"], f(x))  # the same ufuncs, in order
-    t_hand = median_seconds(lambda: f(x), repeat=7)
+    t_hand = cpu_seconds(lambda: f(x), repeat=7)
     print(f"((x*x + 2x + 1) x - 3) / (x*x + 4), n={size:.0e}: memory-bound, where fusing pays")
     print(row("hand NumPy (reference)", t_hand))
     print(row("interpreter (before)", interpreted(graph, {"x": x}), t_hand))
-    print(row("engine (fused)", median_seconds(lambda: ENGINE.evaluate(graph, {"x": x}), repeat=7), t_hand))
+    print(row("engine (fused)", cpu_seconds(lambda: ENGINE.evaluate(graph, {"x": x}), repeat=7), t_hand))
 
 
 # -- pow of negative bases ---------------------------------------------------------------------
@@ -164,11 +171,11 @@ def bench_pow_table(rows: int = 100_000, powers: int = 10) -> None:
         return out
     np.testing.assert_allclose(ENGINE.evaluate(graph, {"x": x, "k": k})["y"], products(), rtol=1e-14)
     ENGINE.plan(graph).compiled()
-    t_products = median_seconds(products, repeat=7)
+    t_products = cpu_seconds(products, repeat=7)
     print(f"pow table x[:, None] ** k, x in [-1.5, 1.5], k = -4..{powers - 5} as floats, {rows} x {powers}")
     print(row("repeated products (reference)", t_products))
-    print(row("np.power (the op's forward before)", median_seconds(lambda: np.power(x, k), repeat=7), t_products))
-    print(row("engine", median_seconds(lambda: ENGINE.evaluate(graph, {"x": x, "k": k}), repeat=7), t_products))
+    print(row("np.power (the op's forward before)", cpu_seconds(lambda: np.power(x, k), repeat=7), t_products))
+    print(row("engine", cpu_seconds(lambda: ENGINE.evaluate(graph, {"x": x, "k": k}), repeat=7), t_products))
 
 
 if __name__ == "__main__":
