@@ -20,6 +20,7 @@ from wengert.ir.builder import GraphBuilder
 from wengert.errors import InvalidRequest, NoDerivative, node_error
 from wengert.ir.graph import Graph
 from wengert.execution.cost import Prepared, Price, nbytes
+from wengert.execution.plan import check_feeds
 from wengert.jacobians.sweeps import plan_sweep, sweep
 
 if TYPE_CHECKING:
@@ -54,13 +55,17 @@ def prepare_hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarra
     response = nbytes(graph.output_type(output)) + sum(nbytes(graph.type_of(a)) for a in wrt) + planned.held
     price = engine.priced((planned, format, response), lambda: Price((planned.run,), response, planned.held, hint))
 
-    def run() -> HessianResult:
-        result = sweep(engine, gradient, inputs, planned, check).collect(format)
-        return HessianResult(
-            result.values[output], {name: result.values[prefix + name] for name in wrt},
-            {(a[len(prefix):], b): block for (a, b), block in result.blocks.items()},
-            format, result.sweeps, result.nnz, result.chunk)
-    return Prepared(price, run)
+    def again(inputs, seeds, check) -> Prepared:
+        check_feeds(graph, inputs)
+
+        def run() -> HessianResult:
+            result = sweep(engine, gradient, inputs, planned, check).collect(format)
+            return HessianResult(
+                result.values[output], {name: result.values[prefix + name] for name in wrt},
+                {(a[len(prefix):], b): block for (a, b), block in result.blocks.items()},
+                format, result.sweeps, result.nnz, result.chunk)
+        return Prepared(price, run, again)
+    return again(inputs, {}, check)
 
 
 def prepare_hvp(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray],

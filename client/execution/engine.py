@@ -268,15 +268,18 @@ class Engine:
         response = _output_bytes(graph, names) * (batch or 1)
         price = self.priced((plan, tuple(names), batch), lambda: Price(
             (Run("the graph", self.profile(plan), batch or 1),), response))
+        outs = dict(plan.graph.outputs)
+        broadcast = {name for name in names if batch is not None and not plan.is_batched[outs[name]]}
 
-        def run():
-            values = plan.run(inputs, check)
-            if batch is None:
-                return {name: values[name] for name in names}
-            outs = dict(plan.graph.outputs)
-            return {name: values[name] if plan.is_batched[outs[name]] else
-                    np.broadcast_to(values[name], (batch,) + values[name].shape) for name in names}
-        return Prepared(price, run)
+        def again(inputs, seeds, check) -> Prepared:
+            def run():
+                values = plan.run(inputs, check)  # checks the inputs
+                if not broadcast:
+                    return {name: values[name] for name in names}
+                return {name: np.broadcast_to(values[name], (batch,) + values[name].shape) if name in broadcast
+                        else values[name] for name in names}
+            return Prepared(price, run, again)
+        return again(inputs, {}, check)
 
     def prepare_jvp(self, graph: Graph, inputs: Mapping[str, Any], tangents: Mapping[str, Any], *,
                     batched: bool = False, check: Check | None = None) -> Prepared:
@@ -321,10 +324,12 @@ class Engine:
         price = self.priced((plan, batch, response), lambda: Price((Run(what, self.profile(plan), batch),),
                                                                   response))
 
+        derivatives = _derivatives(plan, prefix, batched)
+
         def again(inputs, seeds, check) -> Prepared:
             feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}  # `plan.run` checks them
-            return Prepared(price, lambda: _split(plan.run(feeds, check), plan, graph.output_names, prefix,
-                                                  batch if batched else None), again)
+            return Prepared(price, lambda: _split(plan.run(feeds, check), graph.output_names, derivatives, batch),
+                            again)
         return again(inputs, seeds, check)
 
     def prepare_jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
@@ -336,7 +341,11 @@ class Engine:
         response = _output_bytes(graph, graph.output_names) + planned.held
         hint = STREAM_HINT + ("" if format == "sparse" else ", " + SPARSE_HINT)
         price = self.priced((planned, format), lambda: Price((planned.run,), response, planned.held, hint))
-        return Prepared(price, lambda: sweep(self, graph, inputs, planned, check).collect(format))
+
+        def again(inputs, seeds, check) -> Prepared:
+            check_feeds(graph, inputs)
+            return Prepared(price, lambda: sweep(self, graph, inputs, planned, check).collect(format), again)
+        return again(inputs, {}, check)
 
     def prepare_jacobian_stream(self, graph: Graph, inputs: Mapping[str, Any],
                                 wrt: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
@@ -455,17 +464,19 @@ def _rebuild(graph: Graph, input_types: tuple[TensorType, ...], registry) -> Gra
     return builder.build({name: env[vid] for name, vid in graph.outputs})
 
 
-_SEEDS = {"Jvp": "tangents", "Vjp": "cotangents"}  # the requests with a lean path, and their seeds
+# The requests with a lean path, and the field holding their seeds ("": none).
+_SEEDS = {"Evaluate": "", "Jvp": "tangents", "Vjp": "cotangents", "Jacobian": "", "Hessian": ""}
 
 
 def _seeds(call: Call) -> dict[str, Any]:
-    return getattr(call, _SEEDS[call.rpc])
+    field = _SEEDS[call.rpc]
+    return getattr(call, field) if field else {}
 
 
 def _request_shape(call: Call) -> tuple | None:
-    """What preparing a JVP or VJP request depends on besides its values (the names, dtypes
-    and shapes of its arrays), as a cache key; None for other requests, or arrays not yet
-    arrays."""
+    """What preparing a request with a lean path depends on besides its values (the names,
+    dtypes and shapes of its arrays), as a cache key; None for other requests, or arrays not
+    yet arrays."""
     if call.rpc not in _SEEDS:
         return None
     arrays = []
@@ -474,7 +485,9 @@ def _request_shape(call: Call) -> tuple | None:
             if not isinstance(a, (np.ndarray, np.generic)):
                 return None
             arrays.append((name, a.dtype, a.shape))
-    return ("lean", call.rpc, call.graph, call.wrt, call.batched, call.checkpoint, tuple(arrays))
+    checkpoint = call.checkpoint
+    return ("lean", call.rpc, call.graph, call.outputs, call.wrt, call.batched, call.batched_inputs, call.mode,
+            call.format, call.output, checkpoint.policy, checkpoint.every, checkpoint.snapshots, tuple(arrays))
 
 
 def _arrays(values: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -492,19 +505,21 @@ def _check_names(given: Mapping[str, Any], allowed: Sequence[str], what: str) ->
                              f"(it has {', '.join(map(repr, allowed))})")
 
 
-def _split(out: dict[str, np.ndarray], plan: Plan, names: Sequence[str], prefix: str,
-           batch: int | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Separate primal outputs from derivative outputs; in a batched run every derivative gets
-    the batch axis (one that does not depend on the directions is broadcast along it)."""
-    values = {k: out[k] for k in names}
-    derivs = {}
-    for name, vid in plan.graph.outputs:
-        if name.startswith(prefix):
-            v = out[name]
-            if batch is not None and not plan.is_batched[vid]:
-                v = np.broadcast_to(v, (batch,) + v.shape)
-            derivs[name[len(prefix):]] = v
-    return values, derivs
+def _derivatives(plan: Plan, prefix: str, batched: bool) -> list[tuple[str, str, bool]]:
+    """The derivative outputs of a JVP or VJP plan (those named with `prefix`): each one's
+    name in the plan, its name in the response, and whether a batched run broadcasts it along
+    the batch axis (it does not depend on the directions)."""
+    return [(name, name[len(prefix):], batched and not plan.is_batched[vid])
+            for name, vid in plan.graph.outputs if name.startswith(prefix)]
+
+
+def _split(out: dict[str, np.ndarray], names: Sequence[str], derivatives: list[tuple[str, str, bool]],
+           batch: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Separate primal outputs from `derivatives` (see `_derivatives`), broadcasting along the
+    batch axis those that need it, so that in a batched run every derivative has it."""
+    return {k: out[k] for k in names}, {
+        short: np.broadcast_to(out[name], (batch,) + out[name].shape) if broadcast else out[name]
+        for name, short, broadcast in derivatives}
 
 
 def _strip(out: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
