@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from wengert.errors import InvalidRequest
-from wengert.ir.graph import Graph, TensorType
+from wengert.ir.graph import DTYPES, Graph, TensorType
 from wengert.tracing import Traced, as_function
 
 Pack = Callable[[Mapping[str, Any]], Any]
@@ -192,7 +192,7 @@ def _as_array(value: Any, dtype: str | None = None) -> np.ndarray:
         return value
     if isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value)
-    return np.asarray(value, dtype=dtype)
+    return np.asarray(value, dtype=DTYPES.get(dtype, dtype))  # a dtype object: no name to parse
 
 
 @functools.lru_cache(maxsize=256)
