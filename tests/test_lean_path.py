@@ -6,6 +6,9 @@ prepared anew, a new one."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -132,3 +135,24 @@ def test_an_evaluation_of_a_shape_seen_before_is_admitted_by_its_price_every_tim
     for _ in range(2):
         with pytest.raises(LimitExceeded, match="response size"):
             engine.run(engine.prepare(Call("Evaluate", graph, {"x": np.ones(1000)})))
+
+
+def test_a_lean_path_dropped_by_the_cache_frees_its_graph_and_plans_at_once():
+    """No reference cycle holds them until a garbage collection (a server's caches must bound
+    its memory by what they keep)."""
+    engine = Engine(cache_size=1)  # every entry pushes out the one before
+
+    def evaluate_once(k: float) -> weakref.ref:
+        graph = wg.trace(lambda x: wg.sum(wg.exp(x) * k), np.ones(3))  # a graph equal to no other
+        for _ in range(2):
+            engine.run(engine.prepare(Call("Evaluate", graph, {"x": np.ones(3)})))
+        return weakref.ref(graph)
+
+    gc.collect()
+    gc.disable()
+    try:
+        first = evaluate_once(1.0)
+        evaluate_once(2.0)
+        assert first() is None
+    finally:
+        gc.enable()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import types
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
@@ -22,7 +23,7 @@ from wengert.autodiff.transform import (COTANGENT, TANGENT, check_outputs, check
                                         prefix_for, vjp_graph)
 from wengert.errors import InvalidRequest
 from wengert.execution.call import Call
-from wengert.execution.cost import Limits, Prepared, Price, Profile, Run, nbytes, profile
+from wengert.execution.cost import Again, Limits, Prepared, Price, Profile, Run, nbytes, profile
 from wengert.execution.plan import Check, Plan, check_feeds, check_tensors
 from wengert.ir.builder import GraphBuilder, collector_paused
 from wengert.ir.graph import Graph, Node, TensorType
@@ -271,15 +272,15 @@ class Engine:
         outs = dict(plan.graph.outputs)
         broadcast = {name for name in names if batch is not None and not plan.is_batched[outs[name]]}
 
-        def again(inputs, seeds, check) -> Prepared:
+        def runner(inputs, seeds, check):
             def run():
                 values = plan.run(inputs, check)  # checks the inputs
                 if not broadcast:
                     return {name: values[name] for name in names}
                 return {name: np.broadcast_to(values[name], (batch,) + values[name].shape) if name in broadcast
                         else values[name] for name in names}
-            return Prepared(price, run, again)
-        return again(inputs, {}, check)
+            return run
+        return Again(price, runner)(inputs, {}, check)
 
     def prepare_jvp(self, graph: Graph, inputs: Mapping[str, Any], tangents: Mapping[str, Any], *,
                     batched: bool = False, check: Check | None = None) -> Prepared:
@@ -326,11 +327,10 @@ class Engine:
 
         derivatives = _derivatives(plan, prefix, batched)
 
-        def again(inputs, seeds, check) -> Prepared:
+        def runner(inputs, seeds, check):
             feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}  # `plan.run` checks them
-            return Prepared(price, lambda: _split(plan.run(feeds, check), graph.output_names, derivatives, batch),
-                            again)
-        return again(inputs, seeds, check)
+            return lambda: _split(plan.run(feeds, check), graph.output_names, derivatives, batch)
+        return Again(price, runner)(inputs, seeds, check)
 
     def prepare_jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
                          outputs: Sequence[str] | None = None, mode: str = "auto",
@@ -342,10 +342,10 @@ class Engine:
         hint = STREAM_HINT + ("" if format == "sparse" else ", " + SPARSE_HINT)
         price = self.priced((planned, format), lambda: Price((planned.run,), response, planned.held, hint))
 
-        def again(inputs, seeds, check) -> Prepared:
+        def runner(inputs, seeds, check):
             check_feeds(graph, inputs)
-            return Prepared(price, lambda: sweep(self, graph, inputs, planned, check).collect(format), again)
-        return again(inputs, {}, check)
+            return lambda: sweep(self, graph, inputs, planned, check).collect(format)
+        return Again(price, runner)(inputs, {}, check)
 
     def prepare_jacobian_stream(self, graph: Graph, inputs: Mapping[str, Any],
                                 wrt: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
@@ -439,8 +439,10 @@ class Engine:
 
 def footprint(value: Any, depth: int = 2) -> int:
     """Bytes a cached entry holds, roughly: a graph's or plan's tensors and nodes, the arrays
-    of a record (a sparsity pattern, a colouring, a profile) and of the records it holds, and
-    what a key tuple holds (a graph or plan it names stays alive with the entry)."""
+    of a record (a sparsity pattern, a colouring, a profile) and of the records it holds, what a
+    closure holds (a lean path's plans stay alive with it, however long ago their own entries
+    were used), and what a key tuple holds (a graph or plan it names stays alive with the
+    entry)."""
     if isinstance(value, tuple):
         return sum(footprint(v, depth) for v in value)
     if isinstance(value, Graph):
@@ -451,6 +453,8 @@ def footprint(value: Any, depth: int = 2) -> int:
         return footprint(value.graph) + 256 * len(value.steps)
     if isinstance(value, np.ndarray):
         return value.nbytes
+    if depth and isinstance(value, types.FunctionType):  # a lean path's runner: the plans it holds
+        return 64 + sum(footprint(cell.cell_contents, depth - 1) for cell in value.__closure__ or ())
     if depth and hasattr(value, "__dict__"):
         return 64 + sum(footprint(v, depth - 1) for v in vars(value).values())
     return 64
