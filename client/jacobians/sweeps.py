@@ -24,7 +24,8 @@ from wengert.execution.cost import Profile, Run
 from wengert.jacobians.chunking import chunk_size
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph, TensorType
-from wengert.jacobians.sparsity import Colouring, Pattern, columns, jacobian_pattern, min_colours, rows, star
+from wengert.jacobians.colouring import BASIS, Colouring, columns, min_colours, rows, star
+from wengert.jacobians.sparsity import NoPattern, Pattern, jacobian_pattern
 
 if TYPE_CHECKING:
     from wengert.execution.engine import Engine
@@ -56,7 +57,9 @@ class JacobianResult:
     """`blocks[(output, input)]` is shaped `out_shape + in_shape` (a `SparseBlock` when
     `format` is "sparse"); `mode` is the one used, `sweeps` the directions pushed through the
     graph, `nnz` the structural nonzeros (m * n when no pattern was found), `chunk` the most
-    directions run at once."""
+    directions run at once. `colouring` says how the directions were chosen (a method of
+    `wengert.jacobians.colouring`; "basis": one per input or output element), `pattern_found`
+    whether the sparsity pattern was tracked, and `note` why a cheaper way was taken, if one was."""
 
     values: dict[str, np.ndarray]
     blocks: dict[tuple[str, str], Any]
@@ -65,6 +68,9 @@ class JacobianResult:
     sweeps: int = 0
     nnz: int = 0
     chunk: int = 0
+    colouring: str = BASIS
+    pattern_found: bool = False
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,13 +182,20 @@ class Entries:
 class Strategy:
     """How a Jacobian is swept, found once per graph and selection: the mode, the number of
     directions, and the pattern and colouring when known (entry k of the pattern is entry
-    `flat[k]` of the flattened swept results)."""
+    `flat[k]` of the flattened swept results); `note` says why no pattern or a cheaper
+    colouring was used, if that is so."""
 
     layout: Layout
     mode: str
     directions: int
     pattern: Pattern | None = None
     colouring: Colouring | None = None
+    note: str = ""
+
+    @property
+    def method(self) -> str:
+        """How the directions were chosen (a colouring method, or "basis")."""
+        return self.colouring.method if self.colouring is not None else BASIS
 
     @cached_property
     def compressed(self) -> bool:
@@ -221,10 +234,11 @@ def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bo
     m, n = layout.shape
     if not (m and n):  # no rows or no columns (e.g. no float input): J is empty, nothing to sweep
         return Strategy(layout, "reverse" if mode == "reverse" else "forward", 0)
-    pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry, budget)
-    if pattern is None:
+    try:
+        pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry, budget)
+    except NoPattern as reason:
         forward = mode == "forward" or (mode == "auto" and n <= m)
-        return Strategy(layout, "forward" if forward else "reverse", n if forward else m)
+        return Strategy(layout, "forward" if forward else "reverse", n if forward else m, note=str(reason))
     if symmetric:
         pattern = pattern.symmetrized()
         return _compressed(layout, "forward", pattern, star(pattern))
@@ -245,8 +259,10 @@ def _compressed(layout: Layout, mode: str, pattern: Pattern, colouring: Colourin
     size = layout.shape[1 if mode == "forward" else 0]
     if colouring is None or colouring.count >= size:  # plain basis vectors, read at the pattern
         swept, other = (pattern.cols, pattern.rows) if mode == "forward" else (pattern.rows, pattern.cols)
-        colouring = Colouring(np.arange(size), size, swept, other)
-    return Strategy(layout, mode, colouring.count, pattern, colouring)
+        note = colouring.note if colouring is not None else ""
+        colouring = Colouring(np.arange(size), size, swept, other, BASIS)
+        return Strategy(layout, mode, size, pattern, colouring, note)
+    return Strategy(layout, mode, colouring.count, pattern, colouring, colouring.note)
 
 
 # -- running the sweeps ------------------------------------------------------------------------
@@ -276,7 +292,8 @@ class Sweeps:
             blocks = layout.dense_blocks(swept.T if mode == "forward" else swept)
         else:
             blocks = assemble(layout, mode, self.pieces, format)
-        return JacobianResult(self.values, blocks, mode, format, how.directions, how.nnz, self.chunk)
+        return JacobianResult(self.values, blocks, mode, format, how.directions, how.nnz, self.chunk,
+                              how.method, how.pattern is not None, how.note)
 
 
 def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries], format: str) -> dict:
