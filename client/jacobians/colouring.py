@@ -72,17 +72,22 @@ def _distance2(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, size: int,
     """Colour `size` vertices so that the members of each segment differ: segment i holds
     members[ptr[i]:ptr[i+1]] (seg[k]: the segment of entry k, position[k]: where in the swept
     result it is read)."""
-    lower = int(np.diff(ptr).max(initial=0))
+    lower = max(int(np.diff(ptr).max(initial=0)), 1)
     head = ptr[:np.searchsorted(ptr, min(members.size, 1 << 16)) + 1]  # rows to rule a colouring out early
-    for k in range(max(lower, 1), max(lower, 1) + CYCLIC_TRIES):
-        # found without a loop; optimal for banded and block-diagonal patterns
+    cyclic = None
+    for k in range(lower, min(lower + CYCLIC_TRIES, size + 1)):
+        # found without a search; optimal for banded and block-diagonal patterns
         if _rainbow(head, members[:head[-1]] % k) and _rainbow(ptr, colour := members % k):
-            return Colouring(np.arange(size) % k, min(k, size), colour, position, CYCLIC, f"column mod {k}")
+            cyclic = Colouring(np.arange(size) % k, k, colour, position, CYCLIC, f"column mod {k}")
+            if k == lower:  # no colouring has fewer colours than the fullest row has entries
+                return cyclic
+            break
     seeds, note = _greedy(ptr, seg, members, size, _digests(seg, members, size))
     if not _rainbow(ptr, colour := seeds[members]):  # two columns were taken for identical, wrongly
         seeds, note = _greedy(ptr, seg, members, size, np.arange(size, dtype=np.uint64))
         colour = seeds[members]
-    return Colouring(seeds, int(seeds.max(initial=-1)) + 1, colour, position, LARGEST_FIRST, note)
+    greedy = Colouring(seeds, int(seeds.max(initial=-1)) + 1, colour, position, LARGEST_FIRST, note)
+    return cyclic if cyclic is not None and cyclic.count <= greedy.count else greedy
 
 
 _BIT = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))

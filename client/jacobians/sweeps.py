@@ -24,7 +24,7 @@ from wengert.execution.cost import Profile, Run
 from wengert.jacobians.chunking import chunk_size
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph, TensorType
-from wengert.jacobians.colouring import BASIS, Colouring, columns, min_colours, rows, star
+from wengert.jacobians.colouring import BASIS, CYCLIC, Colouring, columns, min_colours, rows, star
 from wengert.jacobians.sparsity import NoPattern, Pattern, jacobian_pattern
 
 if TYPE_CHECKING:
@@ -259,9 +259,8 @@ def _compressed(layout: Layout, mode: str, pattern: Pattern, colouring: Colourin
     size = layout.shape[1 if mode == "forward" else 0]
     if colouring is None or colouring.count >= size:  # plain basis vectors, read at the pattern
         swept, other = (pattern.cols, pattern.rows) if mode == "forward" else (pattern.rows, pattern.cols)
-        note = colouring.note if colouring is not None else ""
-        colouring = Colouring(np.arange(size), size, swept, other, BASIS)
-        return Strategy(layout, mode, size, pattern, colouring, note)
+        note = colouring.note if colouring is not None and colouring.method != CYCLIC else ""  # a budget hit
+        return Strategy(layout, mode, size, pattern, Colouring(np.arange(size), size, swept, other, BASIS), note)
     return Strategy(layout, mode, colouring.count, pattern, colouring, colouring.note)
 
 

@@ -1,0 +1,114 @@
+"""Sparse Jacobians at the scale of real problems (issue 14): GradBench's bundle-adjustment
+(`ba`) and hand-tracking (`ht`) Jacobians through `jacobian(format="sparse")` alone, as ratios
+against one evaluation of the objective measured in the same run, and against PyTorch's dense
+`torch.func.jacfwd` on the sizes whose dense Jacobian it can hold (when PyTorch is installed).
+
+For each size it prints the colours used against the fewest possible (the fullest row of the
+Jacobian; GradBench counts 15 for ba, its rows holding 15 columns with one always zero), the
+first request's time ("cold": it finds the pattern and the colouring, then sweeps) with the
+pattern's and the colouring's shares, and a repeated request's ("warm"). The engine's limits
+are set from the request's own price, which is printed with the server flags it would need.
+
+The process runs with glibc's malloc tuned as in deploy/Dockerfile, like bench_sparse.py.
+
+Run: python bench/bench_sparse_scale.py [--quick] [--untuned]
+  --quick: ba1 and hand1..hand8 only (a minute); the default adds ba5, ba13 (1,091,386
+  observations: about 4 minutes and 10 GB), and hand9..hand12."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import wengert as wg  # noqa: E402
+from gradbench import BA, BA_SIZES, HT, HT_POINTS  # noqa: E402
+from timing import available, median_seconds, row  # noqa: E402
+from wengert.execution.cost import Limits  # noqa: E402
+from wengert.execution.engine import Engine  # noqa: E402
+from wengert.jacobians import colouring, sparsity  # noqa: E402
+
+DENSE_LIMIT = 1 << 30  # bytes of a dense Jacobian PyTorch is asked to build
+MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "134217728", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+ROOM = 1 << 34  # the limits a request is first priced under (16 GiB); it is then run within its price
+
+
+def seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bench(name: str, problem, optimum: int | None = None) -> None:
+    graph = wg.trace(problem.objective, *problem.inputs)
+    inputs = dict(zip(graph.input_names, problem.inputs))
+    price = Engine(limits=Limits(memory=ROOM)).prepare_jacobian(graph, inputs, format="sparse").price
+    limits = Limits(memory=_mib(price.peak_bytes) << 20, work=price.work)
+    engine = Engine(limits=limits, cache_bytes=ROOM)
+    evaluate = median_seconds(lambda: engine.evaluate(graph, inputs), repeat=5)
+    cold = seconds(lambda: engine.jacobian(graph, inputs, format="sparse"))
+    result = engine.jacobian(graph, inputs, format="sparse")
+    warm = median_seconds(lambda: engine.jacobian(graph, inputs, format="sparse"), repeat=3, min_time=0)
+    registry = engine.registry
+    found = seconds(lambda: sparsity.jacobian_pattern(graph, graph.input_names, graph.output_names, registry,
+                                                      limits.memory))
+    pattern = sparsity.jacobian_pattern(graph, graph.input_names, graph.output_names, registry, limits.memory)
+    coloured = seconds(lambda: colouring.columns(pattern))
+    m, n = pattern.shape
+    fewest = colouring.min_colours(pattern)[0]
+    print(f"{name}: J is {m} x {n}, {result.nnz} nonzeros; {result.mode} mode, {result.sweeps} colours "
+          f"({result.colouring}{', ' + result.note if result.note else ''}), fewest possible {fewest}"
+          + (f", GradBench's optimum {optimum}: {result.sweeps / optimum:.2f}x" if optimum else ""))
+    print(f"  priced at {price.peak_bytes / 2**30:.2f} GiB peak, {price.work:.3g} operations: a server needs "
+          f"--memory-budget-mb {_mib(price.peak_bytes)} --max-work {_work(price.work)}")
+    print(row("one evaluation (reference)", evaluate))
+    print(row("sparse Jacobian, cold (pattern + colouring + sweeps)", cold, evaluate))
+    print(row("  of which the pattern", found, evaluate))
+    print(row("  of which the colouring", coloured, evaluate))
+    print(row("sparse Jacobian, warm (sweeps)", warm, evaluate))
+    if not available("torch"):
+        print("  PyTorch jacfwd (dense): PyTorch not installed")
+    elif m * n * 8 > DENSE_LIMIT:
+        print(f"  PyTorch jacfwd (dense): skipped, the {m} x {n} result would take {m * n * 8 / 2**30:.0f} GiB")
+    else:
+        print(row("PyTorch jacfwd, dense", torch_jacfwd(problem), evaluate))
+
+
+def _mib(nbytes: int) -> int:
+    return math.ceil(nbytes / 2**20)
+
+
+def _work(work: int) -> str:
+    """`work` rounded up to two significant digits."""
+    step = 10 ** max(len(str(work)) - 2, 0)
+    return f"{-(-work // step) * step:.2g}"
+
+
+def torch_jacfwd(problem) -> float:
+    import torch
+
+    torch.set_num_threads(1)
+    args = tuple(torch.as_tensor(a) for a in problem.inputs)
+    jacobian = torch.func.jacfwd(problem.torch_objective, argnums=tuple(range(len(args))))
+    return median_seconds(lambda: jacobian(*args), repeat=3, min_time=0)
+
+
+if __name__ == "__main__":
+    untuned = "--untuned" in sys.argv
+    if not untuned and any(os.environ.get(k) != v for k, v in MALLOC_TUNING.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_TUNING})
+    quick = "--quick" in sys.argv
+    print(f"malloc tuning {'off' if untuned else 'on'}")
+    for n, m, p in [(2, 40, 500), (10, 300, 2000)]:  # small enough for a dense Jacobian
+        bench(f"ba n={n} m={m} p={p}", BA.random(n, m, p), optimum=15)
+    for name, (n, m, p) in BA_SIZES.items():
+        if name == "ba1" or not quick:
+            bench(f"{name} n={n} m={m} p={p}", BA.random(n, m, p), optimum=15)
+    for name, c in HT_POINTS.items():
+        if c <= 6400 or not quick:
+            bench(f"{name} complicated, c={c}", HT.random(c))
+    bench("hand12 simple, c=100000", HT.random(100_000, complicated=False))
