@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from wengert.autodiff.transform import check_outputs
-from wengert.errors import InvalidRequest
+from wengert.errors import InvalidRequest, WengertError, quoted, short
 from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Quote
 from wengert.ir.graph import Graph, format_value, wengert_list
@@ -23,8 +23,9 @@ from wengert.optim.steepest import Settings
 from wengert.optim.wire import (norm_from_proto, progress_to_proto, schedule_from_proto,
                                 stop_from_proto)
 from wengert.server.limits import WireLimits
-from wengert.transport.wire import (COLOURINGS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES, attr_to_proto,
-                                    enum_name, tensor_from_proto, tensor_to_proto, type_to_proto)
+from wengert.transport.wire import (COLOURINGS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES,
+                                    attr_to_proto, checkpoint_from_proto, enum_name, tensor_from_proto,
+                                    tensor_to_proto, type_to_proto)
 from wengert.v1 import service_pb2 as pb
 from wengert.v1 import tensor_pb2
 
@@ -32,13 +33,22 @@ def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
     """The `Call` for `request` of `rpc`, on the resolved `graph`."""
 
     def tensors(field: str, what: str, batched: bool = False) -> dict[str, np.ndarray]:
-        messages = getattr(request, field)
-        limits.check_tensors(messages, what, batched)
-        return {name: tensor_from_proto(t, f"{what} {name!r}") for name, t in messages.items()}
+        """The tensors of `field`; an error about one of them names it (`input`, `field`)."""
+        arrays = {}
+        for name, tensor in getattr(request, field).items():
+            try:
+                limits.check_tensors({name: tensor}, what, batched)
+                arrays[name] = tensor_from_proto(tensor, f"{what} {quoted(name)}")
+            except WengertError as exc:
+                exc.input, exc.field = name, f'{field}["{short(name)}"]'
+                raise
+        return arrays
 
     fields = request.DESCRIPTOR.fields_by_name
     common = {"inputs": tensors("inputs", "input")} if "inputs" in fields else {}
     common.update({name: tuple(getattr(request, name)) for name in ("outputs", "wrt") if name in fields})
+    if "checkpoint" in fields:
+        common["checkpoint"] = checkpoint_from_proto(request.checkpoint)
     match rpc:
         case "Evaluate":
             batched = tuple(request.batched_inputs)
@@ -82,7 +92,7 @@ def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
                                 schedule=schedule_from_proto(request.schedule),
                                 every=request.report_every or 1, loss=request.loss or None)
             return Call(rpc, graph, inputs=tensors("parameters", "parameter"), data=tensors("data", "data"),
-                        settings=settings)
+                        settings=settings, checkpoint=common["checkpoint"])
     raise InvalidRequest(f"unknown request {rpc!r}")
 
 

@@ -104,6 +104,9 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
     def _graph(self, request, context) -> tuple[str, Graph]:
         """The request's graph, by id or in full (checked against the limits, then cached)."""
         if request.WhichOneof("graph_ref") == "graph_id":
+            if not request.graph_id:
+                raise InvalidRequest("graph_id is empty: name a graph the server returned, or send the graph",
+                                     field="graph_id")
             return request.graph_id, self.cache.get(request.graph_id)
         if not request.HasField("graph"):
             raise InvalidRequest("the request carries neither a graph nor a graph_id")
@@ -136,8 +139,9 @@ def interruption(context):
 
 
 def catalogue(registry) -> service_pb2.ListOpsResponse:
-    """The ListOps answer: every op (sorted) and every plugin the registry tried to load."""
-    response = service_pb2.ListOpsResponse()
+    """The ListOps answer: every op (sorted), every plugin the registry tried to load, the ops
+    left out by verification and why, and whether the ops were verified at all."""
+    response = service_pb2.ListOpsResponse(verified=registry.verified)
     for name in registry.names():
         op = registry.get(name)
         info = response.ops.add(name=op.name, plugin=op.plugin, plugin_version=_version(registry, op.plugin),
@@ -151,6 +155,9 @@ def catalogue(registry) -> service_pb2.ListOpsResponse:
     for plugin in registry.plugins:
         response.plugins.add(name=plugin.name, version=plugin.version, loaded=plugin.loaded,
                              error=plugin.error, ops=[n for n in plugin.ops if n in registry])
+    for op in sorted(registry.left_out, key=lambda op: op.name):
+        response.unserved_ops.add(name=op.name, plugin=op.plugin, plugin_version=_version(registry, op.plugin),
+                                  reason=op.reason)
     return response
 
 

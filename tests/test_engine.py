@@ -29,7 +29,7 @@ def test_inputs_are_checked_against_declared_types(engine):
 
 
 def test_shape_errors_name_node_and_op():
-    with pytest.raises(InvalidGraph, match=r"^node 'v1' \(mul\): shapes \(3, 4\) and \(5,\) cannot be broadcast"):
+    with pytest.raises(InvalidGraph, match=r"^node 'v1' \(mul\): shapes \[3,4\] and \[5\] cannot be broadcast"):
         wg.trace(lambda a, b: a * b, np.zeros((3, 4)), np.zeros(5))
 
 

@@ -189,7 +189,7 @@ def test_bad_schedules_are_refused(schedule, message):
 
 def test_a_gradient_of_the_wrong_shape_is_refused():
     opt = SteepestDescent({"w": np.zeros(2)})
-    with pytest.raises(InvalidRequest, match=r"gradient for 'w' is shaped \(3,\), the parameter \(2,\)"):
+    with pytest.raises(InvalidRequest, match=r"gradient for 'w' is shaped \[3\], the parameter \[2\]"):
         opt.step({"w": np.zeros(3)})
 
 

@@ -162,7 +162,7 @@ VECTOR = wg.trace(lambda w: w * 2.0, np.zeros(3))
 
 @pytest.mark.parametrize("graph, params, data, loss, message", [
     (QUADRATIC, {"w": np.zeros(3)}, {}, "z", "loss 'z' is not an output of the graph"),
-    (VECTOR, {"w": np.zeros(3)}, {}, None, r"loss 'y' must be a float scalar, got float64\[3\]"),
+    (VECTOR, {"w": np.zeros(3)}, {}, None, r"loss 'y' must be a float scalar \(any shape with one element\), got float64\[3\]"),
     (QUADRATIC, {"w": np.zeros(3)}, {"X": np.zeros(3)}, None, "'X' is not an input of the graph"),
     (LINEAR, {"w": np.zeros(3)}, {}, None, "input 'n' is neither a parameter nor data"),
     (LINEAR, {"w": np.zeros(3)}, {"w": np.zeros(3), "n": np.arange(3)}, None,

@@ -10,13 +10,13 @@ the batch axis by themselves; other ops use their `batched_forward`, or a loop a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, LimitExceeded,
-                            node_error, quoted)
-from wengert.ir.graph import Graph, Node, TensorType, dtype_name
+                            WengertError, node_error, quoted, short, within)
+from wengert.ir.graph import Graph, Node, TensorType, dtype_name, shape_text
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
 
@@ -60,6 +60,7 @@ class Plan:
                 is_batched[node.id] = False
                 continue
             flags = tuple(is_batched[x] for x in node.inputs)
+            op = op.bound(registry, flags)
             is_batched[node.id] = any(flags)
             free = tuple(slot[x] for x in dict.fromkeys(node.inputs) if last_use[x] == k and x not in kept)
             steps.append(_Step(_batched_call(op, node, flags) if any(flags) else op.forward,
@@ -73,11 +74,28 @@ class Plan:
         """Output name -> array (with `keep_all`, value id -> array for every value)."""
         values = self._template.copy()
         batch = self._feed(feeds, values)
+        self._execute(values, check, batch)
+        if keep_all:
+            return {vid: values[i] for vid, i in self.slots.items()}
+        return {name: values[self.slots[vid]] for name, vid in self.graph.outputs}
+
+    def run_arrays(self, arrays: Sequence[np.ndarray], batch: int | None = None) -> list[np.ndarray]:
+        """The outputs, in order, for the inputs in order, unchecked: for a loop running its body
+        step after step, whose operands' types its node checked once."""
+        values = self._template.copy()
+        for (name, _), array in zip(self.graph.inputs, arrays):
+            values[self.slots[name]] = array
+        self._execute(values, None, batch)
+        return [values[self.slots[vid]] for _, vid in self.graph.outputs]
+
+    def _execute(self, values: list[Any], check: Check | None, batch: int | None) -> None:
         for step in self.steps:
             if check is not None:
                 check(step.node)
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
+            except WengertError as exc:  # from a graph the op runs (a loop's body): name both nodes
+                raise within(f"node {quoted(step.node.id)} ({step.node.op})", exc) from exc
             except MemoryError as exc:  # past the process's memory: a limit, not a bad input
                 error = node_error(LimitExceeded, step.node.id, step.node.op,
                                    f"out of memory computing a {step.node.type} value ({exc})")
@@ -89,9 +107,6 @@ class Plan:
             values[step.out] = _conform(out, step, batch)
             for i in step.free:
                 values[i] = None
-        if keep_all:
-            return {vid: values[i] for vid, i in self.slots.items()}
-        return {name: values[self.slots[vid]] for name, vid in self.graph.outputs}
 
     def _feed(self, feeds: Mapping[str, np.ndarray], values: list[Any]) -> int | None:
         """Check and place the inputs; returns the batch size (None when unbatched)."""
@@ -109,36 +124,49 @@ def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray], batched: frozense
     if unknown:
         raise InvalidRequest(f"unknown input(s) {', '.join(map(quoted, unknown))}; the graph takes "
                              f"{', '.join(map(quoted, graph.input_names))}")
-    batch = None
     for name, t in graph.inputs:
         if name not in feeds:
-            raise InvalidRequest(f"missing input {quoted(name)} ({t})")
-        array = feeds[name]
+            raise InvalidRequest(f"missing input {quoted(name)} ({t})", input=name, field="inputs")
+    return check_tensors(dict(graph.inputs), feeds, batched, "input", "inputs")
+
+
+def check_tensors(types: Mapping[str, TensorType], arrays: Mapping[str, np.ndarray], batched, what: str,
+                  field: str) -> int | None:
+    """Check each of `arrays` against the type of the value it is for (`what` it is, e.g. "input"
+    or "tangent for input", and the request `field` holding it, e.g. "tangents": errors name
+    both); those in `batched` carry a leading batch axis of one common size, which is returned
+    (None when nothing is batched)."""
+    batch = None
+    for name, array in arrays.items():
+        t = types[name]
         skip = int(name in batched)
+        at = {"input": name, "field": f'{field}["{short(name)}"]'}
         if skip:
             if array.ndim == 0:
-                raise InvalidTensor(f"input {quoted(name)} is batched but has no batch axis")
+                raise InvalidTensor(f"{what} {quoted(name)} is batched but has no batch axis", **at)
             if batch is not None and array.shape[0] != batch:
-                raise InvalidTensor(f"input {quoted(name)} has batch size {array.shape[0]}, others {batch}")
+                raise InvalidTensor(f"{what} {quoted(name)} has batch size {array.shape[0]}, others {batch}", **at)
             batch = array.shape[0]
         if not t.accepts(array, skip):
             got = TensorType(dtype_name(array.dtype), array.shape[skip:])
-            raise InvalidTensor(f"input {quoted(name)} must be {t}, got {got}")
+            raise InvalidTensor(f"{what} {quoted(name)} must be {t}, got {got}", **at)
     return batch
 
 
 def _conform(out: Any, step: _Step, batch: int | None) -> np.ndarray:
-    """The op's result with its declared dtype; a shape disagreeing with the shape rule is a
-    plugin bug, reported as such rather than passed on."""
+    """The op's result as an array; a dtype or shape disagreeing with the shape rule is a plugin
+    bug, reported as such rather than passed on (a silent cast would hide a float32 forward
+    behind a float64 answer)."""
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if out.dtype != step.dtype:
-        out = out.astype(step.dtype)
+        raise node_error(InternalError, step.node.id, step.node.op,
+                         f"op returned dtype {out.dtype}, its shape rule says {step.dtype}")
     t = step.node.type
     core = out.shape[1:] if step.batched else out.shape
     if core != t.shape or (step.batched and out.shape[0] not in (1, batch)):
         raise node_error(InternalError, step.node.id, step.node.op,
-                         f"op returned shape {out.shape}, its shape rule says {t.shape}"
+                         f"op returned shape {shape_text(out.shape)}, its shape rule says {shape_text(t.shape)}"
                          + (" after the batch axis" if step.batched else ""))
     return out
 

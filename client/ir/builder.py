@@ -273,13 +273,16 @@ class GraphBuilder:
         try:
             op.check_arity(len(inputs))
             norm = op.normalize_attrs(attrs)
+        except Exception as exc:  # the op's schema refuses the arity or the attributes
+            raise node_error(InvalidGraph, node_id, op_name, str(exc)) from None
+        try:
             out_type = op.infer(*(v.type for v in inputs), **dict(norm))
         except WengertError as exc:  # typed by a server (`wengert.server_ops`): keep its class
-            error = node_error(type(exc), node_id, op_name, str(exc))
+            error = node_error(type(exc), node_id, op_name, str(exc), reason=exc.reason)
             error.code = exc.code  # a status outside the error table travels on the instance
             raise error from None
         except Exception as exc:  # a shape rule's rejection, or a plugin's shape rule failing
-            raise node_error(InvalidGraph, node_id, op_name, str(exc)) from None
+            raise node_error(InvalidGraph, node_id, op_name, str(exc), reason="SHAPE_MISMATCH") from None
         problem = shape_problem(out_type.shape)
         if problem is not None:
             raise node_error(InvalidGraph, node_id, op_name, problem)
@@ -306,7 +309,8 @@ class GraphBuilder:
         found = self._memo.get(simplify.memo_key(op.name, tuple(v.id for v in inputs), attrs))
         if found is not None:
             return self.value(found)
-        if inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT:
+        if (inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT
+                and op.bind is None):  # not a loop: its work is not bounded by its output's size
             folded = self._fold(op, inputs, attrs, out_type)
             if folded is not None:
                 return folded

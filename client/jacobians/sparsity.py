@@ -128,6 +128,23 @@ def _dense(node: Node, op, types: list[TensorType], consts) -> Rule:
          for p in parts if p is not None], budget)
 
 
+def _through(node: Node, op, types: list[TensorType], consts) -> Rule:
+    """Ops that give their own local patterns (node elements x operand elements, one sparse
+    matrix per operand; None when too dense to track, and then the op is dense): element o
+    unites the sets of the operand elements in row o."""
+    local = op.sparsity(node, types, consts)
+    if local is None:
+        return _dense(node, op, types, consts)
+    size, shape = node.type.size, node.type.shape
+    moves = []
+    for matrix in local:
+        matrix = sp.csr_array(matrix)
+        moves.append((matrix.indices.astype(np.int64), np.repeat(np.arange(size), np.diff(matrix.indptr))))
+    return lambda parts, budget: union(
+        [group([p.gather(source, source.shape, budget)], dest, size, shape, budget)
+         for p, (source, dest) in zip(parts, moves) if p is not None], budget)
+
+
 _INDEX_OPS = {"reshape", "transpose", "broadcast_to", "expand_dims", "squeeze", "flip", "slice",
               "scatter_slice", "pad", "concatenate", "stack", "tril", "triu"}
 _RULES = {"sum": _reduction, "mean": _reduction, "prod": _reduction, "max": _reduction,
@@ -137,6 +154,8 @@ _RULES = {"sum": _reduction, "mean": _reduction, "prod": _reduction, "max": _red
 
 
 def _rule(node: Node, op, types: list[TensorType], consts) -> Rule:
+    if op.sparsity is not None:  # an op whose structure lies in its bodies (a loop)
+        return _through(node, op, types, consts)
     try:
         if node.op in _RULES:
             return _RULES[node.op](node, op, types, consts)
@@ -190,18 +209,19 @@ class Pattern:
 
 
 def jacobian_pattern(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], registry,
-                     budget: int | None = None) -> Pattern:
+                     budget: int | None = None, *, useful_only: bool = False) -> Pattern:
     """Which elements of `outputs` depend on which elements of `wrt`. NoPattern when the
-    index sets alive at once, or the pattern, would take more than `budget` bytes, or when the
-    pattern is full."""
+    index sets alive at once, or the pattern, would take more than `budget` bytes, or, if
+    `useful_only` (it would save no sweep), when the pattern is full."""
     try:
-        return _walk(graph, wrt, outputs, registry, Budget(budget))
+        return _walk(graph, wrt, outputs, registry, Budget(budget), useful_only)
     except (OverBudget, MemoryError):
         raise NoPattern(f"no sparsity pattern: tracking it would take more than the memory budget "
                         f"of {budget} bytes") from None
 
 
-def _walk(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], registry, budget: Budget) -> Pattern:
+def _walk(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], registry, budget: Budget,
+          useful_only: bool) -> Pattern:
     types = graph.types
     words, offset = {}, 0
     for name in wrt:
@@ -214,7 +234,7 @@ def _walk(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], registry, bu
     kept = {vid for _, vid in graph.outputs}
     held = sum(_bytes(d) for d in deps.values())
     for k, node in enumerate(graph.nodes):
-        deps[node.id] = _propagate(node, registry.get(node.op), deps, types, consts, budget)
+        deps[node.id] = _propagate(node, registry.get(node.op).bound(registry), deps, types, consts, budget)
         held += _bytes(deps[node.id])
         budget.check(held)
         for x in set(node.inputs):  # the sets no later node reads are dropped
@@ -224,7 +244,7 @@ def _walk(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], registry, bu
     found = [(dict(graph.outputs)[name], deps[dict(graph.outputs)[name]] or {}) for name in outputs]
     m = sum(types[vid].size for vid, _ in found)
     nnz = sum(part.nonzeros for _, parts in found for part in parts.values())
-    if nnz == m * offset:
+    if useful_only and nnz == m * offset:
         raise NoPattern("the pattern is full: every output element depends on every input element")
     budget.check(16 * nnz)
     rows, cols, start, at = np.empty(nnz, np.int64), np.empty(nnz, np.int64), 0, 0

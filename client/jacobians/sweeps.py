@@ -235,7 +235,8 @@ def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bo
     if not (m and n):  # no rows or no columns (e.g. no float input): J is empty, nothing to sweep
         return Strategy(layout, "reverse" if mode == "reverse" else "forward", 0)
     try:
-        pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry, budget)
+        pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry, budget,
+                                   useful_only=True)
     except NoPattern as reason:
         forward = mode == "forward" or (mode == "auto" and n <= m)
         return Strategy(layout, "forward" if forward else "reverse", n if forward else m, note=str(reason))

@@ -34,7 +34,7 @@ from wengert import tree
 from wengert.autodiff.transform import scalar_output
 from wengert.errors import InvalidRequest
 from wengert.execution.cost import Prepared, Price
-from wengert.ir.graph import Graph
+from wengert.ir.graph import Graph, shape_text
 from wengert.plugins.normdef import NormDef, product
 from wengert.plugins.registry import default_registry
 
@@ -134,8 +134,8 @@ class SteepestDescent:
         g = [np.asarray(grads[k]) for k in self.keys]
         for k, gk in zip(self.keys, g):
             if gk.shape != self.params[k].shape:
-                raise InvalidRequest(f"gradient for {k!r} is shaped {gk.shape}, "
-                                     f"the parameter {self.params[k].shape}")
+                raise InvalidRequest(f"gradient for {k!r} is shaped {shape_text(gk.shape)}, "
+                                     f"the parameter {shape_text(self.params[k].shape)}")
         if self._velocity is not None:
             self._velocity = g = [self.momentum * v + gk for v, gk in zip(self._velocity, g)]
         scale = self.lr * self.schedule(self.steps) * self.norm.dual_norm(g)
@@ -262,7 +262,7 @@ def _run(engine, graph: Graph, optimizer: SteepestDescent, data: dict[str, Any],
     started = time.monotonic()
     for step in itertools.count():
         values, grads = engine.vjp(graph, {**data, **params}, seed, optimizer.keys, check=check)
-        value, g = float(values[loss]), [grads[k] for k in optimizer.keys]
+        value, g = values[loss].item(), [grads[k] for k in optimizer.keys]  # one element, any shape
         finite = all(np.all(np.isfinite(b)) for b in g)  # an SVD, say, would raise on NaNs
         gradient_norm = optimizer.norm.dual_norm(g) if finite else math.inf
         reason = stop.reason(step, value, gradient_norm, time.monotonic() - started)

@@ -21,8 +21,9 @@ from wengert.errors import InvalidRequest
 from wengert.execution.cost import PlanCost, Quote
 from wengert.v1 import service_pb2 as pb
 from wengert.plugins.opdef import REQUIRED, Attr
-from wengert.transport.wire import (ATTR_KINDS, COLOURINGS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES,
-                          attr_from_proto, enum_name, graph_from_proto, signature_to_proto,
+from wengert.transport.wire import (ATTR_KINDS, COLOURINGS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES,
+                                    TRACE_MODES, attr_from_proto, checkpoint_to_proto, enum_name,
+                                    graph_from_proto, signature_to_proto,
                           tensor_from_proto, tensor_to_proto, type_from_proto)
 
 _REQUESTS = {
@@ -61,6 +62,8 @@ def encode(call: Call) -> Message:
         msg.format = FORMATS[call.format]
     if "kind" in fields:
         msg.kind = DERIVATIVE_KINDS[call.kind]
+    if "checkpoint" in fields:
+        msg.checkpoint.CopyFrom(checkpoint_to_proto(call.checkpoint))
     if "signatures" in fields:
         msg.signatures.extend(signature_to_proto(s.op, s.inputs, s.attrs) for s in call.signatures)
     return msg

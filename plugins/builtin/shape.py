@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import wengert as wg
-from wengert.ir.graph import TensorType
+from wengert.ir.graph import TensorType, shape_text
 from wengert.plugins.opdef import Attr, Example, OpDef, ShapeError
 from wengert.plugins.shapes import (
     batch_lift, batched_axes, broadcast_batch, normalize_axes, result_dtype, same_dim,
@@ -37,7 +37,7 @@ def _perm(axes, ndim: int) -> tuple[int, ...]:
     if axes is None:
         return tuple(reversed(range(ndim)))
     if len(axes) != ndim:
-        raise ShapeError(f"axes {tuple(axes)} do not match {ndim} dimension(s)")
+        raise ShapeError(f"axes {shape_text(axes)} do not match {ndim} dimension(s)")
     normalize_axes(axes, ndim)
     return tuple(a % ndim for a in axes)
 
@@ -49,12 +49,12 @@ def _transpose_infer(x: TensorType, axes) -> TensorType:
 # -- reshape, broadcast_to, expand_dims, squeeze ----------------------------------------------
 def _reshape_infer(x: TensorType, shape) -> TensorType:
     if sum(d == -1 for d in shape) > 1 or min(shape, default=0) < -1:
-        raise ShapeError(f"shape {tuple(shape)} may hold one -1 and otherwise sizes >= 0")
+        raise ShapeError(f"shape {shape_text(shape)} may hold one -1 and otherwise sizes >= 0")
     known = int(np.prod([d for d in shape if d != -1]))
     if x.is_concrete:
         fits = known > 0 and x.size % known == 0 if -1 in shape else x.size == known
         if not fits:
-            raise ShapeError(f"cannot reshape size {x.size} (shape {x.shape}) into shape {tuple(shape)}")
+            raise ShapeError(f"cannot reshape size {x.size} (shape {shape_text(x.shape)}) into shape {shape_text(shape)}")
         shape = tuple(x.size // known if d == -1 else d for d in shape)
     return TensorType(x.dtype, tuple(shape))
 
@@ -63,7 +63,7 @@ def _broadcast_to_infer(x: TensorType, shape) -> TensorType:
     lead = len(shape) - x.ndim
     if min(shape, default=0) < 0 or lead < 0 or not all(
             d == 1 or same_dim(d, t) for d, t in zip(x.shape, shape[lead:])):
-        raise ShapeError(f"cannot broadcast shape {x.shape} to {tuple(shape)}")
+        raise ShapeError(f"cannot broadcast shape {shape_text(x.shape)} to {shape_text(shape)}")
     return TensorType(x.dtype, tuple(shape))
 
 
@@ -107,8 +107,8 @@ def _joined(xs: tuple[TensorType, ...], axis: int, join: str) -> tuple[int, tupl
         if t.ndim != first.ndim or not all(
                 same_dim(d, e) or (join == "concatenate" and a == ax)
                 for a, (d, e) in enumerate(zip(t.shape, first.shape))):
-            raise ShapeError(f"cannot {join} input {i} of shape {t.shape} with input 0 of shape "
-                             f"{first.shape} along axis {ax}")
+            raise ShapeError(f"cannot {join} input {i} of shape {shape_text(t.shape)} with input 0 of shape "
+                             f"{shape_text(first.shape)} along axis {ax}")
         shape = [d if d != -1 else e for d, e in zip(shape, t.shape)]
     return ax, tuple(shape)
 
@@ -199,7 +199,7 @@ def _slice_infer(x: TensorType, starts, stops, steps) -> TensorType:
 def _scatter_slice_infer(g: TensorType, shape, starts, stops, steps) -> TensorType:
     fits = _slice_shape(tuple(shape), starts, stops, steps)
     if len(fits) != g.ndim or not all(same_dim(a, b) for a, b in zip(fits, g.shape)):
-        raise ShapeError(f"values of shape {g.shape} do not fit the slice, of shape {fits}")
+        raise ShapeError(f"values of shape {shape_text(g.shape)} do not fit the slice, of shape {shape_text(fits)}")
     return TensorType(g.dtype, tuple(shape))
 
 
@@ -225,13 +225,13 @@ def _scatter_add_infer(updates: TensorType, indices: TensorType, axis, size) -> 
     _check_indices(indices)
     k = indices.ndim
     if updates.ndim < k or size < 0:
-        raise ShapeError(f"updates of shape {updates.shape} cannot fill {size} rows by indices "
-                         f"of shape {indices.shape}")
+        raise ShapeError(f"updates of shape {shape_text(updates.shape)} cannot fill {size} rows by indices "
+                         f"of shape {shape_text(indices.shape)}")
     ax = _axis(axis, updates.ndim - k + 1)
     block = updates.shape[ax:ax + k]
     if not all(same_dim(a, b) for a, b in zip(block, indices.shape)):
-        raise ShapeError(f"updates of shape {updates.shape} do not match indices of shape "
-                         f"{indices.shape} at axis {ax}")
+        raise ShapeError(f"updates of shape {shape_text(updates.shape)} do not match indices of shape "
+                         f"{shape_text(indices.shape)} at axis {ax}")
     return TensorType(updates.dtype, updates.shape[:ax] + (size,) + updates.shape[ax + k:])
 
 
@@ -280,7 +280,7 @@ def _pairs(pad_width) -> list[tuple[int, int]]:
 def _pad_infer(x: TensorType, pad_width, constant_value) -> TensorType:
     if len(pad_width) != 2 * x.ndim or min(pad_width, default=0) < 0:
         raise ShapeError(f"pad_width needs a (before, after) pair of sizes >= 0 for each of "
-                         f"{x.ndim} axes, got {tuple(pad_width)}")
+                         f"{x.ndim} axes, got {shape_text(pad_width)}")
     return TensorType(x.dtype, tuple(-1 if d == -1 else d + b + a
                                      for d, (b, a) in zip(x.shape, _pairs(pad_width))))
 
@@ -308,10 +308,12 @@ _SHAPE = Attr("shape", "ints", doc="the output shape")
 
 OPS = [
     OpDef("constant", lambda value: value.array, _constant_infer, arity=0, jvp=(), vjp=(),
-          attrs=(Attr("value", "tensor"),), doc="a constant tensor carried in the graph",
-          batched_forward=lambda value: value.array[None]),
+          attrs=(Attr("value", "tensor", doc="the tensor, carried in the graph"),), doc="a constant tensor carried in the graph",
+          batched_forward=lambda value: value.array[None],
+          examples=lambda rng: [Example((), {"value": rng.standard_normal((2, 3))}),
+                                Example((), {"value": np.arange(4)})]),
     OpDef("transpose", lambda x, axes: np.transpose(x, axes), _transpose_infer,
-          attrs=(Attr("axes", "axes", None, "the permutation (None: reverse the axes)"),),
+          attrs=(Attr("axes", "axes", None, "the permutation (left out: reverse the axes)"),),
           view=True, doc="permute the axes",
           jvp=(lambda x_dot, ans, x, axes: wg.transpose(x_dot, axes),),
           vjp=(lambda g, ans, x, axes: wg.transpose(g, tuple(np.argsort(_perm(axes, x.ndim)))),),
@@ -339,7 +341,7 @@ OPS = [
           batched_forward=lambda x, axis: np.expand_dims(x, batched_axes(axis, x.ndim - 1 + len(axis))),
           examples=_cases(([(3, 4)], {"axis": 1}), ([(3,)], {"axis": (0, -1)}))),
     OpDef("squeeze", lambda x, axis: np.squeeze(x, _squeezed(x.shape, axis)), _squeeze_infer,
-          attrs=(Attr("axis", "axes", None, "size-1 axes to remove (None: all of them)"),),
+          attrs=(Attr("axis", "axes", None, "size-1 axes to remove (left out: all of them)"),),
           view=True, doc="remove size-1 axes",
           jvp=(lambda x_dot, ans, x, axis: wg.squeeze(x_dot, axis),),
           vjp=(lambda g, ans, x, axis: wg.expand_dims(g, _squeezed(x.shape, axis)),),
@@ -360,14 +362,14 @@ OPS = [
               broadcast_batch(*xs), _axis(axis, xs[0].ndim) + 1),
           examples=_cases(([(2, 3), (2, 3)], {}), ([(3,), (3,), (3,)], {"axis": -1}), ([()], {}))),
     OpDef("flip", lambda x, axis: np.flip(x, normalize_axes(axis, x.ndim)), _flip_infer,
-          attrs=(Attr("axis", "axes", None, "axes to reverse (None: all)"),),
+          attrs=(Attr("axis", "axes", None, "axes to reverse (left out: all of them)"),),
           view=True, doc="reverse the order of entries along axes",
           jvp=(lambda x_dot, ans, x, axis: wg.flip(x_dot, axis),),
           vjp=(lambda g, ans, x, axis: wg.flip(g, axis),),
           batched_forward=lambda x, axis: np.flip(x, batched_axes(axis, x.ndim - 1)),
           examples=_cases(([(3, 4)], {}), ([(2, 3, 4)], {"axis": (0, 2)}))),
     OpDef("slice", lambda x, starts, stops, steps: x[_index(starts, stops, steps)], _slice_infer,
-          attrs=_BOUNDS, view=True, doc="basic indexing x[start:stop:step, ...], bounds as slice.indices gives",
+          attrs=_BOUNDS, view=True, doc="on each axis, the elements at start, start + step, ... up to but excluding stop (bounds normalized: 0 <= start <= size, -1 <= stop <= size, step nonzero)",
           jvp=(lambda x_dot, ans, x, **bounds: wg.op("slice", x_dot, **bounds),),
           vjp=(lambda g, ans, x, **bounds: wg.scatter_slice(g, x.shape, **bounds),),
           batched_forward=lambda x, starts, stops, steps: x[
