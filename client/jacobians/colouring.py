@@ -47,6 +47,12 @@ class Colouring:
     note: str = ""
 
 
+def index_dtype(top: int) -> np.dtype:
+    """The narrowest signed integer type holding 0..top: colours and positions of tens of
+    millions of entries take a quarter of the memory as int16s and int32s."""
+    return np.dtype(next(t for t in (np.int8, np.int16, np.int32, np.int64) if top <= np.iinfo(t).max))
+
+
 def min_colours(pattern: Pattern) -> tuple[int, int]:
     """Lower bounds on the column and row colour counts: the fullest row and column."""
     return (int(np.diff(pattern.indptr).max(initial=0)),
@@ -64,30 +70,63 @@ def rows(pattern: Pattern) -> Colouring:
     by_column = np.repeat(np.arange(pattern.shape[1]), np.diff(t.indptr))
     found = _distance2(t.indptr, by_column, t.indices, pattern.shape[0], by_column)
     # the same colouring, entry by entry in the pattern's order
-    return Colouring(found.seeds, found.count, found.seeds[pattern.rows], pattern.cols, found.method, found.note)
+    colour = found.seeds.astype(index_dtype(found.count))[pattern.rows]
+    return Colouring(found.seeds, found.count, colour, pattern.cols, found.method, found.note)
 
 
 def _distance2(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, size: int,
                position: np.ndarray) -> Colouring:
     """Colour `size` vertices so that the members of each segment differ: segment i holds
     members[ptr[i]:ptr[i+1]] (seg[k]: the segment of entry k, position[k]: where in the swept
-    result it is read)."""
+    result it is read). A segment of one member, or one repeating another (a residual's
+    components), constrains nothing more, so the search runs without them; the colouring is
+    checked against every segment, so a hash taking two segments for one costs a second
+    search, never a wrong colouring."""
+    seeds, count, method, note = _search(*_constraining(ptr, members, size), size, _digests)
+    if not _rainbow(ptr, colour := seeds.astype(index_dtype(count))[members]):
+        seeds, count, method, note = _search(ptr, seg, members, size, None)
+        colour = seeds.astype(index_dtype(count))[members]
+    return Colouring(seeds, count, colour, position, method, note)
+
+
+def _search(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, size: int, digests
+            ) -> tuple[np.ndarray, int, str, str]:
+    """Seeds, colour count, method and note of the better of a cyclic colouring (when one of
+    the first few tried works) and the greedy one (vertices of equal `digests` coloured as a
+    group; None: no groups)."""
     lower = max(int(np.diff(ptr).max(initial=0)), 1)
     head = ptr[:np.searchsorted(ptr, min(members.size, 1 << 16)) + 1]  # rows to rule a colouring out early
     cyclic = None
     for k in range(lower, min(lower + CYCLIC_TRIES, size + 1)):
         # found without a search; optimal for banded and block-diagonal patterns
-        if _rainbow(head, members[:head[-1]] % k) and _rainbow(ptr, colour := members % k):
-            cyclic = Colouring(np.arange(size) % k, k, colour, position, CYCLIC, f"column mod {k}")
+        if _rainbow(head, members[:head[-1]] % k) and _rainbow(ptr, members % k):
+            cyclic = (np.arange(size) % k, k, CYCLIC, f"column mod {k}")
             if k == lower:  # no colouring has fewer colours than the fullest row has entries
                 return cyclic
             break
-    seeds, note = _greedy(ptr, seg, members, size, _digests(seg, members, size))
-    if not _rainbow(ptr, colour := seeds[members]):  # two columns were taken for identical, wrongly
-        seeds, note = _greedy(ptr, seg, members, size, np.arange(size, dtype=np.uint64))
-        colour = seeds[members]
-    greedy = Colouring(seeds, int(seeds.max(initial=-1)) + 1, colour, position, LARGEST_FIRST, note)
-    return cyclic if cyclic is not None and cyclic.count <= greedy.count else greedy
+    grouping = np.arange(size, dtype=np.uint64) if digests is None else digests(seg, members, size)
+    seeds, note = _greedy(ptr, seg, members, size, grouping)
+    greedy = (seeds, int(seeds.max(initial=-1)) + 1, LARGEST_FIRST, note)
+    return cyclic if cyclic is not None and cyclic[1] <= greedy[1] else greedy
+
+
+def _constraining(ptr: np.ndarray, members: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ptr, seg, members) of one of each distinct segment of two members or more: segments
+    repeating the one before them are dropped exactly, then those whose hash (a sum of
+    hashed members) was seen before."""
+    counts = np.diff(ptr)
+    repeats = np.zeros(counts.size, bool)
+    same = np.flatnonzero((counts[1:] == counts[:-1]) & (counts[1:] > 1)) + 1  # as long as the one before
+    if same.size:
+        pairs, positions = _ranges(ptr, np.arange(members.size), same)
+        equal = members[positions] == members[positions - counts[same].repeat(np.diff(pairs))]
+        repeats[same] = np.logical_and.reduceat(equal, pairs[:-1])
+    several = np.flatnonzero((counts > 1) & ~repeats)
+    if several.size:
+        _, first = np.unique(np.add.reduceat(_mix(np.arange(size))[members], ptr[several]), return_index=True)
+        several = several[np.sort(first)]
+    kept, out = _ranges(ptr, members, several)
+    return kept, np.repeat(np.arange(kept.size - 1), np.diff(kept)), out
 
 
 _BIT = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))
@@ -111,15 +150,24 @@ def _rainbow(ptr: np.ndarray, colours: np.ndarray) -> bool:
 
 
 def _digests(seg: np.ndarray, members: np.ndarray, size: int) -> np.ndarray:
-    """A 64-bit hash of each vertex's segments: equal for identical lists, and (almost surely)
-    different otherwise; the colouring is checked, so a collision costs time, not validity."""
-    mixed = seg.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    """A hash of each vertex's segments, equal for identical lists (whose sums bincount adds
+    in the same order) and almost surely different otherwise: the count, sum and sum of
+    squares of the segment numbers, mixed. The colouring is checked, so a collision costs
+    time, not validity."""
+    at = seg.astype(np.float64)
+    sums = np.bincount(members, weights=at, minlength=size)
+    squares = np.bincount(members, weights=at * at, minlength=size)
+    count = np.bincount(members, minlength=size)
+    return _mix(count) ^ _mix(sums.view(np.uint64) + np.uint64(1)) ^ _mix(squares.view(np.uint64))
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer: 64 well-mixed bits of each value."""
+    mixed = values.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     mixed ^= mixed >> np.uint64(29)
     mixed *= np.uint64(0xBF58476D1CE4E5B9)
     mixed ^= mixed >> np.uint64(32)
-    digest = np.bincount(members, minlength=size).astype(np.uint64) * np.uint64(0x94D049BB133111EB)
-    np.add.at(digest, members, mixed)
-    return digest
+    return mixed
 
 
 # -- greedy distance-2 colouring, in rounds --------------------------------------------------

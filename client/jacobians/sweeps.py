@@ -24,7 +24,7 @@ from wengert.execution.cost import Profile, Run
 from wengert.jacobians.chunking import chunk_size
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph, TensorType
-from wengert.jacobians.colouring import BASIS, CYCLIC, Colouring, columns, min_colours, rows, star
+from wengert.jacobians.colouring import BASIS, CYCLIC, Colouring, columns, index_dtype, min_colours, rows, star
 from wengert.jacobians.sparsity import NoPattern, Pattern, jacobian_pattern
 
 if TYPE_CHECKING:
@@ -108,16 +108,21 @@ class Layout:
         return {key: SparseBlock(indices, values[hit], shape)
                 for key, hit, indices, shape in index or self.coo_index(rows, cols)}
 
-    def coo_index(self, rows: np.ndarray, cols: np.ndarray) -> list:
+    def coo_index(self, rows: np.ndarray, cols: np.ndarray, by_row: bool = False) -> list:
         """Per block: its key, which of the entries (rows, cols) of J it holds, their
-        multi-indices within the block (read-only: results may share them), its shape."""
+        multi-indices within the block (read-only: results may share them), its shape.
+        `by_row`: the entries are sorted by row (a pattern's), so each output's are a run."""
         out = []
-        whole = len(self.rows) == len(self.cols) == 1
         for (o, ot, rs), (i, it, cs) in itertools.product(self.rows, self.cols):
-            hit = slice(None) if whole else np.flatnonzero(
-                (rows >= rs.start) & (rows < rs.stop) & (cols >= cs.start) & (cols < cs.stop))
+            lo, hi = np.searchsorted(rows, [rs.start, rs.stop]) if by_row else (0, rows.size)
+            if len(self.cols) == 1 and (by_row or len(self.rows) == 1):
+                hit = slice(lo, hi)
+            elif by_row:
+                hit = lo + np.flatnonzero((cols[lo:hi] >= cs.start) & (cols[lo:hi] < cs.stop))
+            else:
+                hit = np.flatnonzero((rows >= rs.start) & (rows < rs.stop) & (cols >= cs.start) & (cols < cs.stop))
             index = [*_unravel(rows[hit] - rs.start, ot.shape), *_unravel(cols[hit] - cs.start, it.shape)]
-            indices = (np.stack(index, axis=1).astype(np.int64) if index
+            indices = (np.stack(index, axis=1).astype(np.int64, copy=False) if index
                        else np.zeros((rows[hit].size, 0), np.int64))
             indices.setflags(write=False)
             out.append(((o, i), hit, indices, ot.shape + it.shape))
@@ -212,18 +217,13 @@ class Strategy:
     @cached_property
     def flat(self) -> np.ndarray:
         swept_length = self.layout.shape[0 if self.mode == "forward" else 1]
-        return self.colouring.colour * swept_length + self.colouring.position
-
-    @cached_property
-    def order(self) -> tuple[np.ndarray, np.ndarray]:
-        """Pattern entries sorted by colour, and where each colour starts: for chunks."""
-        order = np.argsort(self.colouring.colour, kind="stable")
-        return order, np.searchsorted(self.colouring.colour[order], np.arange(self.directions + 1))
+        dtype = index_dtype(max(self.directions, 1) * swept_length)
+        return self.colouring.colour.astype(dtype) * dtype.type(swept_length) + self.colouring.position.astype(dtype)
 
     @cached_property
     def coo(self) -> list:
         """The pattern's `Layout.coo_index`, found once for every result."""
-        return self.layout.coo_index(self.pattern.rows, self.pattern.cols)
+        return self.layout.coo_index(self.pattern.rows, self.pattern.cols, by_row=True)
 
 
 def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bool = False,
@@ -436,7 +436,7 @@ def _read(how: Strategy, start: int, stop: int, swept: np.ndarray, slabs: bool) 
     pattern = how.pattern
     if (start, stop) == (0, how.directions):
         return Entries(pattern.rows, pattern.cols, np.take(swept, how.flat), slice(None))
-    order, bounds = how.order
-    at = order[bounds[start]:bounds[stop]]
+    colour = how.colouring.colour
+    at = np.flatnonzero((colour >= start) & (colour < stop))
     found = np.take(swept, how.flat[at] - start * swept.shape[1])  # this chunk's colours start at 0
     return Entries(pattern.rows[at], pattern.cols[at], found, at)
