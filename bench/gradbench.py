@@ -4,8 +4,9 @@ the tests in tests/test_sparsity_scale.py use them.
 
 ba: n cameras (11 parameters: rotation, centre, focal length, principal point, radial
 distortion), m points, p observations; each observation gives two reprojection residuals of
-one camera and one point, weighted, and one weight residual, so the Jacobian has 31 nonzeros
-per observation. GradBench's files take one camera, point, weight and feature and repeat them;
+one camera and one point, weighted, and one weight residual, so the Jacobian has 29 nonzeros
+per observation (a reprojection residual reads 10 of the camera's 11 parameters: one coordinate
+of the principal point; GradBench's dense 2 x 15 blocks count 31). GradBench's files take one camera, point, weight and feature and repeat them;
 here they are drawn at random, and observation i sees camera i mod n and point i mod m, as there.
 
 ht: a hand of 22 bones posed by 26 parameters (global rotation and translation, finger angles),
