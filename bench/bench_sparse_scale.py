@@ -4,21 +4,25 @@ against one evaluation of the objective measured in the same run, and against Py
 `torch.func.jacfwd` on the sizes whose dense Jacobian it can hold (when PyTorch is installed).
 
 For each size it prints the colours used against the fewest possible (the fullest row of the
-Jacobian; GradBench counts 15 for ba, its rows holding 15 columns with one always zero), the
-first request's time ("cold": it finds the pattern and the colouring, then sweeps) with the
-pattern's and the colouring's shares, and a repeated request's ("warm"). The engine's limits
-are set from the request's own price, which is printed with the server flags it would need.
+Jacobian; GradBench counts 15 for ba, its dense blocks holding a principal point coordinate
+that a residual does not read), the first request's time ("cold": it finds the pattern and the
+colouring, then sweeps) with the pattern's and the colouring's shares measured apart, a
+repeated request's ("warm"), and the process's peak RSS so far. The engine runs within a
+memory budget (--memory-mb, default 2048: what sweeps may take besides the result, which
+chunks the directions of the largest cases); the request's price under it is printed with the
+server flags it would need.
 
 The process runs with glibc's malloc tuned as in deploy/Dockerfile, like bench_sparse.py.
 
-Run: python bench/bench_sparse_scale.py [--quick] [--untuned]
+Run: python bench/bench_sparse_scale.py [--quick] [--untuned] [--memory-mb N]
   --quick: ba1 and hand1..hand8 only (a minute); the default adds ba5, ba13 (1,091,386
-  observations: about 4 minutes and 10 GB), and hand9..hand12."""
+  observations: a few minutes and about 3.5 GB at the default budget), and hand9..hand12."""
 
 from __future__ import annotations
 
 import math
 import os
+import resource
 import sys
 import time
 
@@ -32,9 +36,11 @@ from wengert.execution.cost import Limits  # noqa: E402
 from wengert.execution.engine import Engine  # noqa: E402
 from wengert.jacobians import colouring, sparsity  # noqa: E402
 
-DENSE_LIMIT = 1 << 30  # bytes of a dense Jacobian PyTorch is asked to build
+DENSE_LIMIT = 1 << 26  # bytes of a dense Jacobian PyTorch is asked to build (its jacfwd holds
+# a few arrays many times larger: one of every intermediate per column)
 MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "134217728", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
-ROOM = 1 << 34  # the limits a request is first priced under (16 GiB); it is then run within its price
+CACHE = 1 << 34  # the engine's cache of patterns, colourings and plans: keeps every warm request warm
+WORK = 10 ** 13  # operations a request may take: the price reports what it needs
 
 
 def seconds(fn) -> float:
@@ -43,12 +49,12 @@ def seconds(fn) -> float:
     return time.perf_counter() - start
 
 
-def bench(name: str, problem, optimum: int | None = None) -> None:
+def bench(name: str, problem, memory: int, optimum: int | None = None) -> None:
     graph = wg.trace(problem.objective, *problem.inputs)
     inputs = dict(zip(graph.input_names, problem.inputs))
-    price = Engine(limits=Limits(memory=ROOM)).prepare_jacobian(graph, inputs, format="sparse").price
-    limits = Limits(memory=_mib(price.peak_bytes) << 20, work=price.work)
-    engine = Engine(limits=limits, cache_bytes=ROOM)
+    price = Engine(limits=Limits(memory=memory, work=WORK)).prepare_jacobian(graph, inputs, format="sparse").price
+    limits = Limits(memory=memory, work=price.work)
+    engine = Engine(limits=limits, cache_bytes=CACHE)
     evaluate = median_seconds(lambda: engine.evaluate(graph, inputs), repeat=5)
     cold = seconds(lambda: engine.jacobian(graph, inputs, format="sparse"))
     result = engine.jacobian(graph, inputs, format="sparse")
@@ -63,8 +69,9 @@ def bench(name: str, problem, optimum: int | None = None) -> None:
     print(f"{name}: J is {m} x {n}, {result.nnz} nonzeros; {result.mode} mode, {result.sweeps} colours "
           f"({result.colouring}{', ' + result.note if result.note else ''}), fewest possible {fewest}"
           + (f", GradBench's optimum {optimum}: {result.sweeps / optimum:.2f}x" if optimum else ""))
-    print(f"  priced at {price.peak_bytes / 2**30:.2f} GiB peak, {price.work:.3g} operations: a server needs "
-          f"--memory-budget-mb {_mib(price.peak_bytes)} --max-work {_work(price.work)}")
+    print(f"  {result.chunk} directions at once; priced at {price.peak_bytes / 2**30:.2f} GiB peak, "
+          f"{price.work:.3g} operations: a server needs --memory-budget-mb {_mib(memory)} --max-work "
+          f"{_work(price.work)}; peak RSS so far {_peak_rss() / 2**30:.2f} GiB")
     print(row("one evaluation (reference)", evaluate))
     print(row("sparse Jacobian, cold (pattern + colouring + sweeps)", cold, evaluate))
     print(row("  of which the pattern", found, evaluate))
@@ -73,9 +80,15 @@ def bench(name: str, problem, optimum: int | None = None) -> None:
     if not available("torch"):
         print("  PyTorch jacfwd (dense): PyTorch not installed")
     elif m * n * 8 > DENSE_LIMIT:
-        print(f"  PyTorch jacfwd (dense): skipped, the {m} x {n} result would take {m * n * 8 / 2**30:.0f} GiB")
+        print(f"  PyTorch jacfwd (dense): skipped, the {m} x {n} result would take {m * n * 8 / 2**20:.0f} MiB")
     else:
-        print(row("PyTorch jacfwd, dense", torch_jacfwd(problem), evaluate))
+        dense = torch_jacfwd(problem)
+        print(row("PyTorch jacfwd, dense", dense, evaluate))
+        print(f"  {'sparse Jacobian, cold / PyTorch jacfwd':<48} {cold / dense:7.3f}x   warm: {warm / dense:.3f}x")
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _mib(nbytes: int) -> int:
@@ -102,13 +115,14 @@ if __name__ == "__main__":
     if not untuned and any(os.environ.get(k) != v for k, v in MALLOC_TUNING.items()):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_TUNING})
     quick = "--quick" in sys.argv
-    print(f"malloc tuning {'off' if untuned else 'on'}")
-    for n, m, p in [(2, 40, 500), (10, 300, 2000)]:  # small enough for a dense Jacobian
-        bench(f"ba n={n} m={m} p={p}", BA.random(n, m, p), optimum=15)
+    memory = (int(sys.argv[sys.argv.index("--memory-mb") + 1]) if "--memory-mb" in sys.argv else 2048) << 20
+    print(f"malloc tuning {'off' if untuned else 'on'}; memory budget {memory >> 20} MiB")
+    for n, m, p in [(2, 40, 500), (5, 100, 1000)]:  # small enough for a dense Jacobian
+        bench(f"ba n={n} m={m} p={p}", BA.random(n, m, p), memory, optimum=15)
     for name, (n, m, p) in BA_SIZES.items():
         if name == "ba1" or not quick:
-            bench(f"{name} n={n} m={m} p={p}", BA.random(n, m, p), optimum=15)
+            bench(f"{name} n={n} m={m} p={p}", BA.random(n, m, p), memory, optimum=15)
     for name, c in HT_POINTS.items():
         if c <= 6400 or not quick:
-            bench(f"{name} complicated, c={c}", HT.random(c))
-    bench("hand12 simple, c=100000", HT.random(100_000, complicated=False))
+            bench(f"{name} complicated, c={c}", HT.random(c), memory)
+    bench("hand12 simple, c=100000", HT.random(100_000, complicated=False), memory)
