@@ -98,11 +98,16 @@ class Slot:
             code[source < 0], mask[source < 0] = 0, 0
         return Slot(code.reshape(shape), mask.reshape(shape))
 
-    def reduce(self, axes: tuple[int, ...], keepdims: bool, budget: Budget) -> Part:
-        """The union over `axes`: still a slot, unless a reduced group spans two words."""
+    def reduce(self, axes: tuple[int, ...], keepdims: bool, budget: Budget, spread: int = 1) -> Part:
+        """The union over `axes`: still a slot, unless a reduced group spans two words. Sets
+        about to be copied to `spread` elements each are priced first, from the words each
+        group can hold at most, before any is built."""
         high = _reduce(np.maximum, self.code, axes, keepdims)
         low = _reduce(np.minimum, np.where(self.code == 0, _LAST, self.code), axes, keepdims)
         if ((low != high) & (high != 0)).any():
+            length = int(np.prod([self.shape[axis] for axis in axes], dtype=np.int64))
+            words = np.minimum(np.where(high != 0, high - low + 1, 0), length)
+            budget.check(16 * spread * int(words.sum(dtype=np.int64)))
             return self.sets().reduce(axes, keepdims, budget)
         return Slot(high, _reduce(np.bitwise_or, self.mask, axes, keepdims))
 
@@ -172,7 +177,7 @@ class Sets:
         take = np.repeat(self.indptr[source] - indptr[:-1], counts) + np.arange(indptr[-1])
         return Sets(shape, indptr, self.word[take], self.mask[take])
 
-    def reduce(self, axes: tuple[int, ...], keepdims: bool, budget: Budget) -> Part:
+    def reduce(self, axes: tuple[int, ...], keepdims: bool, budget: Budget, spread: int = 1) -> Part:
         kept = tuple(1 if a in axes else d for a, d in enumerate(self.shape))
         count = int(np.prod(kept, dtype=np.int64))
         groups = np.broadcast_to(np.arange(count).reshape(kept), self.shape).ravel()

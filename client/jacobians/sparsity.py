@@ -17,6 +17,7 @@ there is no pattern to use (`NoPattern` says why) and the Jacobian is swept dens
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Sequence
@@ -82,7 +83,8 @@ def _along(node: Node, op, types: list[TensorType], consts) -> Rule:
     """softmax-like: each element depends on its whole fibre along `axis`."""
     x = types[0]
     axes = normalize_axes((node.attr_dict["axis"],), x.ndim)
-    return lambda parts, budget: parts[0].reduce(axes, True, budget).broadcast(x.shape, budget)
+    spread = int(np.prod([x.shape[axis] for axis in axes], dtype=np.int64))
+    return lambda parts, budget: parts[0].reduce(axes, True, budget, spread).broadcast(x.shape, budget)
 
 
 def _take(node: Node, op, types: list[TensorType], consts) -> Rule:
@@ -114,7 +116,9 @@ def _matmul(node: Node, op, types: list[TensorType], consts) -> Rule:
     out = node.type.shape
 
     def side(part: Part, shape: tuple[int, ...], axis: int, budget: Budget) -> Part:
-        return part.reshape(shape).reduce((len(shape) + axis,), True, budget).broadcast(lifted, budget).reshape(out)
+        spread = math.prod(lifted) // max(math.prod(shape) // max(shape[axis], 1), 1)  # copies of each reduced set
+        return (part.reshape(shape).reduce((len(shape) + axis,), True, budget, spread)
+                .broadcast(lifted, budget).reshape(out))
     return lambda parts, budget: union(
         [side(p, shape, axis, budget) for p, shape, axis in zip(parts, (lifted_a, lifted_b), (-1, -2))
          if p is not None], budget)
@@ -124,7 +128,7 @@ def _dense(node: Node, op, types: list[TensorType], consts) -> Rule:
     """The safe default: every element of the node depends on every element of its operands."""
     shape = node.type.shape
     return lambda parts, budget: union(
-        [p.reduce(tuple(range(len(p.shape))), False, budget).broadcast(shape, budget)
+        [p.reduce(tuple(range(len(p.shape))), False, budget, node.type.size).broadcast(shape, budget)
          for p in parts if p is not None], budget)
 
 
