@@ -7,8 +7,9 @@ nonzero, which swept vector and which entry of it holds its value, so recovery i
 fancy-indexing step.
 
 Distance-2 colourings are greedy in largest-first order, as ColPack's are, in time near-linear
-in the nonzeros: columns with identical rows are coloured as one (they need distinct colours
-anyway, like a camera's parameters), and Jones & Plassmann's rounds colour at once every column
+in the nonzeros: rows of one entry and rows repeating another constrain nothing more and are
+left out, columns with identical rows are coloured as one (they need distinct colours anyway,
+like a camera's parameters), and Jones & Plassmann's rounds colour at once every column
 whose higher-priority row-neighbours are coloured, which gives exactly the greedy colouring of
 that order. Sorting each row's columns by priority makes a round cost only the rows of the
 columns it colours. Every colouring says how it was found (`method`) and why a cheaper method
