@@ -137,6 +137,11 @@ class Price:
     def work(self) -> int:
         return sum(run.work for run in self.runs)
 
+    @cached_property
+    def steps(self) -> int:
+        """Plan steps the request runs, each run counted as many times as it is made."""
+        return sum(run.times * (len(run.profile.nodes) - 1) for run in self.runs)
+
     def peak_at(self) -> tuple[Node | None, str]:
         """Where the peak is reached: the node at that step (None: the inputs, or sending the
         response) and what is running then, in words."""
@@ -170,10 +175,13 @@ class Price:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A request ready to run: its price, known before anything runs, and how to run it."""
+    """A request ready to run: its price, known before anything runs, and how to run it.
+    `again(inputs, seeds, check)`, when given, prepares a request of the same shape (inputs and
+    seeds of the same names, dtypes and shapes) with other values, skipping the work done."""
 
     price: Price
     run: Callable[[], Any]
+    again: Callable[..., Prepared] | None = None
 
 
 LOCAL_NAMES = {"memory": "Limits(memory=...)", "work": "Limits(work=...)",
