@@ -7,7 +7,8 @@ For each size it prints the colours used against the fewest possible (the fulles
 Jacobian; GradBench counts 15 for ba, its dense blocks holding a principal point coordinate
 that a residual does not read), the first request's time ("cold": it finds the pattern and the
 colouring, then sweeps) with the pattern's and the colouring's shares measured apart, a
-repeated request's ("warm"), and the process's peak RSS so far. The engine runs within a
+repeated request's ("warm"), and the process's peak RSS so far. Times are CPU times (BLAS and
+PyTorch kept to one thread), steadier than wall times on a shared machine. The engine runs within a
 memory budget (--memory-mb, default 2048: what sweeps may take besides the result, which
 chunks the directions of the largest cases); the request's price under it is printed with the
 server flags it would need.
@@ -38,14 +39,18 @@ from wengert.jacobians import colouring, sparsity  # noqa: E402
 DENSE_LIMIT = 1 << 26  # bytes of a dense Jacobian PyTorch is asked to build (its jacfwd holds
 # a few arrays many times larger: one of every intermediate per column)
 MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "134217728", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 CACHE = 1 << 34  # the engine's cache of patterns, colourings and plans: keeps every warm request warm
 WORK = 10 ** 13  # operations a request may take: the price reports what it needs
 
 
+CLOCK = time.process_time  # CPU time: the machines this runs on are shared
+
+
 def seconds(fn) -> float:
-    start = time.perf_counter()
+    start = CLOCK()
     fn()
-    return time.perf_counter() - start
+    return CLOCK() - start
 
 
 def bench(name: str, problem, memory: int, optimum: int | None = None) -> None:
@@ -54,18 +59,19 @@ def bench(name: str, problem, memory: int, optimum: int | None = None) -> None:
     price = Engine(limits=Limits(memory=memory, work=WORK)).prepare_jacobian(graph, inputs, format="sparse").price
     limits = Limits(memory=memory, work=price.work)
     engine = Engine(limits=limits, cache_bytes=CACHE)
-    evaluate = median_seconds(lambda: engine.evaluate(graph, inputs), repeat=5)
-    start = time.perf_counter()  # the pattern and the colouring alone, dropped before the requests
+    evaluate = median_seconds(lambda: engine.evaluate(graph, inputs), repeat=5, clock=CLOCK)
+    start = CLOCK()  # the pattern and the colouring alone, dropped before the requests
     pattern = sparsity.jacobian_pattern(graph, graph.input_names, graph.output_names, engine.registry, memory)
-    found = time.perf_counter() - start
+    found = CLOCK() - start
     coloured = seconds(lambda: colouring.columns(pattern))
     (m, n), fewest = pattern.shape, colouring.min_colours(pattern)[0]
     del pattern
-    start = time.perf_counter()
+    start = CLOCK()
     result = engine.jacobian(graph, inputs, format="sparse")
-    cold = time.perf_counter() - start
+    cold = CLOCK() - start
     result = replace(result, values={}, blocks={})  # what it says, not what it holds
-    warm = median_seconds(lambda: engine.jacobian(graph, inputs, format="sparse"), repeat=3, min_time=0)
+    warm = median_seconds(lambda: engine.jacobian(graph, inputs, format="sparse"), repeat=3, min_time=0,
+                          clock=CLOCK)
     print(f"{name}: J is {m} x {n}, {result.nnz} nonzeros; {result.mode} mode, {result.sweeps} colours "
           f"({result.colouring}{', ' + result.note if result.note else ''}), fewest possible {fewest}"
           + (f", GradBench's optimum {optimum}: {result.sweeps / optimum:.2f}x" if optimum else ""))
@@ -107,13 +113,14 @@ def torch_jacfwd(problem) -> float:
     torch.set_num_threads(1)
     args = tuple(torch.as_tensor(a) for a in problem.inputs)
     jacobian = torch.func.jacfwd(problem.torch_objective, argnums=tuple(range(len(args))))
-    return median_seconds(lambda: jacobian(*args), repeat=3, min_time=0)
+    return median_seconds(lambda: jacobian(*args), repeat=3, min_time=0, clock=CLOCK)
 
 
 if __name__ == "__main__":
     untuned = "--untuned" in sys.argv
-    if not untuned and any(os.environ.get(k) != v for k, v in MALLOC_TUNING.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_TUNING})
+    settings = ONE_THREAD if untuned else {**MALLOC_TUNING, **ONE_THREAD}
+    if any(os.environ.get(k) != v for k, v in settings.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **settings})
     quick = "--quick" in sys.argv
     memory = (int(sys.argv[sys.argv.index("--memory-mb") + 1]) if "--memory-mb" in sys.argv else 2048) << 20
     print(f"malloc tuning {'off' if untuned else 'on'}; memory budget {memory >> 20} MiB")
