@@ -138,6 +138,10 @@ class OpDef:
     linear in their data, and an op doing more (a matrix product, a factorization) gives its
     real count. `view` says the output is a NumPy view of the first input (transpose,
     broadcast_to, ...): it costs no new bytes, and keeps its input's memory alive.
+
+    `sampler` marks a sampling op, a stochastic node of expectations: its first input is a
+    random key, and the record (`wengert.plugins.sampling.Sampler`) names its log density and
+    says whether its rules are pathwise derivatives (see docs/expectations.md).
     """
 
     name: str
@@ -155,6 +159,7 @@ class OpDef:
     examples: Callable[[np.random.Generator], list[Example]] | None = None
     cost: Callable[..., Cost] = linear_cost
     view: bool = False
+    sampler: Any = None  # a wengert.plugins.sampling.Sampler for sampling ops
     plugin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:

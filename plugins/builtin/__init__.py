@@ -2,7 +2,8 @@
 entry point. Read these modules to learn how to write ops (and norms): one stanza each."""
 
 from wengert.plugins.builtin import (
-    decompositions, discrete, einsum, elementwise, linalg, norms, reductions, shape, sorting,
+    decompositions, discrete, distributions, einsum, elementwise, linalg, norms, reductions, shape, sorting,
+    special,
 )
 from wengert.plugins.spec import hookimpl
 
@@ -10,7 +11,7 @@ from wengert.plugins.spec import hookimpl
 @hookimpl
 def wengert_ops():
     return [*elementwise.OPS, *discrete.OPS, *reductions.OPS, *sorting.OPS, *linalg.OPS,
-            *decompositions.OPS, *einsum.OPS, *shape.OPS]
+            *decompositions.OPS, *einsum.OPS, *shape.OPS, *special.OPS, *distributions.OPS]
 
 
 @hookimpl
