@@ -6,15 +6,17 @@
 and `hookimpl`/`OpDef`/`NormDef` for plugin authors. The clients (`wg.Client`,
 `wg.Client.local()`, `wg.AsyncClient`) offer `evaluate`/`jvp`/`vjp`/`jacobian`/`grad`/`trace`
 in-process or over gRPC; `wg.grad(f)(x)` is the JAX-style shorthand; `wg.save`/`wg.load` keep
-graphs in files.
+graphs in files. `wg.random` draws samples with explicit keys, and
+`client.expectation_grad` estimates gradients of expectations (`wg.Expectation`).
 """
 
-from wengert import linalg, optim
+from wengert import linalg, optim, random
 from wengert.aio import AsyncClient
 from wengert.api import OpInfo
 from wengert.ir.builder import GraphBuilder, Value, apply, spec, trace
 from wengert.client import Client
 from wengert.execution.cost import Limits, Quote
+from wengert.expectations import Expectation, ExpectationResult
 from wengert.errors import (
     Cancelled,
     DataDependentShape,

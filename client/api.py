@@ -33,15 +33,17 @@ from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Quote
 from wengert.execution.engine import MODES
 from wengert.errors import InvalidRequest
+from wengert.expectations.settings import Expectation
 from wengert.ir.graph import Graph
 from wengert.jacobians.sweeps import FORMATS
 from wengert.plugins.opdef import Attr
+from wengert.plugins.sampling import key_array
 from wengert.server_ops import Ops, ServerOps
 from wengert.tables import Trace
 
 TRACE_MODES = ("none", "forward", "reverse")
 PRICED = ("evaluate", "jvp", "vjp", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "trace",
-          "derivative_graph")
+          "derivative_graph", "expectation_grad")
 DERIVATIVE_KINDS = ("jvp", "vjp", "gradient")
 
 
@@ -271,6 +273,22 @@ class ClientAPI:
         call = Call("Trace", graph, inputs, mode=mode, **seeds)
         return self._run(call, lambda r: Trace.of(graph, mode, *r))
 
+    def expectation_grad(self, f, params: Mapping[str, Any], data: Mapping[str, Any] | None = None, *,
+                         samples: int = 1000, key: int = 0, estimator: str = "auto", baseline: str = "none",
+                         decay: float = 0.9, output: str | None = None, key_input: str = "key"):
+        """The gradient of E[f] over `f`'s random key, estimated from `samples` samples drawn in
+        one vectorised sweep (sample i with key (`key`, i)): an `ExpectationResult` with the
+        estimate of E[f] (`value`), the gradient for each input in `params` (a dict by name, like
+        `gradient_error`, their standard errors) and the estimator used at each stochastic node.
+        `f` draws with `wg.random` from its parameter `key_input`; `data` holds its other
+        inputs, fixed. `estimator`: "auto", "pathwise", "score_function" or "enumerate";
+        `baseline`: "none", "moving_average" or "leave_one_out" (see `wg.Expectation`)."""
+        settings = Expectation(samples, key, estimator, baseline, decay, key_input)
+        graph, inputs = self._bind_stochastic(f, {**params, **(data or {})}, key_input)
+        call = Call("ExpectationGradient", graph, inputs, wrt=tuple(params), output=output or "",
+                    expectation=settings)
+        return self._run(call, lambda r: r)
+
     def list_ops(self) -> list[OpInfo]:
         """The ops the engine (local) or the server (remote) can run, sorted by name."""
         return self._run(Call("ListOps"), list)
@@ -293,6 +311,21 @@ class ClientAPI:
         examples = [_as_array(v) for v in given]
         graph = trace_graph(f, *examples, registry=self._registry)
         return graph, dict(zip(graph.input_names, examples))
+
+    def _bind_stochastic(self, f, given: Mapping[str, Any], key_input: str) -> tuple[Graph, dict[str, np.ndarray]]:
+        """`_bind` for a stochastic function: traced with an example key for `key_input`,
+        which the estimator feeds (so it is not among the inputs returned)."""
+        if key_input in given:
+            raise InvalidRequest(f"{key_input!r} is the key input, which the estimator feeds: leave it out "
+                                 "and set the seed with key=")
+        if isinstance(f, Graph):
+            return self._bind(f, given)
+        if key_input not in inspect.signature(f).parameters:
+            raise InvalidRequest(f"{getattr(f, '__name__', f)!r} has no parameter {key_input!r} to receive the "
+                                 "random key (name it with key_input)")
+        graph, inputs = self._bind(f, {**given, key_input: key_array(0)})
+        del inputs[key_input]
+        return graph, inputs
 
     def _grad(self, f, args, argnums, wrt) -> tuple[Call, Callable[[Any], Any]]:
         graph, inputs = self._bind(f, _arguments(args))

@@ -5,7 +5,7 @@ rule and runs the same over a batch as one at a time, the JVP with central finit
 identity <u, J v> = <J^T u, v>, batched directions with stacked single ones, and, where the
 rules are themselves differentiable, the same again on the op's VJP graph (second order).
 `wengert check-plugin`, `--verify-plugins` (through `verify_registry`) and the test suite all
-call `check_op`. A rule that raises, or returns a value of the wrong shape, is a failure of its
+call `check_op`. A sampling op is also checked as a distribution (`distribution_checker`). A rule that raises, or returns a value of the wrong shape, is a failure of its
 op like any numeric disagreement, never an exception out of the checker.
 """
 
@@ -20,6 +20,7 @@ from wengert.ir.builder import GraphBuilder
 from wengert.execution.engine import Engine
 from wengert.errors import NoDerivative
 from wengert.ir.graph import Graph, TensorType
+from wengert.plugins.distribution_checker import check_distribution
 from wengert.plugins.opdef import Example, OpDef
 from wengert.plugins.registry import Registry, default_registry
 
@@ -88,6 +89,9 @@ def check_op(op: OpDef | str, registry: Registry | None = None, *, dtypes: Itera
         reference: dict[str, np.ndarray] = {}
         for dtype in dtypes:
             _check_example(engine, op, example, dtype, second_order, reference, report, rng)
+    if op.sampler is not None:
+        report.failures += [Failure(check, "float64", (), worst, detail)
+                            for check, worst, detail in check_distribution(op, registry, seed)]
     return report
 
 

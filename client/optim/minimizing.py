@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator, Mapping
 import grpc
 import numpy as np
 
+from wengert.expectations.settings import Expectation
+from wengert.expectations.wire import expectation_to_proto
 from wengert.optim import steepest
 from wengert.transport.local import LocalTransport
 from wengert.optim.steepest import NormSpec, Progress, Schedule, Stop
@@ -28,8 +30,8 @@ from wengert.transport.wire import graph_to_proto, tensor_to_proto
 def minimize(client, f, params: Mapping[str, Any], data: Mapping[str, Any] | None = None, *,
              stop: Stop, loss: str | None = None, norm: NormSpec = "l2", lr: float = 0.01,
              momentum: float = 0.0, schedule: Schedule = Schedule(), report_every: int = 1,
-             progress: bool = False, callback: Callable[[Progress], bool | None] | None = None
-             ) -> Progress:
+             progress: bool = False, callback: Callable[[Progress], bool | None] | None = None,
+             expectation: Expectation | None = None) -> Progress:
     """Minimize the scalar output `loss` of `f` (a graph, or a function traced on the inputs)
     over the inputs in `params` (name -> starting value), holding `data` fixed, by steepest
     descent under `norm` (see `wg.optim.SteepestDescent`) until `stop`.
@@ -38,21 +40,31 @@ def minimize(client, f, params: Mapping[str, Any], data: Mapping[str, Any] | Non
     `gradient_norm`, `step` and `reason`, which is "cancelled" when stopped early. The server
     reports every `report_every` steps; each report goes to `callback` (return True to stop)
     and, with `progress`, to a line on stderr.
+
+    With `expectation` (a `wg.Expectation`), `f` is stochastic: the objective is E[loss] over
+    its key input (which is neither a parameter nor data), each step follows a gradient
+    estimate from fresh samples, and the reported loss is that step's estimate.
     """
-    graph, inputs = client._bind(f, {**params, **(data or {})})
+    given = {**params, **(data or {})}
+    if expectation is None:
+        graph, inputs = client._bind(f, given)
+    else:
+        graph, inputs = client._bind_stochastic(f, given, expectation.key_input)
     start, fixed = {k: inputs[k] for k in params}, {k: v for k, v in inputs.items() if k not in params}
     if isinstance(client._transport, LocalTransport):
         engine = client._transport.engine
         opt = steepest.SteepestDescent({k: np.array(v) for k, v in start.items()}, norm=norm, lr=lr,
                                     momentum=momentum, schedule=schedule, registry=engine.registry)
-        reports = steepest.minimize(engine, graph, opt, fixed, loss=loss, stop=stop, every=report_every)
+        reports = steepest.minimize(engine, graph, opt, fixed, loss=loss, stop=stop, every=report_every,
+                                    expectation=expectation)
         return _follow(reports, reports.close, progress, callback)
     request = pb.MinimizeRequest(
         graph=graph_to_proto(graph), loss=loss or "", norm=norm_to_proto(norm), learning_rate=lr,
         schedule=schedule_to_proto(schedule), momentum=momentum, stop=stop_to_proto(stop),
         parameters={k: tensor_to_proto(v) for k, v in start.items()},
         data={k: tensor_to_proto(v) for k, v in fixed.items()},
-        report_every=report_every, report_parameters=True)
+        report_every=report_every, report_parameters=True,
+        expectation=expectation_to_proto(expectation) if expectation is not None else None)
     transport = client._transport
     call = transport.stub.Minimize(request, timeout=transport.policy.timeout, metadata=transport.metadata)
     try:

@@ -384,7 +384,7 @@ OPS = [
 
     sampling_op("random_relaxed_categorical", _relaxed_draw,
                 Sampler("relaxed_categorical_log_prob", True, "simplex",
-                        ((np.array([0.2, -0.5, 1.0]), 0.7), (np.array([0.0, 0.0, 0.0]), 1.5))),
+                        ((np.array([0.2, -0.5, 1.0]), 1.5), (np.array([0.0, 0.0, 0.0]), 2.0))),
                 params=("logits", "temperature"), value_type=_event_value, extra_axes=(0, -1),
                 examples=lambda rng: [Example((_key(rng), rng.normal(size=s), rng.uniform(0.5, 2.0, size=t)), attrs)
                                       for s, t, attrs in [((3,), (), {}), ((2, 3), (2,), {}), ((3,), (), {"shape": (2,)})]],
