@@ -1,0 +1,99 @@
+"""ExpectationGradient and stochastic Minimize through a real server: the same bits as
+in-process for the same key, every client (blocking and asyncio), priced like every request,
+and refusals with the right status naming the node at fault."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import numpy as np
+import pytest
+
+import wengert as wg
+from wengert.errors import InvalidRequest, LimitExceeded
+from wengert.transport.wire import graph_to_proto, tensor_to_proto
+from wengert.v1 import service_pb2 as pb
+
+
+def two_level(p, mu0, mu1, sigma, key):
+    k_choice, k_value = wg.random.split(key)
+    b = wg.random.bernoulli(k_choice, p)
+    return wg.random.normal(k_value, b * mu1 + (1 - b) * mu0, sigma) ** 2
+
+
+PARAMS = {"p": 0.3, "mu0": -1.0, "mu1": 2.0, "sigma": 0.5}
+
+
+@pytest.fixture(scope="module")
+def remote(server):
+    with wg.Client(server.target, timeout=60) as client:
+        yield client
+
+
+def _same(a: wg.ExpectationResult, b: wg.ExpectationResult) -> None:
+    assert a.value == b.value and a.value_error == b.value_error and a.nodes == b.nodes
+    assert a.samples == b.samples
+    for name in a.gradient:
+        assert a.gradient[name].tobytes() == b.gradient[name].tobytes(), name
+        assert a.gradient_error[name].tobytes() == b.gradient_error[name].tobytes(), name
+
+
+@pytest.mark.parametrize("estimator, baseline", [("auto", "none"), ("score_function", "leave_one_out"),
+                                                 ("enumerate", "moving_average")])
+def test_remote_and_local_estimates_are_bit_identical(remote, estimator, baseline):
+    options = dict(samples=700, key=5, estimator=estimator, baseline=baseline)
+    here = wg.Client.local().expectation_grad(two_level, PARAMS, **options)
+    there = remote.expectation_grad(two_level, PARAMS, **options)
+    _same(here, there)
+    _same(there, remote.expectation_grad(two_level, PARAMS, **options))  # by graph id this time
+
+
+def test_the_async_client_gives_the_same_estimate(server):
+    async def estimate():
+        async with wg.AsyncClient(server.target, timeout=60) as client:
+            return await client.expectation_grad(two_level, PARAMS, samples=300, key=2)
+    _same(asyncio.run(estimate()), wg.Client.local().expectation_grad(two_level, PARAMS, samples=300, key=2))
+
+
+def test_the_server_prices_samples_times_the_plan(remote):
+    local = wg.Client.local().cost(two_level, PARAMS, samples=3000, kind="expectation_grad")
+    quote = remote.cost(two_level, PARAMS, samples=3000, kind="expectation_grad")
+    assert quote.admitted and quote.work == local.work and quote.plans == local.plans
+    with pytest.raises(LimitExceeded, match="memory"):  # 1e8 samples: far over the default budget
+        remote.expectation_grad(two_level, PARAMS, samples=10**8)
+
+
+def test_refusals_name_the_node(remote):
+    with pytest.raises(InvalidRequest, match=r"node 'v3' \(random_bernoulli\): is not reparameterised"):
+        remote.expectation_grad(two_level, PARAMS, samples=10, estimator="pathwise")
+
+
+def test_raw_requests_take_documented_defaults_and_refuse_unknown_enums(server):
+    graph = wg.trace(two_level, *PARAMS.values(), wg.random.key(0))
+    stub = server.stub()
+    request = pb.ExpectationGradientRequest(
+        graph=graph_to_proto(graph), inputs={k: tensor_to_proto(np.float64(v)) for k, v in PARAMS.items()},
+        wrt=["p"], expectation=pb.Expectation(key=3))
+    response = stub.ExpectationGradient(request, timeout=60)
+    assert response.samples == 1000 and set(response.gradient) == {"p"}
+    assert [(n.node, n.estimator) for n in response.nodes] == [("v3", pb.ESTIMATOR_SCORE_FUNCTION),
+                                                               ("v9", pb.ESTIMATOR_PATHWISE)]
+    request.expectation.estimator = 17
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.ExpectationGradient(request, timeout=60)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "estimator" in caught.value.details()
+
+
+def test_a_stochastic_minimization_runs_the_same_steps_remotely(remote):
+    def loss(mu, log_sigma, key):
+        return (wg.random.normal(key, mu, wg.exp(log_sigma)) - 3.0) ** 2
+
+    options = dict(lr=0.05, stop=wg.optim.Stop(max_steps=40),
+                   expectation=wg.Expectation(samples=16, key=4, estimator="score_function",
+                                              baseline="moving_average"))
+    here = wg.Client.local().minimize(loss, {"mu": 0.0, "log_sigma": 0.0}, **options)
+    there = remote.minimize(loss, {"mu": 0.0, "log_sigma": 0.0}, **options)
+    assert there.reason == here.reason == "max_steps" and there.loss == here.loss
+    for name in ("mu", "log_sigma"):
+        assert there.params[name].tobytes() == here.params[name].tobytes()
