@@ -62,7 +62,7 @@ def check_distribution(op: OpDef, registry, seed: int = 0) -> list[Problem]:
 
 def _numbers(sampler, density, samples, params, seed) -> Iterator[Problem]:
     low, high = (params[0].item(), params[1].item()) if sampler.domain == "interval" else _BOUNDS[sampler.domain]
-    pdf = lambda x: np.exp(density(x))  # noqa: E731
+    pdf = lambda x: _density(density, x)  # noqa: E731
     cuts = [low, *np.quantile(samples, [0.001, 0.05, 0.25, 0.5, 0.75, 0.95, 0.999]), high]
     total = math.fsum(integrate.quad(pdf, a, b, limit=200)[0] for a, b in zip(cuts, cuts[1:]) if b > a)
     if abs(total - 1) > 1e-6:
@@ -77,6 +77,14 @@ def _numbers(sampler, density, samples, params, seed) -> Iterator[Problem]:
     if result.pvalue < P_VALUE:
         yield ("samples follow the log density (Kolmogorov-Smirnov)", P_VALUE / max(result.pvalue, 1e-300),
                f"D = {result.statistic:.4g}, p = {result.pvalue:.3g} < {P_VALUE:g}")
+
+
+def _density(density, x) -> np.ndarray:
+    """exp(log density) at `x`; far in a tail, where the log density's terms overflow (inf -
+    inf), the density is 0."""
+    with np.errstate(all="ignore"):
+        value = np.exp(density(x))
+    return np.where(np.isnan(value) & ~np.isfinite(np.asarray(x)), 0.0, value)
 
 
 def _finite(sampler, density, samples, params, seed) -> Iterator[Problem]:
