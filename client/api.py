@@ -283,7 +283,8 @@ class ClientAPI:
         `f` draws with `wg.random` from its parameter `key_input`; `data` holds its other
         inputs, fixed. `estimator`: "auto", "pathwise", "score_function" or "enumerate";
         `baseline`: "none", "moving_average" or "leave_one_out" (see `wg.Expectation`)."""
-        settings = Expectation(samples, key, estimator, baseline, decay, key_input)
+        settings = Expectation(samples=samples, key=key, estimator=estimator, baseline=baseline, decay=decay,
+                               key_input=key_input)
         graph, inputs = self._bind_stochastic(f, {**params, **(data or {})}, key_input)
         call = Call("ExpectationGradient", graph, inputs, wrt=tuple(params), output=output or "",
                     expectation=settings)

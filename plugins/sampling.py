@@ -156,6 +156,9 @@ def sampling_op(name: str, draw: Draw, sampler: Sampler, *, params: Sequence[str
     `work` is the operations one element of the output costs.
     """
     extra = tuple(extra_axes) or (0,) * len(params)
+    if sampler.reparameterized != (jvp is not None and vjp is not None):
+        raise TypeError(f"sampling op {name!r}: a reparameterised sampler has pathwise rules (jvp and vjp), "
+                        "and only such a sampler has them")
 
     def infer(key: TensorType, *types: TensorType, shape) -> TensorType:
         check_key(key)
@@ -168,17 +171,16 @@ def sampling_op(name: str, draw: Draw, sampler: Sampler, *, params: Sequence[str
         return np.broadcast_to(sample, out.shape).astype(out.dtype)
 
     def batched_forward(keys, *args, shape):
-        out = value_type(shape, *(TensorType(TensorType.of(np.asarray(a)).dtype, a.shape[1:]) for a in args))
+        out = value_type(shape, *(TensorType.of(np.asarray(a)[0]) for a in args))
         floats = [batch_lift(np.asarray(a, dtype=np.float64), 1 + out.ndim + e) for a, e in zip(args, extra)]
         sample = draw(lambda data=None: uniforms(keys if data is None else fold_in(keys, data), out.shape), *floats)
         size = max([len(keys)] + [len(a) for a in args])
         return np.broadcast_to(sample, (size,) + out.shape).astype(out.dtype)
 
-    rules = lambda given: None if given is None else (None, *given)  # noqa: E731 - the key has none
+    none = (None,) * len(params)  # not reparameterised: no derivative flows through the sample
     return OpDef(name=name, forward=forward, infer=infer, arity=1 + len(params), doc=doc,
                  attrs=(Attr("shape", "ints", (), "sample shape, broadcast with the parameters'"),),
-                 jvp=rules(jvp) if sampler.reparameterized else (None,) * (1 + len(params)),
-                 vjp=rules(vjp) if sampler.reparameterized else (None,) * (1 + len(params)),
+                 jvp=(None, *(jvp or none)), vjp=(None, *(vjp or none)),  # the key has no derivative
                  batched_forward=batched_forward, examples=examples, sampler=sampler,
                  cost=lambda out, *inputs, **attrs: Cost(work * max(out.size, 1)))
 

@@ -93,25 +93,7 @@ def expectation_gradient(graph: Graph, wrt: Sequence[str] | None = None, estimat
              for node in _stochastic_nodes(graph, key, registry)}
     prefixes = {p: prefix_for(graph, p) for p in (ENUMERATED, BASELINE, COST)}
 
-    env: dict[str, Value] = {name: builder.input(name, t) for name, t in graph.inputs}
-    scores: dict[str, Value] = {}  # node id -> sum of its log density, for score and enumerated nodes
-    upstream: dict[str, frozenset[str]] = {name: frozenset() for name in graph.input_names}
-    for node in graph.nodes:
-        args = [env[x] for x in node.inputs]
-        kind = kinds.get(node.id)
-        if kind == "enumerate":
-            value = builder.input(prefixes[ENUMERATED] + node.id, node.type)
-        else:
-            value = builder.add(node.op, args, node.attr_dict)
-            if kind == "score_function":
-                value = wg.stop_gradient(value)
-        env[node.id] = value
-        upstream[node.id] = frozenset().union(*(upstream[x] for x in node.inputs))
-        if kind in ("score_function", "enumerate"):
-            log_prob = builder.add(registry.get(node.op).sampler.log_prob, [value, *args[1:]], {})
-            scores[node.id] = wg.sum(log_prob)
-            upstream[node.id] |= {node.id}
-
+    env, scores, upstream = _replay(graph, builder, kinds, prefixes[ENUMERATED])
     boxes: dict[tuple[str, ...], Value] = {}
 
     def box(nodes: list[str]) -> Value:
@@ -122,33 +104,54 @@ def expectation_gradient(graph: Graph, wrt: Sequence[str] | None = None, estimat
 
     scored = [n for n, kind in kinds.items() if kind == "score_function"]
     enumerated = [n for n, kind in kinds.items() if kind == "enumerate"]
-    terms = _cost_terms({n.id: n for n in graph.nodes}, dict(graph.outputs)[output])
+    value = env[dict(graph.outputs)[output]]
     surrogate, downstream = None, {n: None for n in scored}
-    for sign, vid in terms:
+    for sign, vid in _cost_terms({n.id: n for n in graph.nodes}, dict(graph.outputs)[output]):
         cost = env[vid] if sign > 0 else -env[vid]
         boxed = [n for n in scored if n in upstream[vid]]
-        term = box(boxed) * cost if boxed else cost
-        surrogate = _add(surrogate, term)
-        for n in scored:
-            if n in upstream[vid]:
-                downstream[n] = _add(downstream[n], cost)
-    baselines = {}
-    if baseline:
-        for n in scored:
-            baselines[n] = prefixes[BASELINE] + n
-            b = builder.input(baselines[n], TensorType(env[dict(graph.outputs)[output]].dtype, ()))
-            surrogate = surrogate + (1 - box([n])) * b
-    value = env[dict(graph.outputs)[output]]
+        surrogate = _add(surrogate, box(boxed) * cost if boxed else cost)
+        for n in boxed:
+            downstream[n] = _add(downstream[n], cost)
+    baselines, costs = {}, {}
     weight = wg.exp(_total([scores[n] for n in enumerated])) if enumerated else None
     weighted = (lambda v: v) if weight is None else (lambda v: weight * v)  # noqa: E731
-    costs = {prefixes[COST] + n: weighted(downstream[n] if downstream[n] is not None else 0.0 * value)
-             for n in scored} if baseline else {}
-    nodes = tuple(StochasticNode(n.id, n.op, kinds[n.id]) for n in graph.nodes if n.id in kinds)
+    if baseline:
+        nothing = builder.constant(np.zeros((), value.dtype))  # the cost of a node no cost depends on
+        for n in scored:
+            baselines[n] = prefixes[BASELINE] + n
+            surrogate = surrogate + (1 - box([n])) * builder.input(baselines[n], TensorType(value.dtype, ()))
+            costs[prefixes[COST] + n] = weighted(nothing if downstream[n] is None else downstream[n])
     return Surrogate(
         graph=builder.build({"value": weighted(value), "surrogate": weighted(surrogate)}),
-        costs=builder.build(costs) if costs else None, nodes=nodes, key=key, wrt=wrt,
-        support=_joint_support(graph, enumerated, prefixes[ENUMERATED], registry),
-        baselines=baselines, cost_outputs={n: prefixes[COST] + n for n in scored} if baseline else {})
+        costs=builder.build(costs) if costs else None,
+        nodes=tuple(StochasticNode(n.id, n.op, kinds[n.id]) for n in graph.nodes if n.id in kinds),
+        key=key, wrt=wrt, support=_joint_support(graph, enumerated, prefixes[ENUMERATED], registry),
+        baselines=baselines, cost_outputs={n: prefixes[COST] + n for n in baselines})
+
+
+def _replay(graph: Graph, builder: GraphBuilder, kinds: dict[str, str], enumerated_prefix: str):
+    """Record `graph` with its stochastic nodes changed by their estimator; returns the values
+    (id -> value), each score-function or enumerated node's summed log density, and the set of
+    such nodes upstream of each value."""
+    env: dict[str, Value] = {name: builder.input(name, t) for name, t in graph.inputs}
+    scores: dict[str, Value] = {}
+    upstream: dict[str, frozenset[str]] = {name: frozenset() for name in graph.input_names}
+    for node in graph.nodes:
+        args = [env[x] for x in node.inputs]
+        kind = kinds.get(node.id)
+        if kind == "enumerate":
+            value = builder.input(enumerated_prefix + node.id, node.type)
+        else:
+            value = builder.add(node.op, args, node.attr_dict)
+            if kind == "score_function":
+                value = wg.stop_gradient(value)
+        env[node.id] = value
+        upstream[node.id] = frozenset().union(*(upstream[x] for x in node.inputs))
+        if kind in ("score_function", "enumerate"):
+            log_prob = builder.add(builder.registry.get(node.op).sampler.log_prob, [value, *args[1:]], {})
+            scores[node.id] = wg.sum(log_prob)
+            upstream[node.id] |= {node.id}
+    return env, scores, upstream
 
 
 def check_key_input(graph: Graph, key: str) -> None:
