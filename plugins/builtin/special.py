@@ -10,7 +10,7 @@ R_k = (d/da)^k P(a, x) / p(x; a): the family closes under differentiation,
 
 and (d/da)^k p / p is a complete Bell polynomial in the derivatives of ln p = (a-1) ln x - x -
 lgamma(a), which are polygammas. So its rules are graph ops and every order is checked.
-R_k is computed in Taylor arithmetic in a, from P's power series when x < a (or x <= 1) and
+R_k is computed in Taylor arithmetic in a, from P's power series when x < a + 1 and
 from the continued fraction of Q = 1 - P otherwise, both scaled by 1/p before summing: no
 cancellation in either tail.
 """
@@ -104,7 +104,7 @@ def gammainc_ratio(a: np.ndarray, x: np.ndarray, order: int) -> np.ndarray:
     a, x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64))
     out = np.full(a.shape, np.nan)
     valid = (a > 0) & (x > 0)
-    series = valid & ((x <= 1) | (x < a))
+    series = valid & (x < a + 1)
     upper = valid & ~series
     if series.any():
         out[series] = _series(a[series], x[series], order)[order] * math.factorial(order)
