@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from wengert.api import ClientAPI
+from wengert.api import ClientAPI, Then
 from wengert.execution.call import Call
 from wengert.transport.codec import STREAMS
 from wengert.execution.cost import Quote
@@ -70,7 +70,10 @@ class AsyncClient(ClientAPI):
     async def _run(self, call, finish):
         if self._pricing:
             return await self._transport.cost(call)
-        return finish(await self._transport(call))
+        result = finish(await self._transport(call))
+        while isinstance(result, Then):
+            result = result.finish(await self._transport(result.call))
+        return result
 
     def _blocking_transport(self, target, settings):
         self._typing = RemoteTransport.connect(target, **settings)

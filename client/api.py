@@ -1,49 +1,52 @@
 """The SDK's methods, written once for every client (local or remote, sync or async).
 
-Each method binds its arguments to the graph, describes the request as a transport-neutral
-`Call`, and hands it to `_run` with a `finish` function that packs the transport's raw result
-into what the caller gets back. A sync client's `_run` returns that result; an async client's
-returns a coroutine of it, so the same method body serves `Client` and `AsyncClient`.
+Each method binds its arguments to the graph (`wengert.binding`: pytrees for a function, named
+inputs for a `wg.Graph`), describes the request as a transport-neutral `Call`, and hands it to
+`_run` with a `finish` function that shapes the transport's raw result into what the caller
+gets back. A sync client's `_run` returns that result; an async client's returns a coroutine
+of it, so the same method body serves `Client` and `AsyncClient`.
 
-How arguments and results are shaped (the same for every method):
+`f` is a Python function, a `wg.function`, or a `wg.Graph`. A function is traced once per
+signature of its arguments and the graph kept for the next call (`wengert.tracing`), so
+calling a method in a loop sends the graph once and then refers to it by id.
 
-* `f` is a `wg.Graph`, or a Python function traced on the fly from the given arrays.
-* Inputs are positional, in graph-input order, or one dict by input name. Python numbers and
-  lists take the declared dtype of their input; NumPy arrays are sent as they are.
-* Output-side results (values, JVP tangents) are the array when the graph has one output (or
-  `outputs="name"`), otherwise a dict by output name.
-* Input-side results (VJP cotangents, gradients, Jacobian blocks) follow how the inputs were
-  chosen, as in JAX: `argnums=0` (the default) gives one array, `argnums=(0, 1)` a tuple,
-  `wrt="x"` one array, `wrt=["x", "b"]` a dict by input name.
-* A Jacobian block is shaped `out_shape + in_shape`. With several outputs the result is a dict
-  by output name of the input-side results above.
+Results follow JAX: values and JVP tangents have the structure of the function's result;
+gradients, VJP cotangents and Jacobian blocks that of the argument chosen by `argnums`
+(default 0; a tuple of argnums gives a tuple); a Jacobian is the result's structure holding,
+at each leaf, the argument's structure of blocks shaped `out_shape + in_shape`; a Hessian nests
+the argument's structure twice, as `jax.hessian` does. `wrt=` and `outputs=` pick graph inputs
+and outputs by name instead (one name: one array; a list: a dict by name). `has_aux=True` (the
+function returns `(output, aux)`) adds the aux values to the result, where JAX does.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from wengert.ir.builder import trace as trace_graph
+from wengert import tree
+from wengert.batching import Split, axes_of
+from wengert.binding import Binding, Selection
+from wengert.errors import InvalidRequest
+from wengert.expectations.settings import Expectation
 from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Quote
 from wengert.execution.engine import MODES
-from wengert.errors import InvalidRequest
-from wengert.expectations.settings import Expectation
-from wengert.ir.graph import Graph
+from wengert.ir.graph import Graph, TensorType, dtype_name
 from wengert.jacobians.sweeps import FORMATS
 from wengert.plugins.opdef import Attr
-from wengert.plugins.sampling import key_array
+from wengert.plugins.sampling import KEY_TYPE, key_array
 from wengert.server_ops import Ops, ServerOps
 from wengert.tables import Trace
+from wengert.tracing import as_function, leaf_array
 
 TRACE_MODES = ("none", "forward", "reverse")
 PRICED = ("evaluate", "jvp", "vjp", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "trace",
-          "derivative_graph", "expectation_grad")
+          "derivative_graph", "vmap", "expectation_grad")
 DERIVATIVE_KINDS = ("jvp", "vjp", "gradient")
 
 
@@ -65,18 +68,12 @@ class OpInfo:
 
 
 @dataclass(frozen=True)
-class Selection:
-    """Names picked from a graph's inputs or outputs, and the form the caller gets them in."""
+class Then:
+    """A result that needs one more call: `finish(result of call)` gives it (a Hessian's aux
+    values come from evaluating the function)."""
 
-    names: tuple[str, ...]
-    form: str  # "one", "tuple" or "dict"
-
-    def pack(self, arrays: Mapping[str, Any]) -> Any:
-        if self.form == "one":
-            return arrays[self.names[0]]
-        if self.form == "tuple":
-            return tuple(arrays[n] for n in self.names)
-        return {n: arrays[n] for n in self.names}
+    call: Call
+    finish: Callable[[Any], Any]
 
 
 class ClientAPI:
@@ -152,78 +149,129 @@ class ClientAPI:
         return Ops(self.registry)
 
     def evaluate(self, f, *args, outputs: str | Sequence[str] | None = None):
-        """The value(s) of `f` at the inputs `args`."""
-        graph, inputs = self._bind(f, _arguments(args))
-        outs = _select_outputs(graph, outputs)
-        return self._run(Call("Evaluate", graph, inputs, outs.names), outs.pack)
+        """The value of `f` at `args`: like calling it, with the result's structure."""
+        bound = self._bind(f, args)
+        outs = bound.outputs_of(outputs)
+        return self._run(Call("Evaluate", bound.graph, bound.inputs, outs.names), outs.pack)
 
     def jvp(self, f, primals, tangents, *, outputs: str | Sequence[str] | None = None,
-            batched: bool = False):
-        """Forward mode, like `jax.jvp`: `(values, J·tangents)`. `primals` is a tuple or a dict
-        of inputs; `tangents` has the same form (None or a missing name: zero tangent). With
-        `batched`, each tangent has a leading axis of B directions, and so has each result."""
-        graph, inputs = self._bind(f, primals)
-        outs = _select_outputs(graph, outputs)
-        call = Call("Jvp", graph, inputs, outs.names, tangents=_by_input(graph, tangents, primals),
+            batched: bool = False, has_aux: bool = False):
+        """Forward mode, like `jax.jvp`: `(values, J·tangents)` (and the aux values with
+        `has_aux`). `primals` is a tuple of arguments (or, for a graph, a dict of inputs by
+        name); `tangents` has their structure, None standing for zeros. With `batched`, each
+        tangent has a leading axis of B directions, and so has each result tangent."""
+        bound = self._bind(f, _primals(f, primals), has_aux)
+        outs, aux = bound.outputs_of(outputs), bound.aux()
+        names = outs.names + (aux.names if aux else ())
+        call = Call("Jvp", bound.graph, bound.inputs, names, tangents=bound.by_input(tangents),
                     batched=batched)
-        return self._run(call, lambda r: (outs.pack(r[0]), outs.pack(r[1])))
+        return self._run(call, lambda r: (outs.pack(r[0]), outs.pack(r[1])) + _aux(aux, r[0]))
 
     def vjp(self, f, primals, cotangents, *, argnums: int | Sequence[int] | None = None,
-            wrt: str | Sequence[str] | None = None, batched: bool = False):
-        """Reverse mode: `(values, cotangents·J)` for the inputs chosen by `argnums` or `wrt`.
-        `cotangents` is an array for a one-output graph, else a dict by output name (a missing
-        name: zero). With `batched`, each cotangent has a leading axis of B directions."""
-        graph, inputs = self._bind(f, primals)
-        sel = _select_inputs(graph, argnums, wrt)
-        outs = _select_outputs(graph, None)
-        call = Call("Vjp", graph, inputs, cotangents=_by_output(graph, cotangents), wrt=sel.names,
-                    batched=batched)
-        return self._run(call, lambda r: (outs.pack(r[0]), sel.pack(r[1])))
+            wrt: str | Sequence[str] | None = None, batched: bool = False, has_aux: bool = False):
+        """Reverse mode: `(values, cotangents·J)` for the arguments chosen by `argnums` (or
+        inputs by name with `wrt`), and the aux values with `has_aux`. `cotangents` has the
+        structure of the function's result (None: zeros); for a graph, an array for its only
+        output, else a dict by output name. With `batched`, each cotangent has a leading axis of
+        B directions."""
+        bound = self._bind(f, _primals(f, primals), has_aux)
+        sel, outs, aux = bound.inputs_of(argnums, wrt), bound.outputs_of(), bound.aux()
+        call = Call("Vjp", bound.graph, bound.inputs, cotangents=bound.by_output(cotangents),
+                    wrt=sel.names, batched=batched)
+        return self._run(call, lambda r: (outs.pack(r[0]), sel.pack(r[1])) + _aux(aux, r[0]))
 
     def jacobian(self, f, *args, argnums: int | Sequence[int] | None = None,
                  wrt: str | Sequence[str] | None = None,
                  outputs: str | Sequence[str] | None = None, mode: str = "auto",
-                 format: str = "dense", stream: bool = False):
-        """The Jacobian of the (float) outputs with respect to the chosen inputs, in "forward",
-        "reverse" or "auto" mode (the one needing fewer sweeps; a sparse Jacobian is swept one
-        colour at a time). `format="sparse"` gives COO `SparseBlock`s of the structural
-        nonzeros. `stream=True` receives it in pieces (JacobianStream), for Jacobians larger
-        than a message or than the server's memory budget."""
+                 format: str = "dense", stream: bool = False, has_aux: bool = False):
+        """The Jacobian of the (float) outputs with respect to the chosen arguments, in
+        "forward", "reverse" or "auto" mode (the one needing fewer sweeps; a sparse Jacobian is
+        swept one colour at a time). `format="sparse"` gives COO `SparseBlock`s of the
+        structural nonzeros. `stream=True` receives it in pieces (JacobianStream), for
+        Jacobians larger than a message or than the server's memory budget. With `has_aux`:
+        `(jacobian, aux)`."""
         if mode not in MODES:
             raise InvalidRequest(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         _check_format(format)
-        graph, inputs = self._bind(f, _arguments(args))
-        sel = _select_inputs(graph, argnums, wrt)
-        floats = [n for n in graph.output_names if graph.output_type(n).is_float]
-        outs = _select_outputs(graph, outputs, floats)
-        call = Call("JacobianStream" if stream else "Jacobian", graph, inputs, outs.names, wrt=sel.names,
-                    mode=mode, format=format)
-        return self._run(call, lambda r: outs.pack(
-            {o: sel.pack({i: r.blocks[(o, i)] for i in sel.names}) for o in outs.names}))
+        bound = self._bind(f, args, has_aux)
+        sel, outs, aux = bound.inputs_of(argnums, wrt), bound.outputs_of(outputs, floats=True), bound.aux()
+        call = Call("JacobianStream" if stream else "Jacobian", bound.graph, bound.inputs, outs.names,
+                    wrt=sel.names, mode=mode, format=format)
+
+        def finish(r):
+            blocks = outs.pack({o: sel.pack({i: r.blocks[(o, i)] for i in sel.names}) for o in outs.names})
+            return (blocks, aux.pack(r.values)) if aux else blocks
+        return self._run(call, finish)
 
     def hessian(self, f, *args, argnums: int | Sequence[int] | None = None,
                 wrt: str | Sequence[str] | None = None, output: str | None = None,
-                format: str = "dense"):
+                format: str = "dense", has_aux: bool = False):
         """The Hessian of a scalar float output (the only one, or `output`), forward over
-        reverse. For one input, an array shaped in_shape + in_shape; for several, nested like
-        `jax.hessian` (tuples for `argnums`, dicts for `wrt`). `format="sparse"`: COO blocks."""
+        reverse. For one argument that is an array, an array shaped in_shape + in_shape; in
+        general nested like `jax.hessian`: the argument's structure holding, at each leaf, the
+        argument's structure of blocks (tuples of them for a tuple of `argnums`, dicts by name
+        for `wrt`). `format="sparse"`: COO blocks. With `has_aux`: `(hessian, aux)`, the aux
+        values from one more evaluation."""
         _check_format(format)
-        graph, inputs = self._bind(f, _arguments(args))
-        sel = _select_inputs(graph, argnums, wrt)
-        call = Call("Hessian", graph, inputs, wrt=sel.names, output=output or "", format=format)
-        return self._run(call, lambda r: sel.pack(
-            {a: sel.pack({b: r.blocks[(a, b)] for b in sel.names}) for a in sel.names}))
+        bound = self._bind(f, args, has_aux)
+        sel, aux = bound.inputs_of(argnums, wrt), bound.aux()
+        if output is None and aux is not None:
+            output = bound.loss()
+        call = Call("Hessian", bound.graph, bound.inputs, wrt=sel.names, output=output or "", format=format)
+
+        def finish(r):
+            blocks = sel.pack({a: sel.pack({b: r.blocks[(a, b)] for b in sel.names}) for a in sel.names})
+            if aux is None:
+                return blocks
+            return Then(Call("Evaluate", bound.graph, bound.inputs, aux.names), lambda v: (blocks, aux.pack(v)))
+        return self._run(call, finish)
 
     def hvp(self, f, primals, directions, *, output: str | None = None, batched: bool = False):
         """Hessian-vector products H·v of a scalar float output, forward over reverse.
-        `directions` has the form of `primals` (None or a missing name: no direction, and no
-        derivative with respect to that input); with `batched`, a leading axis of B directions.
-        The result: one array when one input has a direction, else a dict by input name."""
-        graph, inputs = self._bind(f, primals)
-        given = _by_input(graph, directions, primals)
-        sel = Selection(tuple(given), "one" if len(given) == 1 else "dict")
-        call = Call("Hvp", graph, inputs, directions=given, output=output or "", batched=batched)
+        `directions` has the structure of `primals` (None: no direction, and no derivative with
+        respect to it); with `batched`, a leading axis of B directions. The result has the
+        structure of the first argument (None where it had no direction), or a tuple of the
+        arguments' for several; for a graph, one array when one input has a direction, else a
+        dict by input name."""
+        bound = self._bind(f, _primals(f, primals))
+        given = bound.by_input(directions, "direction")
+        traced = bound.traced
+        if traced is None:
+            sel = Selection.by_name(tuple(given), len(given) == 1)
+        else:
+            def pack(arrays):
+                args = [None if s is None else s.unflatten(arrays.get(n) for n in names)
+                        for s, names in zip(traced.args, traced.arg_names)]
+                return args[0] if len(args) == 1 else tuple(args)
+            sel = Selection(tuple(given), pack)
+        call = Call("Hvp", bound.graph, bound.inputs, directions=given, output=output or "", batched=batched)
         return self._run(call, lambda r: sel.pack(r[2]))
+
+    def vmap(self, f, *args, in_axes=0, out_axes=0):
+        """`f` mapped over an axis of its arguments, like `jax.vmap(f, in_axes, out_axes)(*args)`,
+        computed in one vectorized sweep: `f` is traced once on one example and the engine runs
+        its graph with the mapped inputs carrying a batch axis (`wengert.batching` says how axes
+        are given). `out_axes` None: a result that does not depend on the mapped axis, returned
+        once. For a graph, the arguments are its inputs in order."""
+        static = () if isinstance(f, Graph) else as_function(f).static_positions(len(args))
+        split = Split.of(args, in_axes, static)
+        if isinstance(f, Graph):
+            bound, names = Binding(f, {}), f.input_names
+        else:
+            bound = self._bind(f, split.example(_one_example))
+            names = bound.traced.input_names
+        inputs = {name: leaf_array(leaf) if axis is None else np.moveaxis(leaf_array(leaf), axis, 0)
+                  for name, (leaf, axis) in zip(names, split.flat())}
+        batched = tuple(name for name, (_, axis) in zip(names, split.flat()) if axis is not None)
+        outs = bound.outputs_of()
+        call = Call("Evaluate", bound.graph, inputs, outs.names, batched_inputs=batched)
+
+        def finish(values):
+            leaves, structure = tree.flatten(outs.pack(values))
+            axes = axes_of(structure, out_axes, "out_axes")
+            return structure.unflatten(a[0] if axis is None else np.moveaxis(a, 0, axis)
+                                       for a, axis in zip(leaves, axes))
+        return self._run(call, finish)
 
     def derivative_graph(self, f, kind: str = "vjp", *args, wrt: str | Sequence[str] | None = None,
                          outputs: str | Sequence[str] | None = None) -> Graph:
@@ -234,107 +282,112 @@ class ClientAPI:
         if kind not in DERIVATIVE_KINDS:
             raise InvalidRequest(f"unknown derivative kind {kind!r}; use one of "
                                  f"{', '.join(DERIVATIVE_KINDS)}")
-        graph = f if isinstance(f, Graph) else self._bind(f, _arguments(args))[0]
+        graph = f if isinstance(f, Graph) else self._bind(f, args).graph
         names = () if wrt is None else (wrt,) if isinstance(wrt, str) else tuple(wrt)
         outs = () if outputs is None else (outputs,) if isinstance(outputs, str) else tuple(outputs)
         call = Call("DerivativeGraph", graph, outputs=outs, wrt=names, kind=kind, registry=self._registry)
         return self._run(call, lambda r: r)
 
     def value_and_grad(self, f, *args, argnums: int | Sequence[int] | None = None,
-                       wrt: str | Sequence[str] | None = None):
-        """`(value, gradient)` of a function with one scalar float output."""
-        call, finish = self._grad(f, args, argnums, wrt)
+                       wrt: str | Sequence[str] | None = None, has_aux: bool = False):
+        """`(value, gradient)` of a function with one scalar float output, like
+        `jax.value_and_grad`; with `has_aux`, `((value, aux), gradient)`."""
+        call, finish = self._grad(f, args, argnums, wrt, has_aux)
         return self._run(call, finish)
 
     def grad(self, f, *args, argnums: int | Sequence[int] | None = None,
-             wrt: str | Sequence[str] | None = None):
-        """The gradient of a function with one scalar float output, like `jax.grad`."""
-        call, finish = self._grad(f, args, argnums, wrt)
-        return self._run(call, lambda r: finish(r)[1])
+             wrt: str | Sequence[str] | None = None, has_aux: bool = False):
+        """The gradient of a function with one scalar float output, like `jax.grad`; with
+        `has_aux`, `(gradient, aux)`."""
+        call, finish = self._grad(f, args, argnums, wrt, has_aux)
+
+        def gradient(r):
+            value, grad = finish(r)
+            return (grad, value[1]) if has_aux else grad
+        return self._run(call, gradient)
 
     def trace(self, f, *args, tangents=None, cotangents=None, mode: str | None = None) -> Trace:
         """The evaluation trace: every value in Wengert order, with tangents along `tangents`
-        (forward, as in the notes' §2.4) or adjoints of `cotangents` (reverse, §2.6; default 1
-        for a single scalar output). `print(result)` shows the table."""
+        (given like the arguments: forward, as in the notes' §2.4) or adjoints of `cotangents`
+        (given like the result: reverse, §2.6; default 1 for a single scalar output).
+        `print(result)` shows the table."""
         mode = mode or ("forward" if tangents is not None else
                         "reverse" if cotangents is not None else "none")
         if mode not in TRACE_MODES:
             raise InvalidRequest(f"unknown trace mode {mode!r}; use one of {', '.join(TRACE_MODES)}")
         if mode == "forward" and tangents is None:
             raise InvalidRequest("a forward trace needs tangents, e.g. tangents=(1.0, 0.0)")
-        given = _arguments(args)
-        graph, inputs = self._bind(f, given)
+        bound = self._bind(f, args)
         seeds = {}
         if mode == "forward":
-            seeds = {"tangents": _by_input(graph, tangents, given)}
+            seeds = {"tangents": bound.by_input(tangents)}
         elif mode == "reverse":
-            seeds = {"cotangents": _by_output(graph, cotangents) if cotangents is not None
-                     else _unit_seed(graph)}
-        call = Call("Trace", graph, inputs, mode=mode, **seeds)
-        return self._run(call, lambda r: Trace.of(graph, mode, *r))
+            seeds = {"cotangents": bound.by_output(cotangents) if cotangents is not None
+                     else bound.unit_seed()}
+        call = Call("Trace", bound.graph, bound.inputs, mode=mode, **seeds)
+        return self._run(call, lambda r: Trace.of(bound.graph, mode, *r))
 
-    def expectation_grad(self, f, params: Mapping[str, Any], data: Mapping[str, Any] | None = None, *,
-                         samples: int = 1000, key: int = 0, estimator: str = "auto", baseline: str = "none",
-                         decay: float = 0.9, output: str | None = None, key_input: str = "key"):
-        """The gradient of E[f] over `f`'s random key, estimated from `samples` samples drawn in
-        one vectorised sweep (sample i with key (`key`, i)): an `ExpectationResult` with the
-        estimate of E[f] (`value`), the gradient for each input in `params` (a dict by name, like
-        `gradient_error`, their standard errors) and the estimator used at each stochastic node.
-        `f` draws with `wg.random` from its parameter `key_input`; `data` holds its other
-        inputs, fixed. `estimator`: "auto", "pathwise", "score_function" or "enumerate";
-        `baseline`: "none", "moving_average" or "leave_one_out" (see `wg.Expectation`)."""
+    def expectation_grad(self, f, params, data=None, *, samples: int = 1000, key: int = 0,
+                         estimator: str = "auto", baseline: str = "none", decay: float = 0.9,
+                         output: str | None = None, key_input: str = "key"):
+        """The gradient of E[f(params, data, key)] (E[f(params, key)] when `data` is None) over
+        the random key `f` draws from with `wg.random`, estimated from `samples` samples in one
+        vectorised sweep (sample i with key (`key`, i)). Returns an `ExpectationResult`: the
+        estimate of E[f] (`value`), the gradient (`gradient`, in the structure of `params`),
+        the standard errors of both (`value_error`, `gradient_error`), and the estimator used
+        at each stochastic node (`nodes`). `estimator`: "auto", "pathwise", "score_function" or
+        "enumerate"; `baseline`: "none", "moving_average" (`decay`) or "leave_one_out" (see
+        `wg.Expectation` and docs/expectations.md). `f` may also be a graph: then `params` and
+        `data` are dicts by input name and `key_input` names its key input."""
+        bound, key_name = self._bind_stochastic(f, params, data, key_input)
         settings = Expectation(samples=samples, key=key, estimator=estimator, baseline=baseline, decay=decay,
-                               key_input=key_input)
-        graph, inputs = self._bind_stochastic(f, {**params, **(data or {})}, key_input)
-        call = Call("ExpectationGradient", graph, inputs, wrt=tuple(params), output=output or "",
+                               key_input=key_name)
+        sel = bound.inputs_of(0, None) if bound.traced else Selection.by_name(tuple(params), False)
+        call = Call("ExpectationGradient", bound.graph, bound.inputs, wrt=sel.names, output=output or "",
                     expectation=settings)
-        return self._run(call, lambda r: r)
+        return self._run(call, lambda r: dataclasses.replace(r, gradient=sel.pack(r.gradient),
+                                                             gradient_error=sel.pack(r.gradient_error)))
 
     def list_ops(self) -> list[OpInfo]:
         """The ops the engine (local) or the server (remote) can run, sorted by name."""
         return self._run(Call("ListOps"), list)
 
     # -- shared steps ----------------------------------------------------------------------
-    def _bind(self, f, given: Mapping[str, Any] | Sequence[Any]) -> tuple[Graph, dict[str, np.ndarray]]:
-        """The graph (traced if `f` is a function) and its inputs by name, as arrays."""
-        if isinstance(f, Graph):
-            names = f.input_names
-            if not isinstance(given, Mapping):
-                if len(given) != len(names):
-                    raise InvalidRequest(f"the graph takes {len(names)} input(s) "
-                                         f"({', '.join(names)}), got {len(given)}")
-                given = dict(zip(names, given))
-            declared = dict(f.inputs)
-            return f, {k: _as_array(v, declared[k].dtype if k in declared else None)
-                       for k, v in given.items()}
-        if isinstance(given, Mapping):
-            given = inspect.signature(f).bind(**given).args
-        examples = [_as_array(v) for v in given]
-        graph = trace_graph(f, *examples, registry=self._registry)
-        return graph, dict(zip(graph.input_names, examples))
+    def _bind(self, f, args: Sequence[Any], has_aux: bool = False) -> Binding:
+        """`f`'s graph (traced, or from the cache, for a function) and `args` as its inputs."""
+        return Binding.of(f, args, self._registry, has_aux)
 
-    def _bind_stochastic(self, f, given: Mapping[str, Any], key_input: str) -> tuple[Graph, dict[str, np.ndarray]]:
-        """`_bind` for a stochastic function: traced with an example key for `key_input`,
-        which the estimator feeds (so it is not among the inputs returned)."""
-        if key_input in given:
-            raise InvalidRequest(f"{key_input!r} is the key input, which the estimator feeds: leave it out "
-                                 "and set the seed with key=")
+    def _bind_stochastic(self, f, params, data, key_input: str) -> tuple[Binding, str]:
+        """`f` bound to (params, data) plus a random key, which the estimator feeds: the
+        binding without the key, and the key's input name. A function takes the key as its
+        last argument; a graph as its input `key_input`."""
         if isinstance(f, Graph):
-            return self._bind(f, given)
-        if key_input not in inspect.signature(f).parameters:
-            raise InvalidRequest(f"{getattr(f, '__name__', f)!r} has no parameter {key_input!r} to receive the "
-                                 "random key (name it with key_input)")
-        graph, inputs = self._bind(f, {**given, key_input: key_array(0)})
-        del inputs[key_input]
-        return graph, inputs
+            if not isinstance(params, Mapping):
+                raise InvalidRequest("for a graph, give the parameters as a dict by input name")
+            given = {**params, **(data or {})}
+            if key_input in given:
+                raise InvalidRequest(f"{key_input!r} is the key input, which the estimator feeds: leave it out "
+                                     "and set the seed with key=")
+            return self._bind(f, (given,)), key_input
+        bound = self._bind(f, (params, key_array(0)) if data is None else (params, data, key_array(0)))
+        names = bound.traced.arg_names[-1]
+        if len(names) != 1 or bound.graph.types[names[0]] != KEY_TYPE:
+            raise InvalidRequest("a stochastic function takes the random key as its last argument, "
+                                 "f(params, key) or f(params, data, key)")
+        inputs = {k: v for k, v in bound.inputs.items() if k != names[0]}
+        return dataclasses.replace(bound, inputs=inputs), names[0]
 
-    def _grad(self, f, args, argnums, wrt) -> tuple[Call, Callable[[Any], Any]]:
-        graph, inputs = self._bind(f, _arguments(args))
-        sel = _select_inputs(graph, argnums, wrt)
-        seed = _unit_seed(graph)
+    def _grad(self, f, args, argnums, wrt, has_aux) -> tuple[Call, Callable[[Any], Any]]:
+        bound = self._bind(f, args, has_aux)
+        sel, aux = bound.inputs_of(argnums, wrt), bound.aux()
+        seed = bound.unit_seed()
         (name,) = seed
-        call = Call("Vjp", graph, inputs, cotangents=seed, wrt=sel.names)
-        return call, lambda r: (r[0][name], sel.pack(r[1]))
+        call = Call("Vjp", bound.graph, bound.inputs, cotangents=seed, wrt=sel.names)
+
+        def finish(r):
+            value = (r[0][name], aux.pack(r[0])) if aux else r[0][name]
+            return value, sel.pack(r[1])
+        return call, finish
 
 
 def _check_format(format: str) -> None:
@@ -342,73 +395,21 @@ def _check_format(format: str) -> None:
         raise InvalidRequest(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
 
 
-def _arguments(args: tuple) -> Mapping[str, Any] | tuple:
-    """`*args` as given: one dict means inputs by name."""
-    return args[0] if len(args) == 1 and isinstance(args[0], Mapping) else args
+def _aux(aux: Selection | None, values: Mapping[str, Any]) -> tuple:
+    return (aux.pack(values),) if aux is not None else ()
 
 
-def _as_array(value: Any, dtype: str | None = None) -> np.ndarray:
-    """NumPy values as they are; Python numbers and lists in the declared dtype."""
-    if isinstance(value, (np.ndarray, np.generic)):
-        return np.asarray(value)
-    return np.asarray(value, dtype=dtype)
+def _primals(f, primals) -> tuple:
+    """The arguments `primals` stands for: a tuple (or list) of them; for a graph, also one
+    dict of inputs by name."""
+    if isinstance(f, Graph) and isinstance(primals, Mapping):
+        return (primals,)
+    if not isinstance(primals, (tuple, list)):
+        raise InvalidRequest(f"primals must be a tuple of arguments, got {type(primals).__name__}")
+    return tuple(primals)
 
 
-def _select_inputs(graph: Graph, argnums, wrt) -> Selection:
-    if wrt is not None and argnums is not None:
-        raise InvalidRequest("give argnums or wrt, not both")
-    if wrt is not None:
-        return Selection((wrt,), "one") if isinstance(wrt, str) else Selection(tuple(wrt), "dict")
-    argnums = 0 if argnums is None else argnums
-    numbers = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    count = len(graph.inputs)
-    bad = [i for i in numbers if not -count <= i < count]
-    if bad:
-        raise InvalidRequest(f"argnums {bad[0]} is out of range: the graph takes {count} input(s)")
-    names = tuple(graph.input_names[i] for i in numbers)
-    return Selection(names, "one" if isinstance(argnums, int) else "tuple")
-
-
-def _select_outputs(graph: Graph, outputs, default: Sequence[str] | None = None) -> Selection:
-    if isinstance(outputs, str):
-        return Selection((outputs,), "one")
-    if outputs is not None:
-        return Selection(tuple(outputs), "dict")
-    names = tuple(graph.output_names if default is None else default)
-    return Selection(names, "one" if len(names) == 1 else "dict")
-
-
-def _by_input(graph: Graph, directions, primals) -> dict[str, np.ndarray]:
-    """Tangents given like the primals (a sequence aligned with them, or a dict), by input name,
-    in the input's dtype; None entries are left out (zero)."""
-    if isinstance(primals, Mapping) != isinstance(directions, Mapping):
-        raise InvalidRequest("give tangents in the same form as the inputs (a sequence or a dict)")
-    if not isinstance(directions, Mapping):
-        if len(directions) != len(graph.inputs):
-            raise InvalidRequest(f"give one tangent (or None) per input: the graph takes "
-                                 f"{len(graph.inputs)}, got {len(directions)}")
-        directions = dict(zip(graph.input_names, directions))
-    declared = dict(graph.inputs)
-    return {k: _as_array(v, declared[k].dtype if k in declared else None)
-            for k, v in directions.items() if v is not None}
-
-
-def _by_output(graph: Graph, cotangents) -> dict[str, np.ndarray]:
-    """Cotangents by output name, in the output's dtype: an array means the only output's."""
-    if not isinstance(cotangents, Mapping):
-        if len(graph.outputs) != 1:
-            raise InvalidRequest(f"the graph has {len(graph.outputs)} outputs: give cotangents "
-                                 f"as a dict by output name ({', '.join(graph.output_names)})")
-        cotangents = {graph.output_names[0]: cotangents}
-    names = set(graph.output_names)
-    return {k: _as_array(v, graph.output_type(k).dtype if k in names else None)
-            for k, v in cotangents.items()}
-
-
-def _unit_seed(graph: Graph) -> dict[str, np.ndarray]:
-    """Cotangent 1 on the graph's only output, which must be a float scalar (a loss)."""
-    types = [graph.output_type(n) for n in graph.output_names]
-    if len(types) != 1 or types[0].size != 1 or not types[0].is_float:
-        shown = ", ".join(f"{n}: {t}" for n, t in zip(graph.output_names, types))
-        raise InvalidRequest(f"a gradient needs one scalar float output; the graph has {shown}")
-    return {graph.output_names[0]: np.ones(types[0].shape, types[0].dtype)}
+def _one_example(leaf, axis: int) -> TensorType:
+    """What one example of a mapped leaf looks like: its type without the mapped axis."""
+    array = leaf_array(leaf)
+    return TensorType(dtype_name(array.dtype), array.shape[:axis % array.ndim] + array.shape[axis % array.ndim + 1:])

@@ -1,17 +1,35 @@
-"""Domain errors. Each class carries the gRPC status code it maps to, so the server maps
-exceptions to statuses in one place and the client maps statuses back to the same classes.
+"""Domain errors. Each class carries the gRPC status code it maps to and a default `reason` (the
+contract's ErrorReason, proto/wengert/v1/errors.proto), so the server maps exceptions to statuses
+and structured details in one place (`wengert.transport.status`) and the client maps them back
+to the same classes, with the same attributes.
 
-Several classes share a status (INVALID_ARGUMENT, UNIMPLEMENTED), so the server also names the
-class in the trailing metadata key `ERROR_CLASS_KEY` (see `error_metadata`); `error_from_status`
-reads both back through the one table, `BY_STATUS`."""
+Every error may carry, as attributes, what the contract's ErrorInfo metadata carries: the `node`
+and `op` at fault, the request `field`, the `input` a tensor is for, the `limit` exceeded with
+the amount `requested`, what is `allowed` and the `flag` that raises it, a `graph_id`, and for
+an error worth retrying, `retry_delay` (seconds)."""
 
 from __future__ import annotations
 
+DETAILS = ("node", "op", "field", "input", "limit", "requested", "allowed", "flag", "graph_id")
+
 
 class WengertError(Exception):
-    """Base of every error wengert raises on purpose; `code` names a `grpc.StatusCode`."""
+    """Base of every error wengert raises on purpose; `code` names a `grpc.StatusCode`, `reason`
+    an ErrorReason (without its prefix)."""
 
     code = "UNKNOWN"
+    reason = "INTERNAL"
+    node = op = field = input = limit = flag = graph_id = ""
+    requested: int | None = None
+    allowed: int | None = None
+    retry_delay: float | None = None
+
+    def __init__(self, message: str = "", **details):
+        super().__init__(message)
+        for key, value in details.items():
+            if key not in (*DETAILS, "reason", "retry_delay"):
+                raise TypeError(f"{type(self).__name__} has no detail {key!r}")
+            setattr(self, key, value)
 
     def __reduce__(self):
         # Pickled with its attributes (a compute worker sends errors to the server process).
@@ -29,6 +47,7 @@ class InvalidGraph(WengertError):
     """A malformed graph: unknown reference, bad arity or attribute, shape or dtype mismatch."""
 
     code = "INVALID_ARGUMENT"
+    reason = "INVALID_GRAPH"
 
 
 class InvalidIndex(InvalidGraph, IndexError):
@@ -45,24 +64,28 @@ class InvalidTensor(WengertError):
     """A tensor whose bytes, dtype or shape disagree with each other or with the graph."""
 
     code = "INVALID_ARGUMENT"
+    reason = "INVALID_TENSOR"
 
 
 class InvalidRequest(WengertError):
     """A well-formed graph asked for something that makes no sense (unknown input name, ...)."""
 
     code = "INVALID_ARGUMENT"
+    reason = "INVALID_REQUEST"
 
 
 class EvaluationError(WengertError):
     """An op failed on the values it was given (a singular matrix, say)."""
 
     code = "INVALID_ARGUMENT"
+    reason = "EVALUATION_FAILED"
 
 
 class UnknownOp(WengertError):
     """The graph names an op that no loaded plugin provides."""
 
     code = "UNIMPLEMENTED"
+    reason = "UNKNOWN_OP"
 
 
 class UnsupportedFunction(UnknownOp, TypeError):
@@ -75,12 +98,14 @@ class NoDerivative(WengertError):
     """A derivative was requested through an op that has no rule for it."""
 
     code = "UNIMPLEMENTED"
+    reason = "NO_DERIVATIVE"
 
 
 class GraphNotFound(WengertError):
     """A graph id the server does not hold (never sent, or evicted from its cache)."""
 
     code = "NOT_FOUND"
+    reason = "GRAPH_NOT_FOUND"
 
 
 class LimitExceeded(WengertError):
@@ -89,12 +114,7 @@ class LimitExceeded(WengertError):
     request over (when one did)."""
 
     code = "RESOURCE_EXHAUSTED"
-
-    def __init__(self, message: str, *, limit: str = "", requested: int | None = None,
-                 allowed: int | None = None, flag: str = "", node: str = "", op: str = ""):
-        super().__init__(message)
-        self.limit, self.requested, self.allowed, self.flag = limit, requested, allowed, flag
-        self.node, self.op = node, op
+    reason = "LIMIT_EXCEEDED"
 
 
 def over_limit(limit: str, requested: int, allowed: int, unit: str, flag: str, *, what: str = "",
@@ -112,36 +132,43 @@ class DeadlineExceeded(WengertError):
     """The request's deadline passed while it was being computed."""
 
     code = "DEADLINE_EXCEEDED"
+    reason = "DEADLINE_EXCEEDED"
 
 
 class Cancelled(WengertError):
     """The client cancelled the request while it was being computed."""
 
     code = "CANCELLED"
+    reason = "CANCELLED"
 
 
 class Unauthenticated(WengertError):
     """The request carried no valid credentials."""
 
     code = "UNAUTHENTICATED"
+    reason = "UNAUTHENTICATED"
 
 
 class Unavailable(WengertError):
-    """The server could not be reached or is draining."""
+    """The server could not be reached, is busy (`reason` SERVER_BUSY: retry after `retry_delay`),
+    or is shutting down (SHUTTING_DOWN)."""
 
     code = "UNAVAILABLE"
+    reason = "SERVER_BUSY"
 
 
 class InternalError(WengertError):
     """A bug on the server; its details are in the server's log, not in the message."""
 
     code = "INTERNAL"
+    reason = "INTERNAL"
 
 
 class PluginError(WengertError):
     """A plugin failed to load, declared a bad op record, or clashes with another plugin."""
 
     code = "FAILED_PRECONDITION"
+    reason = "PLUGIN_ERROR"
 
 
 def short(text: str, limit: int = 64) -> str:
@@ -156,49 +183,42 @@ def quoted(text: str, limit: int = 64) -> str:
     return repr(text) if len(str(text)) <= limit else repr(str(text)[:limit]) + f"... ({len(text)} characters)"
 
 
-def node_error(cls: type[WengertError], node_id: str, op: str, message: str) -> WengertError:
+def node_error(cls: type[WengertError], node_id: str, op: str, message: str, **details) -> WengertError:
     """An error naming the node and op at fault, in the one format every message uses; it also
     carries them as `node` and `op`, and the message alone as `detail` (for a server that types
     a node that has no name yet: InferTypes)."""
-    error = cls(f"node {quoted(node_id)} ({short(op)}): {message}")
-    error.node, error.op, error.detail = node_id, op, message
+    error = cls(f"node {quoted(node_id)} ({short(op)}): {message}", node=node_id, op=op, **details)
+    error.detail = message
     return error
 
 
-ERROR_CLASS_KEY = "wengert-error-class"
-
-# gRPC status -> the classes that travel under it. The first is raised when the status names no
-# class of its own (gRPC itself produced it: a passed deadline, an unreachable server, ...).
-BY_STATUS: dict[str, tuple[type[WengertError], ...]] = {
-    "INVALID_ARGUMENT": (InvalidRequest, InvalidGraph, InvalidIndex, DataDependentShape, InvalidTensor,
-                         EvaluationError),
-    "UNIMPLEMENTED": (UnknownOp, UnsupportedFunction, NoDerivative),
-    "NOT_FOUND": (GraphNotFound,),
-    "RESOURCE_EXHAUSTED": (LimitExceeded,),
-    "DEADLINE_EXCEEDED": (DeadlineExceeded,),
-    "CANCELLED": (Cancelled,),
-    "UNAUTHENTICATED": (Unauthenticated,),
-    "UNAVAILABLE": (Unavailable,),
-    "INTERNAL": (InternalError,),
-    "FAILED_PRECONDITION": (PluginError,),
+# The classes an ErrorReason comes back as. A status with no details (gRPC itself produced it:
+# a passed deadline, an unreachable server) comes back as the first class of its code.
+REASONS: dict[str, type[WengertError]] = {
+    "MALFORMED_REQUEST": InvalidRequest, "INVALID_GRAPH": InvalidGraph, "SHAPE_MISMATCH": InvalidGraph,
+    "INVALID_TENSOR": InvalidTensor, "INVALID_REQUEST": InvalidRequest, "EVALUATION_FAILED": EvaluationError,
+    "UNKNOWN_OP": UnknownOp, "NO_DERIVATIVE": NoDerivative, "GRAPH_NOT_FOUND": GraphNotFound,
+    "LIMIT_EXCEEDED": LimitExceeded, "DEADLINE_EXCEEDED": DeadlineExceeded, "CANCELLED": Cancelled,
+    "UNAUTHENTICATED": Unauthenticated, "SERVER_BUSY": Unavailable, "SHUTTING_DOWN": Unavailable,
+    "PLUGIN_ERROR": PluginError, "INTERNAL": InternalError,
 }
-_TABLED = {cls for classes in BY_STATUS.values() for cls in classes}
+BY_CODE: dict[str, type[WengertError]] = {}
+for _cls in REASONS.values():
+    BY_CODE.setdefault(_cls.code, _cls)
 
 
-def error_metadata(error: WengertError) -> tuple[tuple[str, str], ...]:
-    """The trailing metadata a server sends with `error`'s status: the name of its class in the
-    table (for a subclass, the nearest tabled ancestor), so the client can raise the same class."""
-    cls = next(c for c in type(error).__mro__ if c in _TABLED or c is WengertError)
-    return ((ERROR_CLASS_KEY, cls.__name__),)
-
-
-def error_from_status(code: str, message: str, class_name: str | None = None) -> WengertError:
-    """The error to raise for a gRPC status (`code` is a `grpc.StatusCode` name). A status outside
-    the table becomes a plain `WengertError` carrying that code."""
-    classes = BY_STATUS.get(code)
-    if classes is None:
-        error = WengertError(message)
+def error_from_status(code: str, message: str, reason: str = "", **details) -> WengertError:
+    """The error to raise for a gRPC status (`code` is a `grpc.StatusCode` name) with an
+    ErrorReason and details; a status this table does not know becomes a plain `WengertError`
+    carrying that code."""
+    cls = REASONS.get(reason) if REASONS.get(reason, WengertError).code == code else None
+    cls = cls or BY_CODE.get(code)
+    if cls is None:
+        error = WengertError(message, **details)
         error.code = code
+        error.reason = reason or "INTERNAL"
         return error
-    cls = next((c for c in classes if c.__name__ == class_name), classes[0])
-    return cls(message)
+    error = cls(message, **details)
+    if reason in REASONS:
+        error.reason = reason
+    return error

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from wengert.ir.graph import shape_text
 from wengert.errors import InvalidIndex
 from wengert.ir.builder import Value, apply
 
@@ -137,7 +138,7 @@ def _array_terms(x: Value, k: Any, axes: tuple[int, ...]) -> tuple:
         return ((None, np.zeros(int(a), np.int64)),)
     spanned = tuple(x.shape[b] for b in axes)
     if a.shape != spanned:
-        raise InvalidIndex(f"boolean index of shape {a.shape} does not match the axes "
+        raise InvalidIndex(f"boolean index of shape {shape_text(a.shape)} does not match the axes "
                            f"{axes} it indexes, of shape {spanned}")
     return tuple(zip(axes, np.nonzero(a)))
 

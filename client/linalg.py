@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from wengert.ir.graph import shape_text
 from wengert import numpy_api as wg
 from wengert.ir.builder import Value, apply
 from wengert.numpy_api import cholesky as _cholesky
@@ -185,7 +186,7 @@ def outer(x1, x2, /):
 def matrix_transpose(x, /):
     """x with its last two axes swapped."""
     if x.ndim < 2:
-        raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}")
+        raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {shape_text(x.shape)}")
     return wg.transpose(x, (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2))
 
 

@@ -43,7 +43,7 @@ class ServerOps:
     plugins installed here by default), then the server's other ops, typed by the server.
 
     `list_ops()` returns the server's catalogue (`OpInfo`s); `infer_types(signatures)` returns
-    one result per signature: a `TensorType`, or an error with `code`, `error_class` and
+    one result per signature: a `TensorType`, or an error with `code`, `reason` and
     `message` (a `SignatureError`). Both are blocking calls to the server at `target`.
     """
 
@@ -114,7 +114,7 @@ class ServerOps:
         (result,) = self._infer_types([signature])
         if not isinstance(result, TensorType):
             raise error_from_status(result.code, f"{result.message} (typed by the server at "
-                                    f"{self.target}; called at {caller()})", result.error_class)
+                                    f"{self.target}; called at {caller()})", result.reason)
         self._types[signature] = result
         return result
 

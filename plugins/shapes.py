@@ -6,7 +6,7 @@ from typing import Iterable
 
 import numpy as np
 
-from wengert.ir.graph import TensorType
+from wengert.ir.graph import TensorType, shape_text
 from wengert.plugins.opdef import ShapeError
 
 
@@ -18,7 +18,7 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
         dims = {s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 0}
         known = dims - {1, -1}
         if len(known) > 1:
-            shown = " and ".join(str(tuple(s)) for s in shapes)
+            shown = " and ".join(shape_text(s) for s in shapes)
             raise ShapeError(f"shapes {shown} cannot be broadcast together")
         out.append(known.pop() if known else (-1 if -1 in dims else 1))
     return tuple(out)
@@ -36,6 +36,14 @@ def same_as_first(x: TensorType, *rest: TensorType, **attrs) -> TensorType:
 def broadcasting(*types: TensorType, **attrs) -> TensorType:
     """Elementwise op on broadcast inputs, dtype promoted as NumPy does."""
     return TensorType(result_dtype(*types), broadcast_shapes(*(t.shape for t in types)))
+
+
+def arithmetic(*types: TensorType, **attrs) -> TensorType:
+    """Elementwise arithmetic: `broadcasting`, but operands that are all bool are refused: on
+    bools, + and * would be logic (use logical_or / logical_and, or cast to a number first)."""
+    if all(t.dtype == "bool" for t in types):
+        raise ShapeError("arithmetic needs numbers, got bool operands (use a logical op, or cast)")
+    return broadcasting(*types)
 
 
 def floating(*types: TensorType, **attrs) -> TensorType:
@@ -58,7 +66,7 @@ def normalize_axes(axis: Iterable[int] | None, ndim: int) -> tuple[int, ...]:
             raise ShapeError(f"axis {a} is out of bounds for {ndim} dimension(s)")
         out.append(a % ndim)
     if len(set(out)) != len(out):
-        raise ShapeError(f"repeated axis in {tuple(axis)}")
+        raise ShapeError(f"repeated axis in {shape_text(axis)}")
     return tuple(sorted(out))
 
 

@@ -2,7 +2,8 @@
 
 Run from anywhere: `python proto/generate.py`. It compiles every `wengert/v1/*.proto` with
 `grpc_tools.protoc -Iproto` and writes `*_pb2.py`, `*_pb2.pyi` and `*_pb2_grpc.py` next to the
-`.proto` files. Because the include root is `proto/` and the files live in `wengert/v1/`, the
+`.proto` files, and `contract.binpb`, their descriptors with comments (served by reflection).
+Because the include root is `proto/` and the files live in `wengert/v1/`, the
 generated imports read `from wengert.v1 import tensor_pb2`, which is exactly the installed
 package name (pyproject maps `proto/wengert/v1` to `wengert.v1`): no import rewriting needed.
 
@@ -18,6 +19,8 @@ from pathlib import Path
 PROTO_ROOT = Path(__file__).resolve().parent
 PACKAGE_DIR = "wengert/v1"
 SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+# The contract's descriptors with their comments: what the server's reflection service serves.
+DESCRIPTOR_SET = f"{PACKAGE_DIR}/contract.binpb"
 
 
 def proto_files() -> list[str]:
@@ -28,7 +31,8 @@ def proto_files() -> list[str]:
 def generated_files(root: Path) -> list[Path]:
     """The generated files under `root`, relative to it."""
     return sorted(
-        p.relative_to(root) for p in (root / PACKAGE_DIR).glob("*") if p.name.endswith(SUFFIXES)
+        p.relative_to(root) for p in (root / PACKAGE_DIR).glob("*")
+        if p.name.endswith(SUFFIXES) or p.relative_to(root).as_posix() == DESCRIPTOR_SET
     )
 
 
@@ -48,6 +52,8 @@ def generate(out_dir: Path = PROTO_ROOT) -> list[Path]:
         f"--python_out={out_dir}",
         f"--pyi_out={out_dir}",
         f"--grpc_python_out={out_dir}",
+        f"--descriptor_set_out={out_dir / DESCRIPTOR_SET}",
+        "--include_source_info",
         *proto_files(),
     ]
     if protoc.main(args) != 0:

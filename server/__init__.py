@@ -11,13 +11,13 @@ from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from wengert.execution.cost import Limits
 from wengert.execution.engine import Engine
 from wengert.plugins.checker import verify_registry
 from wengert.plugins.registry import Registry, set_default_registry
 from wengert.server import health as health_service
+from wengert.server import reflection
 from wengert.server.cache import GraphCache
 from wengert.server.config import Config, available_cpus
 from wengert.server.execution.pool import Pool
@@ -59,7 +59,7 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     calls = calls if calls is not None else CallInterceptor(Metrics())
     interceptors: list[grpc.ServerInterceptor] = [calls]
     if config.auth_token:
-        interceptors.insert(0, TokenAuthInterceptor(config.auth_token))
+        interceptors.insert(0, TokenAuthInterceptor(config.auth_token, calls.metrics))
     max_bytes = config.max_message_mb * 1024 * 1024
     computing = compute_workers(config)
     pool = start_pool(config, registry, computing, calls.metrics) if computing else None
@@ -80,9 +80,7 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     service_pb2_grpc.add_DifferentiationServiceServicer_to_server(
         DifferentiationServicer(engine, wire, cache, pool), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        (health_service.SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME), server)
+    reflection.enable(server, (health_service.SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name))
     address = f"[{config.host}]:{config.port}" if ":" in config.host else f"{config.host}:{config.port}"
     tls = config.tls_cert or config.tls_key or config.tls_client_ca
     port = server.add_secure_port(address, _credentials(config)) if tls else server.add_insecure_port(address)

@@ -60,7 +60,8 @@ class GraphCache:
         self._record(graph is not None)
         if graph is None:
             raise GraphNotFound(f"unknown graph_id {quoted(graph_id)}: this server does not hold it "
-                                "(never sent, or evicted); send the full graph")
+                                "(never sent, or evicted); send the full graph", graph_id=graph_id,
+                                field="graph_id")
         return graph
 
     def put(self, msg: graph_pb2.Graph, decode: Callable[[graph_pb2.Graph], Graph],

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from wengert.autodiff.transform import check_outputs
-from wengert.errors import InvalidRequest
+from wengert.errors import InvalidRequest, WengertError, quoted, short
 from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Quote
 from wengert.expectations.wire import expectation_from_proto, result_to_proto
@@ -33,16 +33,25 @@ def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
     """The `Call` for `request` of `rpc`, on the resolved `graph`."""
 
     def tensors(field: str, what: str, batched: bool = False) -> dict[str, np.ndarray]:
-        messages = getattr(request, field)
-        limits.check_tensors(messages, what, batched)
-        return {name: tensor_from_proto(t, f"{what} {name!r}") for name, t in messages.items()}
+        """The tensors of `field`; an error about one of them names it (`input`, `field`)."""
+        arrays = {}
+        for name, tensor in getattr(request, field).items():
+            try:
+                limits.check_tensors({name: tensor}, what, batched)
+                arrays[name] = tensor_from_proto(tensor, f"{what} {quoted(name)}")
+            except WengertError as exc:
+                exc.input, exc.field = name, f'{field}["{short(name)}"]'
+                raise
+        return arrays
 
     fields = request.DESCRIPTOR.fields_by_name
     common = {"inputs": tensors("inputs", "input")} if "inputs" in fields else {}
     common.update({name: tuple(getattr(request, name)) for name in ("outputs", "wrt") if name in fields})
     match rpc:
         case "Evaluate":
-            return Call(rpc, graph, **common)
+            batched = tuple(request.batched_inputs)
+            limits.check_tensors({k: v for k, v in request.inputs.items() if k in batched}, "input", True)
+            return Call(rpc, graph, batched_inputs=batched, **common)
         case "Jvp":
             check_outputs(graph, request.outputs)
             return Call(rpc, graph, tangents=tensors("tangents", "tangent for", request.batched),

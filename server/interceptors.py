@@ -1,9 +1,10 @@
 """Server interceptors: bearer-token authentication, and the one place where a call's outcome
 becomes a status code, a log line and metrics.
 
-Domain errors carry their status (`WengertError.code`) and are sent with their message; any
-other exception is a server bug: its traceback goes to the log and the client sees only a
-generic INTERNAL, so nothing about the server's insides leaks.
+Domain errors carry their status (`WengertError.code`) and are sent with their message (a
+request that does not parse is one); running out of memory is RESOURCE_EXHAUSTED; any other
+exception is a server bug: its traceback goes to the log and the client sees only a generic
+INTERNAL, so nothing about the server's insides leaks.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ import threading
 import time
 
 import grpc
+from google.protobuf.message import DecodeError, EncodeError
+from grpc_status import rpc_status
 
-from wengert.errors import Unavailable, WengertError, error_metadata
+from wengert.errors import (InternalError, InvalidRequest, LimitExceeded, Unauthenticated, Unavailable,
+                            WengertError)
 from wengert.server.metrics import Metrics
+from wengert.transport.status import to_status
 
 SERVICE_PREFIX = "/wengert.v1."
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
@@ -57,7 +62,8 @@ class CallInterceptor(grpc.ServerInterceptor):
     def _admitted(self):
         with self._idle:
             if not self._open:
-                raise Unavailable("the server is shutting down; retry on another replica")
+                raise Unavailable("the server is shutting down; retry on another replica",
+                                  reason="SHUTTING_DOWN", retry_delay=0.0)
             self._active += 1
         try:
             yield
@@ -71,24 +77,28 @@ class CallInterceptor(grpc.ServerInterceptor):
         if handler is None or not details.method.startswith(SERVICE_PREFIX):
             return handler
         method = details.method.rsplit("/", 1)[-1]
-        options = {"request_deserializer": handler.request_deserializer,
-                   "response_serializer": handler.response_serializer}
+        # grpcio answers INTERNAL when a handler's (de)serializer raises, so the wrapped handler
+        # takes and gives raw bytes, and parsing and encoding happen in the guarded call, where
+        # a request that does not parse is INVALID_ARGUMENT like any other bad request.
+        parse, encode = handler.request_deserializer, handler.response_serializer
         if handler.unary_unary is not None:
-            def unary(request, context):
-                with self._guarded(method, request, context) as call:
-                    call.response = handler.unary_unary(request, context)
-                    return call.response
-            return grpc.unary_unary_rpc_method_handler(unary, **options)
+            def unary(raw: bytes, context):
+                with self._guarded(method, raw, context) as call:
+                    call.request = _parsed(parse, raw, method)
+                    call.response = handler.unary_unary(call.request, context)
+                    return _encoded(encode, call.response)
+            return grpc.unary_unary_rpc_method_handler(unary)
         if handler.unary_stream is not None:
-            def stream(request, context):
-                with self._guarded(method, request, context) as call:
-                    for call.response in handler.unary_stream(request, context):
-                        yield call.response
-            return grpc.unary_stream_rpc_method_handler(stream, **options)
+            def stream(raw: bytes, context):
+                with self._guarded(method, raw, context) as call:
+                    call.request = _parsed(parse, raw, method)
+                    for call.response in handler.unary_stream(call.request, context):
+                        yield _encoded(encode, call.response)
+            return grpc.unary_stream_rpc_method_handler(stream)
         return handler
 
     @contextlib.contextmanager
-    def _guarded(self, method: str, request, context):
+    def _guarded(self, method: str, raw: bytes, context):
         """Around one call (a whole stream, for a streaming RPC): admission, the status code of
         whatever it raises, its metrics and its log line."""
         start = time.perf_counter()
@@ -99,39 +109,67 @@ class CallInterceptor(grpc.ServerInterceptor):
                 yield call
         except WengertError as exc:
             call.code = exc.code
-            context.set_trailing_metadata(error_metadata(exc))
-            context.abort(grpc.StatusCode[exc.code], str(exc))
+            abort(context, exc, call.request)
+        except MemoryError:  # what pricing did not foresee: the request's fault, not a bug
+            call.code = "RESOURCE_EXHAUSTED"
+            log.warning("out of memory in %s", method, exc_info=True)
+            abort(context, LimitExceeded("the server ran out of memory computing this request", limit="memory"))
         except Exception:
             call.code = "INTERNAL"
             log.exception("internal error in %s", method)
-            context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+            abort(context, InternalError(INTERNAL_MESSAGE))
         finally:
             seconds = time.perf_counter() - start
             self.metrics.in_flight.dec()
             self.metrics.record_call(method, call.code, seconds)
             if request_log.isEnabledFor(logging.INFO):
                 request_log.info("rpc method=%s code=%s ms=%.3f %s", method, call.code, seconds * 1e3,
-                                 describe(request, call.response))
+                                 describe(call.request, call.response, len(raw)))
 
 
 class _Call:
-    """What the log line reports of a call: its status code and its (last) response."""
+    """What the log line reports of a call: its status code, its request once parsed and its
+    (last) response."""
 
     def __init__(self):
-        self.code, self.response = "OK", None
+        self.code, self.request, self.response = "OK", None, None
+
+
+def _parsed(parse, raw: bytes, method: str):
+    """The request message; InvalidRequest when the bytes are not one."""
+    try:
+        return parse(raw)
+    except DecodeError as exc:
+        raise InvalidRequest(f"the {method} request does not parse: {exc}", reason="MALFORMED_REQUEST") from None
+
+
+def _encoded(encode, response) -> bytes:
+    """The response's bytes; LimitExceeded when protobuf cannot encode it (2 GiB or more)."""
+    try:
+        return encode(response)
+    except EncodeError:
+        raise LimitExceeded("the response is too large to encode (protobuf messages hold less than "
+                            "2 GiB); ask for less per call") from None
+
+
+def abort(context, error: WengertError, request=None) -> None:
+    """End the call with `error`'s status and its structured details (wengert.transport.status)."""
+    context.abort_with_status(rpc_status.to_status(to_status(error, request)))
 
 
 class TokenAuthInterceptor(grpc.ServerInterceptor):
     """Requires `authorization: Bearer <token>` metadata on every call except health checks,
-    so orchestrator probes work without the secret."""
+    so orchestrator probes work without the secret; refusals are counted in `metrics`."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, metrics: Metrics):
         self._expected = f"Bearer {token}"
+        self.metrics = metrics
 
     def intercept_service(self, continuation, details):
         handler = continuation(details)
         if handler is None or details.method.startswith(HEALTH_PREFIX) or self._authorized(details):
             return handler
+        self.metrics.record_call(details.method.rsplit("/", 1)[-1], "UNAUTHENTICATED", 0.0)
         return _refusal(handler)
 
     def _authorized(self, details) -> bool:
@@ -143,7 +181,8 @@ def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     """A handler of the same shape as `handler` that answers UNAUTHENTICATED."""
 
     def refuse(request, context):
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+        abort(context, Unauthenticated("missing or invalid bearer token: send 'authorization: Bearer <token>' "
+                                       "metadata"))
 
     kind = {(False, False): grpc.unary_unary_rpc_method_handler,
             (False, True): grpc.unary_stream_rpc_method_handler,
@@ -154,8 +193,11 @@ def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         response_serializer=handler.response_serializer)
 
 
-def describe(request, response) -> str:
-    """The request's graph id, size and mode as `key=value` pairs for the request log."""
+def describe(request, response, size: int) -> str:
+    """The request's graph id, size (`size` bytes) and mode as `key=value` pairs for the request
+    log; only the size for a request that did not parse (`request` None)."""
+    if request is None:
+        return f"graph=- in_bytes={size}"
     graph_id = getattr(response, "graph_id", "") or getattr(request, "graph_id", "")
     elements = 0
     for field in ("inputs", "tangents", "cotangents"):
@@ -164,7 +206,7 @@ def describe(request, response) -> str:
             for d in tensor.shape:
                 count *= d
             elements += count
-    parts = [f"graph={graph_id[:12] or '-'}", f"in_bytes={request.ByteSize()}", f"in_elements={elements}"]
+    parts = [f"graph={graph_id[:12] or '-'}", f"in_bytes={size}", f"in_elements={elements}"]
     mode_field = request.DESCRIPTOR.fields_by_name.get("mode")
     if mode_field is not None:
         mode = response.mode if getattr(response, "mode", 0) else request.mode

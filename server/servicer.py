@@ -108,6 +108,9 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
     def _graph(self, request, context) -> tuple[str, Graph]:
         """The request's graph, by id or in full (checked against the limits, then cached)."""
         if request.WhichOneof("graph_ref") == "graph_id":
+            if not request.graph_id:
+                raise InvalidRequest("graph_id is empty: name a graph the server returned, or send the graph",
+                                     field="graph_id")
             return request.graph_id, self.cache.get(request.graph_id)
         if not request.HasField("graph"):
             raise InvalidRequest("the request carries neither a graph nor a graph_id")

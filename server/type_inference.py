@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from wengert.errors import ERROR_CLASS_KEY, InvalidGraph, WengertError, error_metadata
+from wengert.errors import InvalidGraph, WengertError
 from wengert.ir.builder import GraphBuilder
 from wengert.ir.graph import TensorType
 from wengert.transport.wire import attr_from_proto, type_from_proto, type_to_proto
@@ -48,6 +48,5 @@ def output_type(signature: pb.OpSignature, registry) -> TensorType:
 
 
 def signature_error(exc: WengertError) -> pb.SignatureError:
-    """The wire form of why a signature was refused: its status, class and bare message."""
-    class_name = dict(error_metadata(exc))[ERROR_CLASS_KEY]
-    return pb.SignatureError(code=exc.code, error_class=class_name, message=getattr(exc, "detail", str(exc)))
+    """The wire form of why a signature was refused: its status, reason and bare message."""
+    return pb.SignatureError(code=exc.code, reason=exc.reason, message=getattr(exc, "detail", str(exc)))

@@ -41,3 +41,15 @@ def server():
 
     with start_server() as running:
         yield running
+
+
+@pytest.fixture(params=["local", "remote"])
+def client(request):
+    """The SDK twice: in-process (`Client.local()`) and against the shared server, so a test
+    taking it shows that local and remote agree."""
+    if request.param == "local":
+        c = wg.Client.local()
+    else:
+        c = wg.Client(request.getfixturevalue("server").target, timeout=60)
+    with c:
+        yield c

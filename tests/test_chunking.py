@@ -37,6 +37,13 @@ def test_a_sweep_profile_counts_batched_values_per_direction(engine):
     assert cost.peak(10) == 2400 + 10 * 2400  # the last step: x, y, factor; seed, result, scratch
 
 
+def test_byte_counts_past_int64_are_refused_not_wrapped(engine):
+    graph = wg.trace(lambda x: wg.sum(wg.broadcast_to(x, (2**62, 2))), np.zeros(2))
+    with pytest.raises(LimitExceeded, match="limit exceeded"):
+        Engine(REGISTRY, limits=Limits(memory=1 << 30, work=10**12)).jacobian(graph, {"x": np.zeros(2)},
+                                                                                format="sparse")
+
+
 def test_chunk_size_fits_the_budget_or_takes_one_direction(engine):
     graph = wg.trace(softmax_map, np.zeros(50))
     plan = engine.plan(engine.derivative_graph(graph, "jvp"), frozenset({"tangent:x"}))

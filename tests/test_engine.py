@@ -9,7 +9,8 @@ import pytest
 
 import wengert as wg
 from wengert.execution.engine import Engine
-from wengert.errors import EvaluationError, InvalidGraph, InvalidRequest, InvalidTensor, NoDerivative
+from wengert.errors import (EvaluationError, InvalidGraph, InvalidRequest, InvalidTensor, LimitExceeded,
+                            NoDerivative)
 from wengert.plugins.registry import default_registry
 from wengert.plugins.shapes import same_as_first
 
@@ -28,7 +29,7 @@ def test_inputs_are_checked_against_declared_types(engine):
 
 
 def test_shape_errors_name_node_and_op():
-    with pytest.raises(InvalidGraph, match=r"^node 'v1' \(mul\): shapes \(3, 4\) and \(5,\) cannot be broadcast"):
+    with pytest.raises(InvalidGraph, match=r"^node 'v1' \(mul\): shapes \[3,4\] and \[5\] cannot be broadcast"):
         wg.trace(lambda a, b: a * b, np.zeros((3, 4)), np.zeros(5))
 
 
@@ -38,6 +39,12 @@ def test_an_op_failing_on_values_names_node_and_op():
     g = wg.trace(lambda x: wg.op("explode", x) * 2, np.zeros(2), registry=registry)
     with pytest.raises(EvaluationError, match=r"^node 'v1' \(explode\): ZeroDivisionError"):
         Engine(registry).evaluate(g, {"x": np.zeros(2)})
+
+
+def test_running_out_of_memory_in_an_op_is_a_limit_naming_node_and_op(engine):
+    g = wg.trace(lambda x: wg.sin(wg.broadcast_to(x, (2**50,))), 1.0)  # 8 PiB: no machine has them
+    with pytest.raises(LimitExceeded, match=r"^node 'v2' \(sin\): out of memory computing a float64\[11258999"):
+        engine.evaluate(g, {"x": 1.0})
 
 
 def test_missing_rule_is_unimplemented_naming_the_op():

@@ -14,16 +14,6 @@ from test_sparsity import tridiagonal
 from wengert.jacobians.sweeps import SparseBlock
 
 
-@pytest.fixture(params=["local", "remote"])
-def client(request):
-    if request.param == "local":
-        c = wg.Client.local()
-    else:
-        c = wg.Client(request.getfixturevalue("server").target, timeout=60)
-    with c:
-        yield c
-
-
 X = np.array([1.2, 0.7, -0.3, 2.0])
 
 

@@ -106,6 +106,14 @@ def test_a_zero_gradient_dualizes_to_zero(name):
         np.testing.assert_array_equal(d, np.zeros(s))
 
 
+@pytest.mark.parametrize("name", REGISTRY.norm_names())
+def test_empty_parameters_have_norm_zero_and_dualize_to_empty(name):
+    shapes = [(0,), (0, 3), (3, 0), (2, 0, 4)]
+    blocks = [np.zeros(s) for s in shapes]
+    assert norm(name).norm(blocks) == norm(name).dual_norm(blocks) == 0.0
+    assert [d.shape for d in norm(name).dualize(blocks)] == shapes
+
+
 # -- the checker catches planted mistakes -----------------------------------------------------
 def _planted(name: str, **changes) -> wg.NormDef:
     return dataclasses.replace(norm(name), name=f"planted_{name}", plugin="", **changes)

@@ -16,16 +16,6 @@ SPD = A @ A.T
 V = RNG.standard_normal(4)
 
 
-@pytest.fixture(params=["local", "remote"])
-def client(request):
-    if request.param == "local":
-        c = wg.Client.local()
-    else:
-        c = wg.Client(request.getfixturevalue("server").target, timeout=30)
-    with c:
-        yield c
-
-
 def _central_gradient(f, x, step=1e-6):
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
@@ -68,12 +58,12 @@ def test_new_ops_travel_to_the_server_with_their_attributes(client):
         q, r = wg.linalg.qr(x, mode="complete")
         return (wg.einsum("ij,jk->ik", q, r), wg.linalg.vector_norm(x, ord=np.inf, axis=1),
                 wg.sort(x, axis=0, descending=True), wg.linalg.pinv(x, rtol=1e-8), wg.linalg.eigh(x @ x.T)[0])
-    got = client.evaluate(f, A)
-    np.testing.assert_allclose(got["y0"], A, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(got["y1"], np.abs(A).max(1))
-    np.testing.assert_allclose(got["y2"], -np.sort(-A, axis=0))
-    np.testing.assert_allclose(got["y3"], np.linalg.inv(A), rtol=1e-8)
-    np.testing.assert_allclose(got["y4"], np.linalg.eigvalsh(A @ A.T), rtol=1e-10)
+    product, norms, ordered, inverse, eigenvalues = client.evaluate(f, A)  # a tuple, as returned
+    np.testing.assert_allclose(product, A, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(norms, np.abs(A).max(1))
+    np.testing.assert_allclose(ordered, -np.sort(-A, axis=0))
+    np.testing.assert_allclose(inverse, np.linalg.inv(A), rtol=1e-8)
+    np.testing.assert_allclose(eigenvalues, np.linalg.eigvalsh(A @ A.T), rtol=1e-10)
 
 
 # -- NumPy's conventions ---------------------------------------------------------------------

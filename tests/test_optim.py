@@ -165,7 +165,7 @@ def test_float32_parameters_stay_float32():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"params": {"w": np.zeros(2, dtype=int)}}, "parameter 'w' must be a writeable float NumPy array"),
-    ({"params": {"w": [0.0, 1.0]}}, "parameter 'w' must be a writeable float NumPy array"),
+    ({"params": {"w": [0.0, 1.0]}}, "parameter 'w/0' must be a writeable float NumPy array"),
     ({"norm": "l3"}, "unknown norm 'l3'"),
     ({"norm": {"v": "l2"}}, "norm given for 'v', which is not a parameter"),
     ({"lr": 0.0}, "learning rate must be positive"),
@@ -189,7 +189,7 @@ def test_bad_schedules_are_refused(schedule, message):
 
 def test_a_gradient_of_the_wrong_shape_is_refused():
     opt = SteepestDescent({"w": np.zeros(2)})
-    with pytest.raises(InvalidRequest, match=r"gradient for 'w' is shaped \(3,\), the parameter \(2,\)"):
+    with pytest.raises(InvalidRequest, match=r"gradient for 'w' is shaped \[3\], the parameter \[2\]"):
         opt.step({"w": np.zeros(3)})
 
 

@@ -4,6 +4,7 @@ that cancels the call and keeps the newest parameters."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -21,12 +22,17 @@ XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0.0, 1.0, 1.0, 0.0])
 
 
-def mean_squared_error(w, X, y):
-    return wg.mean((X @ w - y) ** 2)
+def mean_squared_error(params, data):
+    return wg.mean((data["X"] @ params["w"] - data["y"]) ** 2)
 
 
-def xor_loss(W1, b1, W2, b2, X, Y):
-    return wg.mean((wg.sigmoid(wg.tanh(X @ W1 + b1) @ W2 + b2) - Y) ** 2)
+def predict(params, X):
+    return wg.sigmoid(wg.tanh(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"])
+
+
+def xor_loss(params, data):
+    X, Y = data
+    return wg.mean((predict(params, X) - Y) ** 2)
 
 
 def xor_start() -> dict[str, np.ndarray]:
@@ -57,27 +63,49 @@ def test_a_least_squares_fit(client):
 
 def test_an_mlp_learns_xor_under_spectral_and_sign_norms(client):
     norm = {"W1": "spectral", "W2": "spectral", "b1": "linf", "b2": "linf"}
-    result = client.minimize(xor_loss, xor_start(), {"X": XOR_X, "Y": XOR_Y}, norm=norm, lr=0.5,
+    result = client.minimize(xor_loss, xor_start(), (XOR_X, XOR_Y), norm=norm, lr=0.5,
                              momentum=0.9, stop=Stop(max_steps=2000, tolerance=1e-4))
     assert result.reason == "converged" and result.loss < 1e-3
-    predictions = wg.Client.local().evaluate(
-        lambda W1, b1, W2, b2, X: wg.sigmoid(wg.tanh(X @ W1 + b1) @ W2 + b2),
-        {**result.params, "X": XOR_X})
+    assert sorted(result.params) == ["W1", "W2", "b1", "b2"]  # the structure given
+    predictions = wg.Client.local().evaluate(predict, result.params, XOR_X)
     np.testing.assert_array_equal(predictions > 0.5, XOR_Y > 0.5)
+
+
+def test_parameters_of_any_structure_and_a_graph_by_input_names(client):
+    @wg.tree.register_dataclass
+    @dataclasses.dataclass
+    class Line:
+        slope: np.ndarray
+        offset: np.ndarray
+
+    def line_loss(line, data):
+        X, y = data
+        return wg.mean((X[:, 1] * line.slope + line.offset - y) ** 2)
+
+    fit = client.minimize(line_loss, Line(np.zeros(()), np.zeros(())), (X, Y), lr=0.05,
+                          norm={"slope": "linf"}, stop=Stop(max_steps=5000, tolerance=1e-9))
+    expected = np.linalg.lstsq(X, Y, rcond=None)[0]
+    assert isinstance(fit.params, Line)
+    np.testing.assert_allclose([fit.params.offset, fit.params.slope], expected, atol=1e-6)
+    graph = wg.trace(mean_squared_error, {"w": np.zeros(2)}, {"X": X, "y": Y})
+    assert graph.input_names == ("params/w", "data/X", "data/y")
+    by_name = client.minimize(graph, {"params/w": np.zeros(2)}, {"data/X": X, "data/y": Y}, lr=0.05,
+                              stop=Stop(max_steps=5000, tolerance=1e-9))
+    np.testing.assert_allclose(by_name.params["params/w"], expected, atol=1e-8)
+    with pytest.raises(InvalidRequest, match="norm given for 'w3', which is not a parameter"):
+        client.minimize(mean_squared_error, {"w": np.zeros(2)}, {"X": X, "y": Y}, norm={"w3": "l1"},
+                        stop=Stop(max_steps=3))
 
 
 def test_the_server_and_the_sdk_take_the_same_steps(remote):
     settings = dict(norm="spectral", lr=0.5, momentum=0.9, stop=Stop(max_steps=40),
                     schedule=wg.optim.Schedule("cosine", steps=40))
-    served = remote.minimize(xor_loss, xor_start(), {"X": XOR_X, "Y": XOR_Y}, **settings)
-    params = xor_start()
+    served = remote.minimize(xor_loss, xor_start(), (XOR_X, XOR_Y), **settings)
+    params = dict(sorted(xor_start().items()))  # a pytree's order: its dict keys sorted
     opt = wg.optim.SteepestDescent(params, norm="spectral", lr=0.5, momentum=0.9,
                                    schedule=wg.optim.Schedule("cosine", steps=40))
-    graph = wg.trace(xor_loss, *params.values(), XOR_X, XOR_Y)
     for _ in range(40):
-        _, grads = wg.Client.local().vjp(graph, {**params, "X": XOR_X, "Y": XOR_Y}, 1.0,
-                                         wrt=list(params))
-        opt.step(grads)
+        opt.step(wg.Client.local().grad(xor_loss, params, (XOR_X, XOR_Y)))
     assert served.step == 40 and served.reason == "max_steps"
     for k in params:
         np.testing.assert_array_equal(served.params[k], params[k])

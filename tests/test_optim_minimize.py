@@ -4,6 +4,8 @@ holds, and requests that do not fit the graph."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -147,13 +149,20 @@ def test_a_stop_rule_needs_a_step_or_time_limit():
         Stop(tolerance=1e-6)
 
 
+@pytest.mark.parametrize("limits", [{"max_seconds": math.nan}, {"max_seconds": math.inf},
+                                    {"max_steps": 5, "tolerance": math.nan}, {"max_steps": -1}])
+def test_a_stop_rule_with_a_limit_that_never_stops_is_refused(limits):
+    with pytest.raises(InvalidRequest, match="stopping limits must be finite and not negative"):
+        Stop(**limits)
+
+
 LINEAR = wg.trace(lambda w, n: wg.sum(w * n), np.zeros(3), np.arange(3))
 VECTOR = wg.trace(lambda w: w * 2.0, np.zeros(3))
 
 
 @pytest.mark.parametrize("graph, params, data, loss, message", [
     (QUADRATIC, {"w": np.zeros(3)}, {}, "z", "loss 'z' is not an output of the graph"),
-    (VECTOR, {"w": np.zeros(3)}, {}, None, r"loss 'y' must be a float scalar, got float64\[3\]"),
+    (VECTOR, {"w": np.zeros(3)}, {}, None, r"loss 'y' must be a float scalar \(any shape with one element\), got float64\[3\]"),
     (QUADRATIC, {"w": np.zeros(3)}, {"X": np.zeros(3)}, None, "'X' is not an input of the graph"),
     (LINEAR, {"w": np.zeros(3)}, {}, None, "input 'n' is neither a parameter nor data"),
     (LINEAR, {"w": np.zeros(3)}, {"w": np.zeros(3), "n": np.arange(3)}, None,

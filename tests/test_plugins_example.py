@@ -9,7 +9,6 @@ import importlib
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from plugin_fixtures.cli import pythonpath, run_wengert
+from plugin_fixtures.example_site import EXAMPLE, install_example
 from wengert.testing import start_server
 
 import wengert as wg
@@ -24,22 +24,14 @@ from wengert.execution.engine import Engine
 from wengert.plugins.registry import Registry
 from wengert.v1 import service_pb2
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "examples" / "wengert-example-ops"
 PLUGIN, VERSION = "example-ops", "0.1.0"
 OPS = ["erf", "expm", "gelu", "huber", "swish"]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """A folder holding the example plugin as `pip install` leaves it (package, dist-info,
-    entry point); on sys.path or PYTHONPATH it is an installed plugin. A copy is built, so
-    the source tree stays clean."""
-    work = tmp_path_factory.mktemp("example-plugin")
-    source = shutil.copytree(EXAMPLE, work / "source",
-                             ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--target", str(work / "site"), str(source)], check=True)
-    return work / "site"
+    """The example plugin as `pip install` leaves it (`plugin_fixtures.example_site`)."""
+    return install_example(tmp_path_factory.mktemp("example-plugin"))
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def test_every_proto_has_its_generated_modules():
     expected = {
         Path(proto).with_suffix("").as_posix() + suffix
         for proto in gen.proto_files() for suffix in gen.SUFFIXES
-    }
+    } | {gen.DESCRIPTOR_SET}
     assert {p.as_posix() for p in gen.generated_files(PROTO)} == expected
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import textwrap
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 import numpy as np
 import pytest
 
@@ -52,6 +54,14 @@ def stub(server):
         yield server.stub(channel)
 
 
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    """The ErrorInfo of a failed call's google.rpc.Status details."""
+    status = rpc_status.from_call(error)
+    info = error_details_pb2.ErrorInfo()
+    assert status is not None and status.details[0].Unpack(info)
+    return info
+
+
 def point(**values) -> dict:
     return {name: tensor_to_proto(np.float64(v)) for name, v in values.items()}
 
@@ -69,12 +79,17 @@ def chain(op: str) -> graph_pb2.Graph:
     return graph
 
 
-def fails(call, request, code: grpc.StatusCode, *fragments: str, error: str | None = None) -> str:
+def fails(call, request, code: grpc.StatusCode, *fragments: str, reason: str | None = None,
+          **details: str) -> str:
+    """The call fails with `code`, its message holds `fragments`, and its ErrorInfo has
+    `reason` and the metadata `details`."""
     with pytest.raises(grpc.RpcError) as err:
         call(request)
     assert err.value.code() == code, err.value.details()
-    if error is not None:
-        assert ("wengert-error-class", error) in err.value.trailing_metadata()
+    if reason is not None or details:
+        info = error_info(err.value)
+        assert info.domain == "wengert" and info.reason == (reason or info.reason)
+        assert {k: info.metadata.get(k) for k in details} == details
     for fragment in fragments:
         assert fragment in err.value.details()
     return err.value.details()
@@ -86,7 +101,7 @@ def test_use_before_definition_names_the_node_and_op(stub):
     graph.nodes[2].inputs[0] = "v9"
     fails(stub.Evaluate, pb.EvaluateRequest(graph=graph, inputs=point(**WORKED_POINT)),
           grpc.StatusCode.INVALID_ARGUMENT, f"node {graph.nodes[2].id!r} (sin): input 'v9' is not defined before use",
-          error="InvalidGraph")
+          reason="INVALID_GRAPH")
 
 
 def test_wrong_arity_names_the_node_and_op(stub):
@@ -99,7 +114,7 @@ def test_malformed_tensor_names_the_tensor(stub):
     inputs = point(**WORKED_POINT)
     inputs["x2"].data = b"\0" * 7
     fails(stub.Evaluate, pb.EvaluateRequest(graph=worked(), inputs=inputs),
-          grpc.StatusCode.INVALID_ARGUMENT, "input 'x2'", "7 bytes", error="InvalidTensor")
+          grpc.StatusCode.INVALID_ARGUMENT, "input 'x2'", "7 bytes", reason="INVALID_TENSOR")
 
 
 def test_unspecified_dtype_is_rejected(stub):
@@ -144,13 +159,13 @@ def test_an_op_failing_on_its_values_names_the_node(stub):
     graph.inputs[0].type.shape[:] = [2, 2]
     matrix = tensor_to_proto(np.array([[1.0, 2.0], [2.0, 1.0]]))  # not positive definite
     fails(stub.Evaluate, pb.EvaluateRequest(graph=graph, inputs={"x": matrix}),
-          grpc.StatusCode.INVALID_ARGUMENT, "node 'v1' (cholesky)", error="EvaluationError")
+          grpc.StatusCode.INVALID_ARGUMENT, "node 'v1' (cholesky)", reason="EVALUATION_FAILED")
 
 
 # -- NOT_FOUND and UNIMPLEMENTED -----------------------------------------------------------
 def test_unknown_graph_id_is_not_found(stub):
     fails(stub.Evaluate, pb.EvaluateRequest(graph_id="f" * 64, inputs=point(**WORKED_POINT)),
-          grpc.StatusCode.NOT_FOUND, "send the full graph", error="GraphNotFound")
+          grpc.StatusCode.NOT_FOUND, "send the full graph", reason="GRAPH_NOT_FOUND")
 
 
 def test_evicted_graph_id_is_not_found(stub):
@@ -162,7 +177,7 @@ def test_evicted_graph_id_is_not_found(stub):
 
 def test_unknown_op_is_unimplemented(stub):
     fails(stub.Evaluate, pb.EvaluateRequest(graph=chain("frobnicate"), inputs={"x": tensor_to_proto(np.ones(2))}),
-          grpc.StatusCode.UNIMPLEMENTED, "'frobnicate'", error="UnknownOp")
+          grpc.StatusCode.UNIMPLEMENTED, "'frobnicate'", reason="UNKNOWN_OP")
 
 
 @pytest.mark.parametrize("call, request_", [
@@ -173,7 +188,7 @@ def test_unknown_op_is_unimplemented(stub):
 ])
 def test_derivative_through_an_op_without_a_rule_is_unimplemented(stub, call, request_):
     fails(getattr(stub, call), request_, grpc.StatusCode.UNIMPLEMENTED, "node 'v1' (staircase)", "derivative rule",
-          error="NoDerivative")
+          reason="NO_DERIVATIVE")
     values = stub.Evaluate(pb.EvaluateRequest(graph=chain("staircase"), inputs={"x": tensor_to_proto(np.full(2, 1.5))}))
     np.testing.assert_array_equal(tensor_from_proto(values.outputs["y"]), [1.0, 1.0])
 
@@ -190,7 +205,7 @@ def test_node_limit(stub):
     for k in range(2, 23):
         graph.nodes.add(id=f"v{k}", op="sin", inputs=[f"v{k - 1}"])
     fails(stub.Evaluate, pb.EvaluateRequest(graph=graph, inputs={"x": tensor_to_proto(np.ones(2))}),
-          grpc.StatusCode.RESOURCE_EXHAUSTED, "22 nodes", "limit of 20", "--max-nodes", error="LimitExceeded")
+          grpc.StatusCode.RESOURCE_EXHAUSTED, "22 nodes", "limit of 20", "--max-nodes", reason="LIMIT_EXCEEDED")
 
 
 def test_tensor_limit_is_checked_from_the_shape_before_the_bytes(stub):

@@ -303,37 +303,37 @@ def test_a_batch_is_typed_in_order_each_signature_on_its_own(stub):
     assert types == [wg.TensorType("float64", (2, -1)), wg.TensorType("float64", (5,)),
                      wg.TensorType("float64", (2, 1)), wg.TensorType("float64", (4, 4))]
     error = response.results[2].error
-    assert (error.code, error.error_class, error.message) == (
-        "UNIMPLEMENTED", "UnknownOp", "unknown op 'nope': no loaded plugin provides it")
+    assert (error.code, error.reason, error.message) == (
+        "UNIMPLEMENTED", "UNKNOWN_OP", "unknown op 'nope': no loaded plugin provides it")
 
 
-@pytest.mark.parametrize("bad, code, error_class, message", [
-    (signature(""), "UNIMPLEMENTED", "UnknownOp", "unknown op ''"),
-    (signature("sin", (2,), (2,)), "INVALID_ARGUMENT", "InvalidGraph", "takes 1 input(s), got 2"),
-    (signature("acme_softsign", (2,), sharpness=0.0), "INVALID_ARGUMENT", "InvalidGraph",
+@pytest.mark.parametrize("bad, code, reason, message", [
+    (signature(""), "UNIMPLEMENTED", "UNKNOWN_OP", "unknown op ''"),
+    (signature("sin", (2,), (2,)), "INVALID_ARGUMENT", "INVALID_GRAPH", "takes 1 input(s), got 2"),
+    (signature("acme_softsign", (2,), sharpness=0.0), "INVALID_ARGUMENT", "SHAPE_MISMATCH",
      "sharpness must be positive, got 0.0"),
-    (signature("acme_softsign", (2,), sharpness="x"), "INVALID_ARGUMENT", "InvalidGraph", "must be a number"),
-    (signature("acme_softsign", (2,), colour=1), "INVALID_ARGUMENT", "InvalidGraph", "unknown attribute(s) colour"),
-    (signature("reshape", (6,)), "INVALID_ARGUMENT", "InvalidGraph", "missing required attribute 'shape'"),
-    (signature("matmul", (2, 3), (4, 5)), "INVALID_ARGUMENT", "InvalidGraph",
-     "shapes (2, 3) and (4, 5) cannot be multiplied"),
-    (pb.OpSignature(op="sin", inputs=[tensor_pb2.TensorType(dtype=99)]), "INVALID_ARGUMENT", "InvalidGraph",
+    (signature("acme_softsign", (2,), sharpness="x"), "INVALID_ARGUMENT", "INVALID_GRAPH", "must be a number"),
+    (signature("acme_softsign", (2,), colour=1), "INVALID_ARGUMENT", "INVALID_GRAPH", "unknown attribute(s) colour"),
+    (signature("reshape", (6,)), "INVALID_ARGUMENT", "INVALID_GRAPH", "missing required attribute 'shape'"),
+    (signature("matmul", (2, 3), (4, 5)), "INVALID_ARGUMENT", "SHAPE_MISMATCH",
+     "shapes [2,3] and [4,5] cannot be multiplied"),
+    (pb.OpSignature(op="sin", inputs=[tensor_pb2.TensorType(dtype=99)]), "INVALID_ARGUMENT", "INVALID_GRAPH",
      "input #0: unknown dtype 99"),
     (pb.OpSignature(op="sin", inputs=[tensor_pb2.TensorType(dtype=tensor_pb2.DTYPE_FLOAT64, shape=[-3])]),
-     "INVALID_ARGUMENT", "InvalidGraph", "input #0: bad shape [-3]"),
+     "INVALID_ARGUMENT", "INVALID_GRAPH", "input #0: bad shape [-3]"),
     (pb.OpSignature(op="sum", inputs=[type_to_proto(wg.TensorType("float64", (2,)))],
-                    attrs={"axis": graph_pb2.AttrValue()}), "INVALID_ARGUMENT", "InvalidGraph",
+                    attrs={"axis": graph_pb2.AttrValue()}), "INVALID_ARGUMENT", "INVALID_GRAPH",
      "attribute 'axis': no value set"),
     (pb.OpSignature(op="constant", attrs={"value": graph_pb2.AttrValue(
         tensor=tensor_pb2.Tensor(dtype=tensor_pb2.DTYPE_FLOAT64, shape=[3], data=b"\0" * 8))}),
-     "INVALID_ARGUMENT", "InvalidTensor", "attribute 'value': 8 bytes of data"),
-    (signature("concatenate", (2**62 + 1,), (2**62 + 1,)), "INVALID_ARGUMENT", "InvalidGraph",
+     "INVALID_ARGUMENT", "INVALID_TENSOR", "attribute 'value': 8 bytes of data"),
+    (signature("concatenate", (2**62 + 1,), (2**62 + 1,)), "INVALID_ARGUMENT", "INVALID_GRAPH",
      "larger than the wire's int64"),
 ])
-def test_a_bad_signature_gets_its_own_error_never_internal(stub, bad, code, error_class, message):
+def test_a_bad_signature_gets_its_own_error_never_internal(stub, bad, code, reason, message):
     response = stub.InferTypes(pb.InferTypesRequest(signatures=[bad, signature("sin", (3,))]), timeout=10)
     error = response.results[0].error
-    assert (error.code, error.error_class) == (code, error_class) and message in error.message
+    assert (error.code, error.reason) == (code, reason) and message in error.message
     assert not error.message.startswith("node ")
     assert type_from_proto(response.results[1].type) == wg.TensorType("float64", (3,))
 

@@ -7,7 +7,7 @@ import pytest
 
 import wengert as wg
 from wengert.transport import wire
-from wengert.errors import InvalidGraph, InvalidTensor, UnknownOp
+from wengert.errors import InvalidGraph, InvalidTensor, LimitExceeded, UnknownOp
 from wengert.ir.graph import Graph, Literal, TensorType
 from wengert.plugins.opdef import Attr, OpDef
 from wengert.plugins.registry import Registry, default_registry
@@ -71,6 +71,18 @@ def test_unsupported_dtype_cannot_be_sent(array):
         wire.tensor_to_proto(array)
 
 
+def test_a_tensor_too_large_for_protobuf_cannot_be_sent():
+    view = np.broadcast_to(np.float32(1), (1 << 29,))  # 2 GiB of elements, no memory
+    with pytest.raises(LimitExceeded, match=r"float32\[536870912\] tensor is 2147483648 bytes, too large"):
+        wire.tensor_to_proto(view)
+
+
+def test_an_empty_tensor_with_huge_dimensions_round_trips_up_to_the_limit():
+    msg = tensor_pb2.Tensor(dtype=tensor_pb2.DTYPE_FLOAT64, shape=[1 << 14, 1 << 14, 0])
+    assert wire.tensor_from_proto(msg).shape == (1 << 14, 1 << 14, 0)
+    assert TensorType("float64", (1 << 62, 4)).size == 1 << 64  # exact, not wrapped around
+
+
 @pytest.mark.parametrize(
     "msg, message",
     [
@@ -88,6 +100,11 @@ def test_unsupported_dtype_cannot_be_sent(array):
          r"input 'x': 1 bytes of data"),
         (tensor_pb2.Tensor(dtype=tensor_pb2.DTYPE_BOOL, shape=[2], data=b"\x01\x02"),
          r"input 'x': bool elements must be bytes 0 or 1"),
+        (tensor_pb2.Tensor(dtype=tensor_pb2.DTYPE_FLOAT64, shape=[1 << 62, 1 << 62, 0]),
+         r"input 'x': empty shape \[4611686018427387904, 4611686018427387904, 0\]: the product of its other "
+         r"dimensions may be at most 268435456"),
+        (tensor_pb2.Tensor(dtype=tensor_pb2.DTYPE_BOOL, shape=[1] * 17, data=b"\x01"),
+         r"input 'x': 17 dimensions, more than the 16 supported"),
     ],
 )
 def test_bad_tensors_are_rejected(msg, message):
@@ -285,6 +302,9 @@ N = graph_pb2.Node
         (wire_graph(inputs=[("x", 9, ())]), InvalidGraph, r"^input 'x': unknown dtype 9"),
         (wire_graph(inputs=[("x", "float64", (2, -2))]), InvalidGraph,
          r"^input 'x': bad shape \[2, -2\]"),
+        (wire_graph(inputs=[("x", "float64", (1 << 40, -1, 0))]), InvalidGraph,
+         r"^input 'x': empty shape \[1099511627776, -1, 0\]"),
+        (wire_graph(inputs=[("x", "float64", (1,) * 17)]), InvalidGraph, r"^input 'x': 17 dimensions"),
     ],
 )
 def test_bad_graphs_are_rejected(msg, error, message):

@@ -19,7 +19,7 @@ import numpy as np
 
 import wengert.numpy_api as wg
 from wengert.ir.builder import GraphBuilder, Value
-from wengert.errors import InvalidRequest, NoDerivative, node_error
+from wengert.errors import InvalidRequest, NoDerivative, WengertError, node_error
 from wengert.ir.graph import Graph, Node, TensorType
 
 TANGENT = "tangent:"
@@ -79,8 +79,8 @@ def scalar_output(graph: Graph, name: str | None, what: str = "output") -> str:
         raise InvalidRequest(f"{what} {name!r} is not an output of the graph "
                              f"(it has {', '.join(map(repr, graph.output_names))})")
     t = graph.output_type(name)
-    if not (t.is_float and t.shape == ()):
-        raise InvalidRequest(f"{what} {name!r} must be a float scalar, got {t}")
+    if not (t.is_float and t.size == 1):
+        raise InvalidRequest(f"{what} {name!r} must be a float scalar (any shape with one element), got {t}")
     return name
 
 
@@ -122,6 +122,22 @@ def _rule(node: Node, graph_op, kind: str, argnum: int):
     return graph_op.rule(kind, argnum)
 
 
+def _term(rule, node: Node, kind: str, *values: Value) -> Value | None:
+    """The derivative term `rule` builds from `values` (the seed, the answer, the primals).
+    Some rules need concrete shapes (cholesky's masks are n x n constants): one failing on open
+    (-1) dimensions is UNIMPLEMENTED for this graph until the shapes are known, not a bug."""
+    try:
+        return rule(*values, **node.attr_dict)
+    except WengertError:
+        raise
+    except Exception as exc:
+        if all(v.type.is_concrete for v in values):
+            raise
+        raise node_error(NoDerivative, node.id, node.op,
+                         f"its {kind} rule cannot be built with open (-1) dimensions "
+                         f"({type(exc).__name__}: {exc}); ask with concrete shapes") from exc
+
+
 def _accumulate(total: Value | None, term: Value | None) -> Value | None:
     if term is None:
         return total
@@ -147,7 +163,7 @@ def jvp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, intermediates: 
             primals = [env[x] for x in node.inputs]
             for i, x_dot in flowing:
                 rule = _rule(node, op, "jvp", i)
-                term = rule(x_dot, ans, *primals, **node.attr_dict) if rule is not None else None
+                term = _term(rule, node, "jvp", x_dot, ans, *primals) if rule is not None else None
                 total = _accumulate(total, None if term is None else _fit(term, ans.type, reduce=False))
         tangent[node.id] = total
     outputs = {name: env[vid] for name, vid in graph.outputs}
@@ -197,7 +213,7 @@ def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence
             if x not in active:
                 continue
             rule = _rule(node, op, "vjp", i)
-            term = rule(g, env[node.id], *primals, **node.attr_dict) if rule is not None else None
+            term = _term(rule, node, "vjp", g, env[node.id], *primals) if rule is not None else None
             if term is not None:
                 adjoint[x] = _accumulate(adjoint.get(x), _fit(term, primals[i].type, reduce=True))
     outputs = {name: env[vid] for name, vid in graph.outputs}

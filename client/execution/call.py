@@ -42,3 +42,4 @@ class Call:
     expectation: Expectation | None = None  # ExpectationGradient: samples, key, estimator, baseline
     signatures: tuple[Signature, ...] = ()  # InferTypes
     registry: Any = field(default=None, compare=False)  # DerivativeGraph: what checks the result
+    batched_inputs: tuple[str, ...] = ()  # Evaluate: inputs with a leading batch axis (vmap)

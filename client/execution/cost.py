@@ -91,7 +91,8 @@ def profile(plan: Plan, registry) -> Profile:
             users[storage] -= 1
             if users[storage] == 0 and storage in allocated:
                 live[batched[storage]] -= nbytes(slot_type[storage])
-    as_array = lambda xs: np.array(xs, dtype=np.int64)  # noqa: E731
+    # Python integers (object arrays): byte and work counts of absurd shapes must not wrap around.
+    as_array = lambda xs: np.array(xs, dtype=object)  # noqa: E731
     return Profile(as_array(fixed), as_array(per), as_array(work_fixed), as_array(work_per), tuple(nodes))
 
 

@@ -22,7 +22,7 @@ from wengert.autodiff.transform import (COTANGENT, TANGENT, check_outputs, check
 from wengert.errors import InvalidRequest
 from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Prepared, Price, Profile, Run, nbytes, profile
-from wengert.execution.plan import Check, Plan, check_feeds
+from wengert.execution.plan import Check, Plan, check_feeds, check_tensors
 from wengert.expectations.estimate import prepare_expectation
 from wengert.ir.builder import GraphBuilder
 from wengert.ir.graph import Graph, TensorType
@@ -104,13 +104,15 @@ class Engine:
         """`plan`'s costs step by step (see `wengert.execution.cost`), cached with it."""
         return self._cache.get_or_make((plan, "profile"), lambda: profile(plan, self.registry))
 
-    def specialize(self, graph: Graph, inputs: Mapping[str, np.ndarray]) -> Graph:
+    def specialize(self, graph: Graph, inputs: Mapping[str, np.ndarray],
+                   batched: frozenset[str] = frozenset()) -> Graph:
         """`graph` with its open (-1) dimensions fixed by the shapes of `inputs`, which are
-        checked against it first (names, dtypes, shapes)."""
-        check_feeds(graph, inputs)
+        checked against it first (names, dtypes, shapes; those in `batched` after their
+        leading batch axis)."""
+        check_feeds(graph, inputs, batched)
         if all(t.is_concrete for _, t in graph.inputs):
             return graph
-        shapes = tuple(TensorType(t.dtype, inputs[name].shape) for name, t in graph.inputs)
+        shapes = tuple(TensorType(t.dtype, inputs[name].shape[name in batched:]) for name, t in graph.inputs)
         return self._cache.get_or_make((graph, "specialize", shapes),
                                        lambda: _rebuild(graph, shapes, self.registry))
 
@@ -130,7 +132,8 @@ class Engine:
         """`call` (one SDK method call or RPC) checked, priced and ready to run."""
         match call.rpc:
             case "Evaluate":
-                return self.prepare_evaluate(call.graph, call.inputs, call.outputs, check)
+                return self.prepare_evaluate(call.graph, call.inputs, call.outputs, check,
+                                             batched=call.batched_inputs)
             case "Jvp":
                 return self.prepare_jvp(call.graph, call.inputs, call.tangents, batched=call.batched,
                                         check=check)
@@ -222,17 +225,27 @@ class Engine:
 
     # -- preparing ---------------------------------------------------------------------------
     def prepare_evaluate(self, graph: Graph, inputs: Mapping[str, Any], outputs: Sequence[str] | None = None,
-                         check: Check | None = None) -> Prepared:
-        inputs = _arrays(inputs)
-        graph = self.specialize(graph, inputs)
+                         check: Check | None = None, batched: Sequence[str] = ()) -> Prepared:
+        """The outputs' values; the inputs named in `batched` carry a leading batch axis of
+        one size B, and then so does every output (one that does not depend on them is
+        broadcast along it): the graph evaluated at B points in one vectorized sweep."""
+        inputs, batched = _arrays(inputs), frozenset(batched)
+        _check_names(dict.fromkeys(batched), graph.input_names, "batch axis on")
+        graph = self.specialize(graph, inputs, batched)
         names = check_outputs(graph, outputs)
-        plan = self.plan(graph)
-        price = self.priced((plan, tuple(names)), lambda: Price((Run("the graph", self.profile(plan)),),
-                                                               _output_bytes(graph, names)))
+        plan = self.plan(graph, batched)
+        batch = check_feeds(graph, inputs, batched) if batched else None
+        response = _output_bytes(graph, names) * (batch or 1)
+        price = self.priced((plan, tuple(names), batch), lambda: Price(
+            (Run("the graph", self.profile(plan), batch or 1),), response))
 
         def run():
             values = plan.run(inputs, check)
-            return {name: values[name] for name in names}
+            if batch is None:
+                return {name: values[name] for name in names}
+            outs = dict(plan.graph.outputs)
+            return {name: values[name] if plan.is_batched[outs[name]] else
+                    np.broadcast_to(values[name], (batch,) + values[name].shape) for name in names}
         return Prepared(price, run)
 
     def prepare_jvp(self, graph: Graph, inputs: Mapping[str, Any], tangents: Mapping[str, Any], *,
@@ -245,6 +258,8 @@ class Engine:
             raise InvalidRequest("give a tangent for at least one input")
         dgraph = self.derivative_graph(graph, "jvp", wrt)
         prefix = prefix_for(graph, TANGENT)
+        check_tensors(dict(graph.inputs), tangents, set(tangents) if batched else (), "tangent for input",
+                      "tangents")
         return self._derivative_run(graph, dgraph, inputs, tangents, prefix, batched, "JVP graph",
                                     graph.output_names, check)
 
@@ -259,6 +274,8 @@ class Engine:
         seeds = [name for name in graph.output_names if name in cotangents]
         dgraph = self.derivative_graph(graph, "vjp", wrt, seeds=seeds)
         prefix = prefix_for(graph, COTANGENT)
+        check_tensors({n: graph.output_type(n) for n in seeds}, cotangents, set(cotangents) if batched else (),
+                      "cotangent for output", "cotangents")
         return self._derivative_run(graph, dgraph, inputs, cotangents, prefix, batched, "VJP graph",
                                     check_wrt(graph, wrt), check)
 

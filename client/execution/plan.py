@@ -15,8 +15,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, LimitExceeded,
-                            node_error, quoted)
-from wengert.ir.graph import Graph, Node, TensorType, dtype_name
+                            node_error, quoted, short)
+from wengert.ir.graph import Graph, Node, TensorType, dtype_name, shape_text
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
 
@@ -79,7 +79,8 @@ class Plan:
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
             except MemoryError as exc:  # past the process's memory: a limit, not a bad input
-                error = node_error(LimitExceeded, step.node.id, step.node.op, f"out of memory ({exc})")
+                error = node_error(LimitExceeded, step.node.id, step.node.op,
+                                   f"out of memory computing a {step.node.type} value ({exc})")
                 error.limit = "memory"
                 raise error from exc
             except Exception as exc:
@@ -108,21 +109,32 @@ def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray], batched: frozense
     if unknown:
         raise InvalidRequest(f"unknown input(s) {', '.join(map(quoted, unknown))}; the graph takes "
                              f"{', '.join(map(quoted, graph.input_names))}")
-    batch = None
     for name, t in graph.inputs:
         if name not in feeds:
-            raise InvalidRequest(f"missing input {quoted(name)} ({t})")
-        array = feeds[name]
+            raise InvalidRequest(f"missing input {quoted(name)} ({t})", input=name, field="inputs")
+    return check_tensors(dict(graph.inputs), feeds, batched, "input", "inputs")
+
+
+def check_tensors(types: Mapping[str, TensorType], arrays: Mapping[str, np.ndarray], batched, what: str,
+                  field: str) -> int | None:
+    """Check each of `arrays` against the type of the value it is for (`what` it is, e.g. "input"
+    or "tangent for input", and the request `field` holding it, e.g. "tangents": errors name
+    both); those in `batched` carry a leading batch axis of one common size, which is returned
+    (None when nothing is batched)."""
+    batch = None
+    for name, array in arrays.items():
+        t = types[name]
         skip = int(name in batched)
+        at = {"input": name, "field": f'{field}["{short(name)}"]'}
         if skip:
             if array.ndim == 0:
-                raise InvalidTensor(f"input {quoted(name)} is batched but has no batch axis")
+                raise InvalidTensor(f"{what} {quoted(name)} is batched but has no batch axis", **at)
             if batch is not None and array.shape[0] != batch:
-                raise InvalidTensor(f"input {quoted(name)} has batch size {array.shape[0]}, others {batch}")
+                raise InvalidTensor(f"{what} {quoted(name)} has batch size {array.shape[0]}, others {batch}", **at)
             batch = array.shape[0]
         if not t.accepts(array, skip):
             got = TensorType(dtype_name(array.dtype), array.shape[skip:])
-            raise InvalidTensor(f"input {quoted(name)} must be {t}, got {got}")
+            raise InvalidTensor(f"{what} {quoted(name)} must be {t}, got {got}", **at)
     return batch
 
 
@@ -137,7 +149,7 @@ def _conform(out: Any, step: _Step, batch: int | None) -> np.ndarray:
     core = out.shape[1:] if step.batched else out.shape
     if core != t.shape or (step.batched and out.shape[0] not in (1, batch)):
         raise node_error(InternalError, step.node.id, step.node.op,
-                         f"op returned shape {out.shape}, its shape rule says {t.shape}"
+                         f"op returned shape {shape_text(out.shape)}, its shape rule says {shape_text(t.shape)}"
                          + (" after the batch axis" if step.batched else ""))
     return out
 

@@ -56,9 +56,10 @@ class StochasticNode:
 
 @dataclass(frozen=True)
 class ExpectationResult:
-    """The estimate of E[f] and of its gradient for each `wrt` input, with standard errors
-    (the spread of the per-sample estimates over sqrt(samples); zero when every stochastic
-    node was enumerated, NaN from a single sample), and the estimator used at each node."""
+    """The estimate of E[f] and of its gradient (by `wrt` input name, or for `expectation_grad`
+    of a function in the structure of its parameters), with standard errors (the spread of the
+    per-sample estimates over sqrt(samples); zero when every stochastic node was enumerated,
+    NaN from a single sample), and the estimator used at each node."""
 
     value: float
     value_error: float
@@ -74,6 +75,6 @@ class ExpectationResult:
         return {n.node: n.estimator for n in self.nodes}
 
     def __repr__(self) -> str:
-        grads = ", ".join(f"{k}={np.array2string(np.asarray(v), precision=4)}" for k, v in self.gradient.items())
         error = "" if math.isnan(self.value_error) else f" ± {self.value_error:.3g}"
-        return f"ExpectationResult(value={self.value:.6g}{error}, gradient: {grads}, samples={self.samples})"
+        with np.printoptions(precision=4, threshold=8):
+            return f"ExpectationResult(value={self.value:.6g}{error}, gradient={self.gradient!r}, samples={self.samples})"

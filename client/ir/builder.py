@@ -1,22 +1,28 @@
-"""Building graphs: symbolic `Value`s, the `GraphBuilder` that records nodes, and `trace`.
+"""Building graphs: symbolic `Value`s, the `GraphBuilder` that records nodes, and `spec`.
 
-The same builder serves three callers: the SDK (user code traced into a graph), the
-validator (a wire graph rebuilt node by node, so every check runs in one place), and the
-autodiff transforms (derivative rules build the JVP/VJP graph with these very ops).
+The same builder serves three callers: the SDK (user code traced into a graph, see
+`wengert.tracing`), the validator (a wire graph rebuilt node by node, so every check runs in
+one place), and the autodiff transforms (derivative rules build the JVP/VJP graph with these
+very ops).
+
+Builders nest: a function traced while another is being traced (`wg.grad(f)` called inside a
+traced function) records into a child builder, and a value of an enclosing graph that it uses
+becomes one more input of the child's graph (a capture). The child's graph, or its derivative
+graph, is then inlined into the parent (`GraphBuilder.inline`), so the result is one graph.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-import inspect
 import numbers
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from wengert.autodiff import simplify
 from wengert.errors import InvalidGraph, UnknownOp, WengertError, node_error
-from wengert.ir.graph import Graph, Literal, Node, TensorType, dtype_name
+from wengert.ir.graph import Graph, Literal, Node, TensorType, dtype_name, shape_problem
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "wengert_builder", default=None
@@ -35,11 +41,14 @@ class Value:
     tracing: `x[x > 0]` would have a data-dependent shape.
     """
 
-    __slots__ = ("builder", "id", "type")
+    __slots__ = ("builder", "id", "type", "weak")
     __array_priority__ = 1000  # ndarray (op) Value defers to Value's reflected operator
 
-    def __init__(self, builder: GraphBuilder, value_id: str, type_: TensorType):
+    def __init__(self, builder: GraphBuilder, value_id: str, type_: TensorType, weak: bool = False):
         self.builder, self.id, self.type = builder, value_id, type_
+        # Weakly typed (a Python number passed as an argument, or computed from such only):
+        # like a Python number, it takes the dtype of the strongly typed values it meets.
+        self.weak = weak
 
     shape = property(lambda self: self.type.shape)
     dtype = property(lambda self: self.type.dtype)
@@ -138,27 +147,37 @@ class GraphBuilder:
     With `simplify=True` (derivative graphs) it also folds small constants, reuses an identical
     node instead of adding a duplicate (common subexpressions), and drops identities such as
     `x * 1` and `x + 0`. The validator uses `simplify=False` so a user's graph keeps its nodes.
+
+    Every builder shares identical constants (`constant` returns the node already holding an
+    equal tensor) and Python numbers (`lift`), so a traced loop of N steps makes O(N) op
+    nodes but O(1) constant nodes. A builder with a `parent` records a function traced inside
+    the parent's (see the module doc).
     """
 
-    def __init__(self, registry=None, *, simplify: bool = False):
+    def __init__(self, registry=None, *, simplify: bool = False, parent: GraphBuilder | None = None):
         if registry is None:
-            from wengert.plugins.registry import default_registry
-
-            registry = default_registry()
+            registry = parent.registry if parent is not None else _default_registry()
         self.registry = registry
         self.simplify = simplify
+        self.parent = parent
         self.inputs: list[tuple[str, TensorType]] = []
         self.nodes: list[Node] = []
         self.types: dict[str, TensorType] = {}
         self.constants: dict[str, Literal] = {}
         self.derived: set[str] = set()  # values that are tangents or cotangents (see simplify)
+        self.captures: list[tuple[Value, Value]] = []  # (parent's value, this graph's input)
+        self._captured: dict[tuple[int, str], Value] = {}
         self._node_of: dict[str, Node] = {}
         self._memo: dict[tuple, str] = {}
+        self._literals: dict[Literal, Value] = {}
+        self._numbers: dict[tuple, Value] = {}
+        self._inlined: dict[tuple, str] = {}
         self._counter = 0
 
     # -- recording -----------------------------------------------------------------------
-    def input(self, name: str, type_: TensorType, *, derived: bool = False) -> Value:
-        """Declare an input; `derived` marks a tangent or cotangent input (see simplify)."""
+    def input(self, name: str, type_: TensorType, *, derived: bool = False, weak: bool = False) -> Value:
+        """Declare an input; `derived` marks a tangent or cotangent input (see simplify),
+        `weak` one given as a Python number (see `Value`)."""
         if not isinstance(name, str) or not name:
             raise InvalidGraph(f"input names must be non-empty strings, got {name!r}")
         if name in self.types:
@@ -167,14 +186,79 @@ class GraphBuilder:
         self.types[name] = type_
         if derived:
             self.derived.add(name)
-        return Value(self, name, type_)
+        return Value(self, name, type_, weak)
 
     def value(self, value_id: str) -> Value:
         return Value(self, value_id, self.types[value_id])
 
     def constant(self, array: Any, node_id: str | None = None) -> Value:
+        """A constant node holding `array`; an equal tensor already held is shared, unless a
+        `node_id` is asked for."""
         literal = array if isinstance(array, Literal) else Literal(np.asarray(array))
+        if node_id is None:
+            found = self._literals.get(literal)
+            if found is None:
+                found = self._literals[literal] = self.add("constant", (), {"value": literal})
+            return found
         return self.add("constant", (), {"value": literal}, node_id=node_id)
+
+    def number(self, x: Any, dtype: str) -> Value:
+        """The constant Python number `x` in `dtype`, one node per distinct number."""
+        key = (type(x), x, dtype)
+        found = self._numbers.get(key)
+        if found is None:
+            found = self._numbers[key] = self.constant(np.asarray(x, dtype=dtype))
+        return found
+
+    # -- nesting ---------------------------------------------------------------------------
+    def sees(self, other: GraphBuilder) -> bool:
+        """Whether values of `other` can be used here: it is this builder or encloses it."""
+        builder = self
+        while builder is not None:
+            if builder is other:
+                return True
+            builder = builder.parent
+        return False
+
+    def own(self, v: Value) -> Value:
+        """`v` as a value of this graph: a value of an enclosing graph becomes an input here
+        (captured once; its derivative flows through the enclosing graph, not this one)."""
+        if v.builder is self:
+            return v
+        key = (id(v.builder), v.id)
+        found = self._captured.get(key)
+        if found is None:
+            if self.parent is None or not self.sees(v.builder):
+                raise InvalidGraph(f"{v!r} belongs to another graph")
+            outer = self.parent.own(v)
+            found = self.input(f"{CAPTURE}{len(self.captures)}", outer.type, weak=v.weak)
+            self.captures.append((outer, found))
+            self._captured[key] = found
+        return found
+
+    def inline(self, graph: Graph, feeds: dict[str, Value]) -> dict[str, Value]:
+        """Record `graph`'s nodes here, its inputs read from `feeds` (input name -> value);
+        returns its outputs by name. Nodes identical to ones inlined before are shared, so a
+        derivative graph inlined after its primal graph adds only the derivative's nodes."""
+        env = {}
+        for name, t in graph.inputs:
+            env[name] = self.own(feeds[name])
+            if env[name].type != t:
+                raise InvalidGraph(f"input {name!r} of the inlined graph is {t}, fed {env[name].type}")
+        for node in graph.nodes:
+            if node.op == "constant":
+                env[node.id] = self.constant(node.attr_dict["value"])
+                continue
+            args = tuple(env[x] for x in node.inputs)
+            key = simplify.memo_key(node.op, tuple(a.id for a in args), node.attrs)
+            found = self._inlined.get(key)
+            if found is None:
+                value = self.add(node.op, args, node.attr_dict)
+                self._inlined[key] = value.id
+            else:
+                value = self.value(found)
+            env[node.id] = value
+        return {name: env[vid] for name, vid in graph.outputs}
 
     def add(
         self, op_name: str, inputs: Iterable[Value], attrs: dict[str, Any], node_id: str | None = None
@@ -189,13 +273,19 @@ class GraphBuilder:
         try:
             op.check_arity(len(inputs))
             norm = op.normalize_attrs(attrs)
+        except Exception as exc:  # the op's schema refuses the arity or the attributes
+            raise node_error(InvalidGraph, node_id, op_name, str(exc)) from None
+        try:
             out_type = op.infer(*(v.type for v in inputs), **dict(norm))
         except WengertError as exc:  # typed by a server (`wengert.server_ops`): keep its class
-            error = node_error(type(exc), node_id, op_name, str(exc))
+            error = node_error(type(exc), node_id, op_name, str(exc), reason=exc.reason)
             error.code = exc.code  # a status outside the error table travels on the instance
             raise error from None
         except Exception as exc:  # a shape rule's rejection, or a plugin's shape rule failing
-            raise node_error(InvalidGraph, node_id, op_name, str(exc)) from None
+            raise node_error(InvalidGraph, node_id, op_name, str(exc), reason="SHAPE_MISMATCH") from None
+        problem = shape_problem(out_type.shape)
+        if problem is not None:
+            raise node_error(InvalidGraph, node_id, op_name, problem)
         if self.simplify:
             found = self._simplified(op, inputs, norm, out_type)
             if found is not None:
@@ -220,9 +310,21 @@ class GraphBuilder:
         if found is not None:
             return self.value(found)
         if inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT:
-            arrays = [self.constants[v.id].array for v in inputs]
-            return self.constant(np.asarray(op.forward(*arrays, **dict(attrs)), dtype=out_type.dtype))
+            folded = self._fold(op, inputs, attrs, out_type)
+            if folded is not None:
+                return folded
         return simplify.rewrite(self, op.name, inputs, out_type)
+
+    def _fold(self, op, inputs, attrs, out_type) -> Value | None:
+        """op(inputs) computed now, as a constant; None when the op fails on these constants
+        (`max` of an empty one, `take` out of range): the node then stays in the graph and
+        fails where the graph is run, with the error an evaluation reports."""
+        try:
+            array = np.asarray(op.forward(*[self.constants[v.id].array for v in inputs], **dict(attrs)),
+                               dtype=out_type.dtype)
+        except Exception:
+            return None
+        return self.constant(array)
 
     def is_constant(self, v: Value, scalar: float) -> bool:
         """True when `v` is a (small) constant equal to `scalar` everywhere."""
@@ -268,30 +370,80 @@ class GraphBuilder:
         _current.reset(self._token)
 
 
+@contextlib.contextmanager
+def detached():
+    """No builder is recording inside: for building a derivative graph of its own while a
+    function is being traced (its rules must not record into the traced graph)."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def _default_registry():
+    from wengert.plugins.registry import default_registry
+
+    return default_registry()
+
+
+CAPTURE = "capture:"  # the inputs of a nested graph that hold values of the enclosing graph
+
+
 def current_builder(args: Iterable[Any] = ()) -> GraphBuilder | None:
-    """The builder that `args`' symbolic values belong to, else the one recording now, if any."""
-    return next((a.builder for a in args if isinstance(a, Value)), None) or _current.get()
+    """The builder to record an op on `args` in: the one recording now when it can use every
+    symbolic value among `args` (they are its own or its enclosing graphs'), else the builder
+    of the first of them (a derivative graph being built), else None."""
+    current = _current.get()
+    owners = [a.builder for a in args if isinstance(a, Value)]
+    if current is not None and all(current.sees(b) for b in owners):
+        return current
+    return owners[0] if owners else current
+
+
+def is_tracing(args: Iterable[Any] = ()) -> bool:
+    """Whether a graph is being recorded, or `args` hold symbolic values."""
+    return _current.get() is not None or any(isinstance(a, Value) for a in args)
 
 
 def apply(op_name: str, *args: Any, **attrs: Any) -> Value:
-    """Record `op_name(*args, **attrs)`; numbers and arrays among `args` become constants."""
+    """Record `op_name(*args, **attrs)`; numbers and arrays among `args` become constants,
+    values of enclosing graphs are captured, and weakly typed values take their strongly typed
+    peers' dtype."""
     builder = current_builder(args)
     if builder is None:
         raise InvalidGraph(
             f"{op_name}: no graph is being built; call it inside wg.trace or on a symbolic value"
         )
-    values = [a for a in args if isinstance(a, Value)]
-    if any(v.builder is not builder for v in values):
-        raise InvalidGraph(f"{op_name}: values from different graphs cannot be combined")
-    return builder.add(op_name, [lift(builder, a, values) for a in args], attrs)
+    values = []
+    for a in args:
+        if isinstance(a, Value):
+            if not builder.sees(a.builder):
+                raise InvalidGraph(f"{op_name}: values from different graphs cannot be combined")
+            values.append(builder.own(a))
+    strong = [v for v in values if not v.weak]
+    lifted = [_conform(builder, lift(builder, a, strong or values), strong) for a in args]
+    out = builder.add(op_name, lifted, attrs)
+    if values and not strong and not out.weak:  # weak in, weak out: a number stays a number
+        out = Value(builder, out.id, out.type, weak=True)
+    return out
+
+
+def _conform(builder: GraphBuilder, v: Value, strong: list[Value]) -> Value:
+    """A weakly typed value cast to the dtype a Python number would take among `strong`."""
+    if not v.weak or not strong:
+        return v
+    kind = np.dtype(v.dtype).kind
+    dtype = _weak_dtype(True if kind == "b" else 0 if kind in "iu" else 0.0, strong)
+    return v if dtype == v.dtype else builder.add("cast", [v], {"dtype": dtype})
 
 
 def lift(builder: GraphBuilder, x: Any, peers: list[Value] = ()) -> Value:
     """`x` as a value of `builder`: Python numbers take their peers' dtype (weak typing)."""
     if isinstance(x, Value):
-        return x
+        return builder.own(x)
     if isinstance(x, (numbers.Number, np.bool_)) and not isinstance(x, np.generic | np.ndarray):
-        return builder.constant(np.asarray(x, dtype=_weak_dtype(x, peers)))
+        return builder.number(x, _weak_dtype(x, peers))
     try:
         array = np.asarray(x)
         dtype_name(array.dtype)
@@ -313,36 +465,3 @@ def _weak_dtype(x: Any, peers: list[Value]) -> str:
 def spec(shape: tuple[int, ...] = (), dtype: str = "float64") -> TensorType:
     """A placeholder for `trace`: an input of this shape and dtype (-1 leaves a dim open)."""
     return TensorType(dtype_name(dtype), tuple(int(d) for d in shape))
-
-
-def trace(fn: Callable[..., Any], *examples: Any, names: Iterable[str] | None = None, registry=None) -> Graph:
-    """Turn a Python function into a graph by calling it once on symbolic inputs.
-
-    Each example is an array (its dtype and shape are used) or a `wg.spec`. Inputs are named
-    after the function's parameters. Python control flow is unrolled at trace time. A single
-    returned value is the output `y`; a tuple gives `y0, y1, ...`; a dict names its outputs.
-    """
-    names = list(names) if names is not None else _parameter_names(fn, len(examples))
-    builder = GraphBuilder(registry)
-    with builder:
-        args = [builder.input(n, e if isinstance(e, TensorType) else TensorType.of(np.asarray(e)))
-                for n, e in zip(names, examples)]
-        result = fn(*args)
-    if isinstance(result, dict):
-        outputs = dict(result)
-    elif isinstance(result, (tuple, list)):
-        outputs = {f"y{i}": r for i, r in enumerate(result)}
-    else:
-        outputs = {"y": result}
-    outputs = {k: lift(builder, v) for k, v in outputs.items()}
-    return builder.build(outputs)
-
-
-def _parameter_names(fn: Callable, count: int) -> list[str]:
-    try:
-        params = [p for p in inspect.signature(fn).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        params = []
-    names = [p.name for p in params[:count]]
-    return names + [f"x{i}" for i in range(len(names) + 1, count + 1)]

@@ -34,6 +34,30 @@ def dtype_name(dtype: Any) -> str:
     return name
 
 
+# Shapes NumPy can hold, with room for what derivatives build from them: a batch axis in front
+# (batched sweeps) and out_shape + in_shape (Jacobian and Hessian blocks), within NumPy 1.x's 32
+# dimensions, and for an empty tensor (a 0 somewhere) dimensions whose product, squared and
+# times 8 bytes, still fits NumPy's 63-bit byte count.
+MAX_DIMS = 16
+MAX_EMPTY_EXTENT = 1 << 28
+
+
+def shape_problem(shape: tuple[int, ...]) -> str | None:
+    """Why arrays of `shape` cannot be used (too many dimensions, or an empty shape whose other
+    dimensions are absurdly large), or None. Open (-1) dimensions are not counted."""
+    if len(shape) > MAX_DIMS:
+        return f"{len(shape)} dimensions, more than the {MAX_DIMS} supported"
+    if 0 in shape and math.prod(d for d in shape if d > 0) > MAX_EMPTY_EXTENT:
+        return (f"empty shape {list(shape)}: the product of its other dimensions may be at most "
+                f"{MAX_EMPTY_EXTENT}")
+    return None
+
+
+def shape_text(shape) -> str:
+    """A shape as every message writes it: `[3,4]`, `[]` for a scalar, `?` for an open dimension."""
+    return f"[{','.join('?' if d == -1 else str(d) for d in shape)}]"
+
+
 @dataclass(frozen=True)
 class TensorType:
     """dtype + shape. A dimension of -1 is open (any size), e.g. a batch dimension."""
@@ -78,7 +102,7 @@ class TensorType:
         return cls(dtype_name(array.dtype), tuple(int(d) for d in array.shape))
 
     def __str__(self) -> str:
-        return f"{self.dtype}[{','.join('?' if d == -1 else str(d) for d in self.shape)}]"
+        return f"{self.dtype}{shape_text(self.shape)}"
 
 
 @dataclass(frozen=True, eq=False)

@@ -219,6 +219,8 @@ def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bo
     fewest sweeps (forward on ties). `symmetric` (Hessians: the Jacobian of a gradient) sweeps
     forward with a star colouring of the symmetrized pattern."""
     m, n = layout.shape
+    if not (m and n):  # no rows or no columns (e.g. no float input): J is empty, nothing to sweep
+        return Strategy(layout, "reverse" if mode == "reverse" else "forward", 0)
     pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry, budget)
     if pattern is None:
         forward = mode == "forward" or (mode == "auto" and n <= m)

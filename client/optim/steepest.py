@@ -30,12 +30,13 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
+from wengert import tree
 from wengert.autodiff.transform import scalar_output
 from wengert.errors import InvalidRequest
 from wengert.execution.cost import Prepared, Price
 from wengert.expectations.estimate import stochastic_objective
 from wengert.expectations.settings import Expectation
-from wengert.ir.graph import Graph
+from wengert.ir.graph import Graph, shape_text
 from wengert.plugins.normdef import NormDef, product
 from wengert.plugins.registry import default_registry
 
@@ -92,15 +93,21 @@ class Schedule:
 class SteepestDescent:
     """Steepest descent under `norm`, with optional momentum and learning-rate schedule.
 
-    `params` is a dict of float NumPy arrays (keyed by name, e.g. graph input names) or a list
-    of them; `step` updates those arrays in place, as PyTorch optimizers update tensors. With
-    momentum mu the step direction comes from m <- mu * m + g instead of g: heavy-ball momentum,
-    exactly PyTorch's SGD momentum under l2, and the same rule under any other norm.
+    `params` is a dict of float NumPy arrays (keyed by name, e.g. graph input names), a list
+    of them, or any pytree of them (a list of dicts of layers, a registered dataclass; its
+    leaves are then keyed by their paths, `"0/w"`, as `wg.tree` names them); `step` updates
+    those arrays in place, as PyTorch optimizers update tensors, from a gradient of the same
+    structure (what `client.grad` returns). With momentum mu the step direction comes from
+    m <- mu * m + g instead of g: heavy-ball momentum, exactly PyTorch's SGD momentum under l2,
+    and the same rule under any other norm.
     """
 
-    def __init__(self, params: Mapping[Any, np.ndarray] | Sequence[np.ndarray], norm: NormSpec = "l2",
-                 lr: float = 0.01, momentum: float = 0.0,
+    def __init__(self, params: Any, norm: NormSpec = "l2", lr: float = 0.01, momentum: float = 0.0,
                  schedule: Callable[[int], float] = Schedule(), registry=None):
+        self._structure = None  # a nested pytree's structure; flat dicts and lists keep their keys
+        if not _flat(params):
+            pairs, self._structure = tree.flatten_with_paths(params)
+            params = dict(pairs)
         self.params = params
         self.keys = list(params) if isinstance(params, Mapping) else list(range(len(params)))
         for k in self.keys:
@@ -118,19 +125,31 @@ class SteepestDescent:
         self.steps = 0
         self._velocity = [np.zeros_like(params[k]) for k in self.keys] if momentum else None
 
-    def step(self, grads: Mapping[Any, Any] | Sequence[Any]) -> None:
-        """One step against `grads`: the gradient, keyed (or ordered) like the parameters."""
+    def step(self, grads: Any) -> None:
+        """One step against `grads`: the gradient, keyed (or ordered, or structured) like the
+        parameters."""
+        if self._structure is not None:
+            try:
+                grads = dict(zip(self.keys, self._structure.flatten_up_to(grads, lambda g: False, "gradient")))
+            except ValueError as exc:
+                raise InvalidRequest(str(exc)) from None
         g = [np.asarray(grads[k]) for k in self.keys]
         for k, gk in zip(self.keys, g):
             if gk.shape != self.params[k].shape:
-                raise InvalidRequest(f"gradient for {k!r} is shaped {gk.shape}, "
-                                     f"the parameter {self.params[k].shape}")
+                raise InvalidRequest(f"gradient for {k!r} is shaped {shape_text(gk.shape)}, "
+                                     f"the parameter {shape_text(self.params[k].shape)}")
         if self._velocity is not None:
             self._velocity = g = [self.momentum * v + gk for v, gk in zip(self._velocity, g)]
         scale = self.lr * self.schedule(self.steps) * self.norm.dual_norm(g)
         for k, d in zip(self.keys, self.norm.dualize(g)):
             self.params[k] -= scale * d
         self.steps += 1
+
+
+def _flat(params: Any) -> bool:
+    """A dict or list of arrays, which the optimizer keys as it is."""
+    values = params.values() if isinstance(params, Mapping) else params if isinstance(params, (list, tuple)) else None
+    return values is not None and all(isinstance(v, np.ndarray) for v in values)
 
 
 @dataclass(frozen=True)
@@ -145,8 +164,10 @@ class Stop:
     max_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.max_steps, self.tolerance, self.max_seconds) < 0:
-            raise InvalidRequest("stopping limits must not be negative")
+        if not all(0 <= limit < math.inf for limit in (self.max_steps, self.tolerance, self.max_seconds)):
+            raise InvalidRequest("stopping limits must be finite and not negative (NaN never stops a run), "
+                                 f"got max_steps={self.max_steps}, tolerance={self.tolerance}, "
+                                 f"max_seconds={self.max_seconds}")
         if not (self.max_steps or self.max_seconds):
             raise InvalidRequest("set max_steps or max_seconds: a tolerance alone may never be met")
 
@@ -261,7 +282,7 @@ def _loss_gradient(engine, graph: Graph, data: dict[str, Any], loss: str, keys: 
 
     def gradient(params: Mapping[str, np.ndarray], step: int) -> tuple[float, Mapping[str, np.ndarray]]:
         values, grads = engine.vjp(graph, {**data, **params}, seed, keys, check=check)
-        return float(values[loss]), grads
+        return values[loss].item(), grads  # one element, any shape
     return gradient
 
 

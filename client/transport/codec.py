@@ -50,7 +50,7 @@ def encode(call: Call) -> Message:
         if name in fields:
             for key, array in getattr(call, name).items():
                 getattr(msg, name)[key].CopyFrom(tensor_to_proto(array))
-    for name in ("outputs", "wrt"):
+    for name in ("outputs", "wrt", "batched_inputs"):
         if name in fields:
             getattr(msg, name).extend(getattr(call, name))
     if "batched" in fields:

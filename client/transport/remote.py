@@ -5,7 +5,8 @@ differs only in how it waits, so every decision is made here.
 * Graphs travel in full once; afterwards by the id the server returned. A NOT_FOUND for an id
   (the server restarted, or evicted the graph) resends the full graph, once.
 * UNAVAILABLE, and only UNAVAILABLE, is retried `retries` times with exponential backoff and
-  jitter. Every RPC is a pure computation, so a retry is always safe.
+  jitter, waiting at least the delay a busy server asks for (RetryInfo). Every RPC is a pure
+  computation, so a retry is always safe.
 * `timeout` is the deadline of the whole call, retries included.
 """
 
@@ -21,7 +22,8 @@ import grpc
 from wengert.execution.call import Call
 from wengert.execution.cost import Quote
 from wengert.transport.codec import cost_request, decode, decode_quote, encode
-from wengert.errors import ERROR_CLASS_KEY, DeadlineExceeded, WengertError, error_from_status
+from wengert.errors import DeadlineExceeded, WengertError
+from wengert.transport.status import from_rpc
 from wengert.ir.graph import Graph
 from wengert.lru import LRU
 from wengert.v1 import service_pb2_grpc
@@ -98,7 +100,8 @@ class Attempt:
             self.by_id = False
             return 0.0
         if code == grpc.StatusCode.UNAVAILABLE and self.retries < self.policy.retries:
-            delay = self.policy.backoff(self.retries)
+            # A busy server says how long to wait (RetryInfo): at least that, backing off beyond.
+            delay = max(self.policy.backoff(self.retries), error_from_rpc(exc).retry_delay or 0.0)
             self.retries += 1
             if self.deadline is None or time.monotonic() + delay < self.deadline:
                 return delay
@@ -115,9 +118,8 @@ class Attempt:
 
 
 def error_from_rpc(exc: grpc.RpcError) -> WengertError:
-    """The typed error for a failed call, from its status and the class the server named."""
-    class_name = next((v for k, v in exc.trailing_metadata() or () if k == ERROR_CLASS_KEY), None)
-    return error_from_status(exc.code().name, exc.details() or "", class_name)
+    """The typed error for a failed call, from its status and its structured details."""
+    return from_rpc(exc.code().name, exc.details() or "", exc.trailing_metadata())
 
 
 class RemoteTransport:

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from wengert.ir.builder import GraphBuilder
-from wengert.errors import InvalidGraph, InvalidRequest, InvalidTensor, node_error
-from wengert.ir.graph import DTYPES, Graph, Literal, TensorType, dtype_name
+from wengert.errors import InvalidGraph, InvalidRequest, InvalidTensor, LimitExceeded, node_error
+from wengert.ir.graph import DTYPES, Graph, Literal, TensorType, dtype_name, shape_problem
 from wengert.plugins import opdef
 from wengert.v1 import graph_pb2, service_pb2, tensor_pb2
 
@@ -46,6 +46,9 @@ _TO_PROTO = {
     "bool": tensor_pb2.DTYPE_BOOL,
 }
 _FROM_PROTO = {code: name for name, code in _TO_PROTO.items()}
+# protobuf refuses to encode a message of 2 GiB or more: a tensor's bytes leave room for the
+# fields around them (its shape, the response holding it).
+MAX_TENSOR_BYTES = (1 << 31) - (1 << 20)
 # The wire is little-endian whatever the host is; these dtypes say so explicitly.
 _WIRE_DTYPE = {name: DTYPES[name].newbyteorder("<") for name in _TO_PROTO}
 
@@ -94,6 +97,9 @@ def type_from_proto(msg: tensor_pb2.TensorType, what: str = "type") -> TensorTyp
     shape = tuple(msg.shape)
     if any(d < -1 for d in shape):
         raise InvalidGraph(f"{what}: bad shape {list(shape)} (dimensions are >= 0, or -1 for open)")
+    problem = shape_problem(shape)
+    if problem is not None:
+        raise InvalidGraph(f"{what}: {problem}")
     return TensorType(dtype, shape)
 
 
@@ -110,6 +116,9 @@ def tensor_to_proto(array: Any) -> tensor_pb2.Tensor:
         name = dtype_name(array.dtype)
     except ValueError as exc:
         raise InvalidTensor(str(exc)) from None
+    if array.nbytes > MAX_TENSOR_BYTES:
+        raise LimitExceeded(f"a {TensorType.of(array)} tensor is {array.nbytes} bytes, too large for one "
+                            f"protobuf message (at most {MAX_TENSOR_BYTES})")
     data = array.astype(_WIRE_DTYPE[name], copy=False).tobytes(order="C")
     return tensor_pb2.Tensor(dtype=_TO_PROTO[name], shape=array.shape, data=data)
 
@@ -125,6 +134,9 @@ def tensor_from_proto(msg: tensor_pb2.Tensor, what: str = "tensor") -> np.ndarra
     shape = tuple(msg.shape)
     if any(d < 0 for d in shape):
         raise InvalidTensor(f"{what}: negative dimension in shape {list(shape)}")
+    problem = shape_problem(shape)
+    if problem is not None:
+        raise InvalidTensor(f"{what}: {problem}")
     dtype = _WIRE_DTYPE[name]
     count = 1
     for d in shape:  # Python ints: no overflow, unlike np.prod on absurd shapes

@@ -20,7 +20,7 @@ import numpy as np
 
 import wengert as wg
 from wengert.errors import NoDerivative
-from wengert.ir.graph import TensorType
+from wengert.ir.graph import TensorType, shape_text
 from wengert.plugins.builtin.linalg import (
     factor_cost, full_rank_matrices, lower_symmetric, lower_symmetric_transpose, mT, spd_matrices, svd_cost,
 )
@@ -66,9 +66,10 @@ def unpack(packed, shapes: list[tuple[int, ...]]) -> list:
 def _packed_infer(op: str):
     def infer(x: TensorType, **attrs) -> TensorType:
         if x.ndim < 2 or -1 in x.shape[-2:]:
-            raise ShapeError(f"{op} needs (stacks of) matrices (..., m, n) of known size, got shape {x.shape}")
+            raise ShapeError(f"{op} needs (stacks of) matrices (..., m, n) of known size, "
+                             f"got shape {shape_text(x.shape)}")
         if op in ("eigh", "slogdet") and x.shape[-1] != x.shape[-2]:
-            raise ShapeError(f"{op} needs square matrices (..., n, n), got shape {x.shape}")
+            raise ShapeError(f"{op} needs square matrices (..., n, n), got shape {shape_text(x.shape)}")
         if op == "qr" and attrs["mode"] not in ("reduced", "complete"):
             raise ShapeError(f"mode must be 'reduced' or 'complete', got {attrs['mode']!r}")
         size = sum(int(np.prod(s)) for s in layout(op, x.shape, **attrs))
@@ -80,9 +81,10 @@ def _values_infer(op: str):
     """eigvalsh and svdvals: one value per row (or column) of each matrix."""
     def infer(x: TensorType) -> TensorType:
         if x.ndim < 2 or -1 in x.shape[-2:]:
-            raise ShapeError(f"{op} needs (stacks of) matrices (..., m, n) of known size, got shape {x.shape}")
+            raise ShapeError(f"{op} needs (stacks of) matrices (..., m, n) of known size, "
+                             f"got shape {shape_text(x.shape)}")
         if op == "eigvalsh" and x.shape[-1] != x.shape[-2]:
-            raise ShapeError(f"{op} needs square matrices (..., n, n), got shape {x.shape}")
+            raise ShapeError(f"{op} needs square matrices (..., n, n), got shape {shape_text(x.shape)}")
         return TensorType(float_result(x), x.shape[:-2] + (min(x.shape[-2:]),))
     return infer
 

@@ -13,7 +13,7 @@ import numpy as np
 import wengert as wg
 from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import Attr, Example, OpDef, ShapeError
-from wengert.plugins.shapes import broadcasting, comparison, floating, same_as_first
+from wengert.plugins.shapes import arithmetic, broadcasting, comparison, floating, same_as_first
 
 
 def unary(name: str, forward, derivative, doc: str, infer=floating, domain=(-2.0, 2.0)) -> OpDef:
@@ -52,10 +52,17 @@ def _pow_dy(ans, x):
     return wg.where(x > 0, ans * wg.log(wg.where(x > 0, x, 1.0)), 0.0)
 
 
-def _cast_infer(x: TensorType, dtype: str) -> TensorType:
+def _dtype(name: str) -> str:
+    """A dtype attribute: "float64", ..., or the contract's enum name, "DTYPE_FLOAT64", ..."""
+    dtype = name[len("DTYPE_"):].lower() if name.startswith("DTYPE_") else name
     if dtype not in ("float64", "float32", "int64", "int32", "bool"):
-        raise ShapeError(f"cannot cast to unknown dtype {dtype!r}")
-    return TensorType(dtype, x.shape)
+        raise ShapeError(f"cannot cast to unknown dtype {name!r} (use float64, float32, int64, int32 or "
+                         "bool, or DTYPE_FLOAT64, ...)")
+    return dtype
+
+
+def _cast_infer(x: TensorType, dtype: str) -> TensorType:
+    return TensorType(_dtype(dtype), x.shape)
 
 
 def _where_infer(cond: TensorType, x: TensorType, y: TensorType) -> TensorType:
@@ -90,12 +97,12 @@ def _comparison(name: str, forward) -> OpDef:
 OPS = [
     # -- arithmetic ------------------------------------------------------------------------
     linear("neg", np.negative, 1, (lambda x_dot, ans, x: -x_dot,), (lambda g, ans, x: -g,),
-           "-x", infer=same_as_first),
+           "-x", infer=arithmetic),
     linear("add", np.add, 2, (lambda x_dot, ans, x, y: x_dot, lambda y_dot, ans, x, y: y_dot),
-           (lambda g, ans, x, y: g, lambda g, ans, x, y: g), "x + y"),
+           (lambda g, ans, x, y: g, lambda g, ans, x, y: g), "x + y", infer=arithmetic),
     linear("sub", np.subtract, 2, (lambda x_dot, ans, x, y: x_dot, lambda y_dot, ans, x, y: -y_dot),
-           (lambda g, ans, x, y: g, lambda g, ans, x, y: -g), "x - y"),
-    OpDef("mul", np.multiply, broadcasting, arity=2, elementwise=True, doc="x * y",
+           (lambda g, ans, x, y: g, lambda g, ans, x, y: -g), "x - y", infer=arithmetic),
+    OpDef("mul", np.multiply, arithmetic, arity=2, elementwise=True, doc="x * y",
           jvp=(lambda x_dot, ans, x, y: x_dot * y, lambda y_dot, ans, x, y: x * y_dot),
           vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)),
     OpDef("div", np.true_divide, floating, arity=2, elementwise=True, doc="x / y (true division)",
@@ -114,7 +121,7 @@ OPS = [
           doc="ln(e**x + e**y), computed stably",
           jvp=(lambda x_dot, ans, x, y: x_dot * wg.exp(x - ans), lambda y_dot, ans, x, y: y_dot * wg.exp(y - ans)),
           vjp=(lambda g, ans, x, y: g * wg.exp(x - ans), lambda g, ans, x, y: g * wg.exp(y - ans))),
-    OpDef("pow", np.power, broadcasting, arity=2, elementwise=True, domain=(0.2, 2.0),
+    OpDef("pow", np.power, arithmetic, arity=2, elementwise=True, domain=(0.2, 2.0),
           doc="x ** y; d/dy is taken as 0 where x <= 0",
           jvp=(lambda x_dot, ans, x, y: x_dot * (y * x ** (y - 1)),
                lambda y_dot, ans, x, y: y_dot * _pow_dy(ans, x)),
@@ -196,7 +203,9 @@ OPS = [
           elementwise=True,
           examples=lambda rng: [],  # its derivative is zero by design: finite differences disagree
           doc="identity whose derivative is zero: blocks derivatives from flowing through"),
-    OpDef("cast", lambda x, dtype: x.astype(dtype), _cast_infer, attrs=(Attr("dtype", "str"),),
+    OpDef("cast", lambda x, dtype: x.astype(_dtype(dtype)), _cast_infer,
+          attrs=(Attr("dtype", "str", doc="the dtype to convert to: float64, float32, int64, int32 or bool "
+                                          "(or DTYPE_FLOAT64, ...)"),),
           elementwise=True, doc="convert to `dtype`; derivatives flow between float dtypes only",
           examples=lambda rng: [Example((rng.normal(size=s),), {"dtype": "float64"}) for s in [(), (3, 4)]],
           jvp=(lambda x_dot, ans, x, dtype: wg.cast(x_dot, dtype) if ans.type.is_float else None,),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import wengert as wg
-from wengert.ir.graph import TensorType
+from wengert.ir.graph import TensorType, shape_text
 from wengert.plugins.opdef import Attr, Cost, Example, OpDef, ShapeError
 from wengert.plugins.shapes import (
     batch_lift, broadcast_shapes, float_result, result_dtype, same_dim,
@@ -28,15 +28,17 @@ def _batch(a: tuple[int, ...], b: tuple[int, ...], what: str) -> tuple[int, ...]
     try:
         return broadcast_shapes(a, b)
     except ShapeError:
-        raise ShapeError(f"{what}: batch dimensions {a} and {b} do not broadcast") from None
+        raise ShapeError(f"{what}: batch dimensions {shape_text(a)} and {shape_text(b)} do not broadcast") from None
 
 
 def _matmul_infer(a: TensorType, b: TensorType) -> TensorType:
     if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul needs operands of at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        raise ShapeError(f"matmul needs operands of at least 1 dimension, got shapes {shape_text(a.shape)} "
+                         f"and {shape_text(b.shape)}")
     if not same_dim(a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]):
-        raise ShapeError(f"shapes {a.shape} and {b.shape} cannot be multiplied")
-    batch = _batch(a.shape[:-2], b.shape[:-2], f"shapes {a.shape} and {b.shape} cannot be multiplied")
+        raise ShapeError(f"shapes {shape_text(a.shape)} and {shape_text(b.shape)} cannot be multiplied")
+    batch = _batch(a.shape[:-2], b.shape[:-2],
+                   f"shapes {shape_text(a.shape)} and {shape_text(b.shape)} cannot be multiplied")
     return TensorType(result_dtype(a, b), batch + a.shape[-2:-1] + b.shape[-1:] * (b.ndim > 1))
 
 
@@ -87,8 +89,8 @@ def _shared_right(a, m):
 
 def _dot_infer(a: TensorType, b: TensorType) -> TensorType:
     if a.ndim > 2 or b.ndim > 2:
-        raise ShapeError(f"dot takes operands of at most 2 dimensions, got shapes {a.shape} and "
-                         f"{b.shape}; use matmul for stacks")
+        raise ShapeError(f"dot takes operands of at most 2 dimensions, got shapes {shape_text(a.shape)} and "
+                         f"{shape_text(b.shape)}; use matmul for stacks")
     if a.ndim == 0 or b.ndim == 0:
         return TensorType(result_dtype(a, b), a.shape or b.shape)
     return _matmul_infer(a, b)
@@ -109,7 +111,7 @@ def _dot_batched(a, b):
 
 def _square(x: TensorType, what: str) -> None:
     if x.ndim < 2 or not same_dim(x.shape[-1], x.shape[-2]):
-        raise ShapeError(f"{what} needs square matrices (..., n, n), got shape {x.shape}")
+        raise ShapeError(f"{what} needs square matrices (..., n, n), got shape {shape_text(x.shape)}")
 
 
 def _square_infer(what: str, reduce: bool = False):
@@ -124,11 +126,12 @@ def _solve_infer(a: TensorType, b: TensorType) -> TensorType:
     _square(a, "solve")
     rows = b.shape[0] if b.ndim == 1 else b.shape[-2] if b.ndim > 1 else None
     if rows is None or not same_dim(a.shape[-1], rows):
-        raise ShapeError(f"solve: shapes {a.shape} and {b.shape} are incompatible "
+        raise ShapeError(f"solve: shapes {shape_text(a.shape)} and {shape_text(b.shape)} are incompatible "
                          f"(b needs {a.shape[-1]} rows)")
     if b.ndim == 1:
         return TensorType(float_result(a, b), a.shape[:-1])
-    batch = _batch(a.shape[:-2], b.shape[:-2], f"solve: shapes {a.shape} and {b.shape} are incompatible")
+    batch = _batch(a.shape[:-2], b.shape[:-2],
+                   f"solve: shapes {shape_text(a.shape)} and {shape_text(b.shape)} are incompatible")
     return TensorType(float_result(a, b), batch + b.shape[-2:])
 
 
@@ -196,7 +199,7 @@ def _product_cost(out: TensorType, a: TensorType, b: TensorType) -> Cost:
 
 def _triangle_infer(x: TensorType, k) -> TensorType:
     if x.ndim < 2:
-        raise ShapeError(f"needs (stacks of) matrices (..., m, n), got shape {x.shape}")
+        raise ShapeError(f"needs (stacks of) matrices (..., m, n), got shape {shape_text(x.shape)}")
     return x
 
 
@@ -222,7 +225,7 @@ def _pinv_jvp(x_dot, ans, x, rtol):
 
 def _pinv_infer(x: TensorType, rtol) -> TensorType:
     if x.ndim < 2:
-        raise ShapeError(f"pinv needs (stacks of) matrices (..., m, n), got shape {x.shape}")
+        raise ShapeError(f"pinv needs (stacks of) matrices (..., m, n), got shape {shape_text(x.shape)}")
     return TensorType(float_result(x), x.shape[:-2] + x.shape[-1:] + x.shape[-2:-1])
 
 

@@ -8,6 +8,8 @@ each parameter have its own norm. Read `wengert.plugins.normdef` for the three f
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from wengert.plugins.normdef import Blocks, NormDef, product
@@ -62,7 +64,7 @@ LINF = NormDef("linf", norm=lambda w: float(np.abs(_flat(w)).max(initial=0.0)),
 def _matrix(x: np.ndarray) -> np.ndarray:
     """A parameter as a matrix: a vector is a column, a scalar 1x1, more axes fold into columns."""
     x = np.asarray(x)
-    return x.reshape(x.shape[0], -1) if x.ndim else x.reshape(1, 1)
+    return x.reshape(x.shape[0], math.prod(x.shape[1:])) if x.ndim else x.reshape(1, 1)
 
 
 def _singular_values(x: np.ndarray) -> np.ndarray:
@@ -74,7 +76,7 @@ def _orthogonalized(g: np.ndarray) -> np.ndarray:
     return (u @ vt).reshape(np.shape(g)) if np.any(g) else np.zeros_like(g)
 
 
-_ONE_MATRIX = NormDef("spectral", norm=lambda w: float(_singular_values(*w).max()),
+_ONE_MATRIX = NormDef("spectral", norm=lambda w: float(_singular_values(*w).max(initial=0.0)),
                       dual_norm=lambda g: float(_singular_values(*g).sum()),
                       dualize=lambda g: [_orthogonalized(*g)])
 SPECTRAL = product(_ONE_MATRIX, name="spectral",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import wengert as wg
-from wengert.ir.graph import TensorType
+from wengert.ir.graph import TensorType, shape_text
 from wengert.plugins.opdef import Attr, Example, OpDef, ShapeError
 from wengert.plugins.shapes import (
     batch_lift, batched_axes, broadcast_batch, normalize_axes, result_dtype, same_dim,
@@ -37,7 +37,7 @@ def _perm(axes, ndim: int) -> tuple[int, ...]:
     if axes is None:
         return tuple(reversed(range(ndim)))
     if len(axes) != ndim:
-        raise ShapeError(f"axes {tuple(axes)} do not match {ndim} dimension(s)")
+        raise ShapeError(f"axes {shape_text(axes)} do not match {ndim} dimension(s)")
     normalize_axes(axes, ndim)
     return tuple(a % ndim for a in axes)
 
@@ -49,12 +49,12 @@ def _transpose_infer(x: TensorType, axes) -> TensorType:
 # -- reshape, broadcast_to, expand_dims, squeeze ----------------------------------------------
 def _reshape_infer(x: TensorType, shape) -> TensorType:
     if sum(d == -1 for d in shape) > 1 or min(shape, default=0) < -1:
-        raise ShapeError(f"shape {tuple(shape)} may hold one -1 and otherwise sizes >= 0")
+        raise ShapeError(f"shape {shape_text(shape)} may hold one -1 and otherwise sizes >= 0")
     known = int(np.prod([d for d in shape if d != -1]))
     if x.is_concrete:
         fits = known > 0 and x.size % known == 0 if -1 in shape else x.size == known
         if not fits:
-            raise ShapeError(f"cannot reshape size {x.size} (shape {x.shape}) into shape {tuple(shape)}")
+            raise ShapeError(f"cannot reshape size {x.size} (shape {shape_text(x.shape)}) into shape {shape_text(shape)}")
         shape = tuple(x.size // known if d == -1 else d for d in shape)
     return TensorType(x.dtype, tuple(shape))
 
@@ -63,7 +63,7 @@ def _broadcast_to_infer(x: TensorType, shape) -> TensorType:
     lead = len(shape) - x.ndim
     if min(shape, default=0) < 0 or lead < 0 or not all(
             d == 1 or same_dim(d, t) for d, t in zip(x.shape, shape[lead:])):
-        raise ShapeError(f"cannot broadcast shape {x.shape} to {tuple(shape)}")
+        raise ShapeError(f"cannot broadcast shape {shape_text(x.shape)} to {shape_text(shape)}")
     return TensorType(x.dtype, tuple(shape))
 
 
@@ -107,8 +107,8 @@ def _joined(xs: tuple[TensorType, ...], axis: int, join: str) -> tuple[int, tupl
         if t.ndim != first.ndim or not all(
                 same_dim(d, e) or (join == "concatenate" and a == ax)
                 for a, (d, e) in enumerate(zip(t.shape, first.shape))):
-            raise ShapeError(f"cannot {join} input {i} of shape {t.shape} with input 0 of shape "
-                             f"{first.shape} along axis {ax}")
+            raise ShapeError(f"cannot {join} input {i} of shape {shape_text(t.shape)} with input 0 of shape "
+                             f"{shape_text(first.shape)} along axis {ax}")
         shape = [d if d != -1 else e for d, e in zip(shape, t.shape)]
     return ax, tuple(shape)
 
@@ -199,7 +199,7 @@ def _slice_infer(x: TensorType, starts, stops, steps) -> TensorType:
 def _scatter_slice_infer(g: TensorType, shape, starts, stops, steps) -> TensorType:
     fits = _slice_shape(tuple(shape), starts, stops, steps)
     if len(fits) != g.ndim or not all(same_dim(a, b) for a, b in zip(fits, g.shape)):
-        raise ShapeError(f"values of shape {g.shape} do not fit the slice, of shape {fits}")
+        raise ShapeError(f"values of shape {shape_text(g.shape)} do not fit the slice, of shape {shape_text(fits)}")
     return TensorType(g.dtype, tuple(shape))
 
 
@@ -225,13 +225,13 @@ def _scatter_add_infer(updates: TensorType, indices: TensorType, axis, size) -> 
     _check_indices(indices)
     k = indices.ndim
     if updates.ndim < k or size < 0:
-        raise ShapeError(f"updates of shape {updates.shape} cannot fill {size} rows by indices "
-                         f"of shape {indices.shape}")
+        raise ShapeError(f"updates of shape {shape_text(updates.shape)} cannot fill {size} rows by indices "
+                         f"of shape {shape_text(indices.shape)}")
     ax = _axis(axis, updates.ndim - k + 1)
     block = updates.shape[ax:ax + k]
     if not all(same_dim(a, b) for a, b in zip(block, indices.shape)):
-        raise ShapeError(f"updates of shape {updates.shape} do not match indices of shape "
-                         f"{indices.shape} at axis {ax}")
+        raise ShapeError(f"updates of shape {shape_text(updates.shape)} do not match indices of shape "
+                         f"{shape_text(indices.shape)} at axis {ax}")
     return TensorType(updates.dtype, updates.shape[:ax] + (size,) + updates.shape[ax + k:])
 
 
@@ -280,9 +280,17 @@ def _pairs(pad_width) -> list[tuple[int, int]]:
 def _pad_infer(x: TensorType, pad_width, constant_value) -> TensorType:
     if len(pad_width) != 2 * x.ndim or min(pad_width, default=0) < 0:
         raise ShapeError(f"pad_width needs a (before, after) pair of sizes >= 0 for each of "
-                         f"{x.ndim} axes, got {tuple(pad_width)}")
+                         f"{x.ndim} axes, got {shape_text(pad_width)}")
     return TensorType(x.dtype, tuple(-1 if d == -1 else d + b + a
                                      for d, (b, a) in zip(x.shape, _pairs(pad_width))))
+
+
+def _pad(x, pad_width, constant_value):
+    """NumPy's constant-mode pad; a scalar has no axes to pad and stays as it is (np.pad
+    refuses 0-d arrays)."""
+    if x.ndim == 0:
+        return x.copy()
+    return np.pad(x, _pairs(pad_width), constant_values=constant_value)
 
 
 def _unpad(g, x, pad_width):
@@ -393,15 +401,14 @@ OPS = [
               Example((rng.standard_normal((4, 3)), np.array([2, 0, 2, -1])), {"size": 3}),
               Example((rng.standard_normal((2, 2, 2, 3)), np.array([[1, 4], [4, 0]])),
                       {"axis": 1, "size": 5})]),
-    OpDef("pad", lambda x, pad_width, constant_value: np.pad(
-              x, _pairs(pad_width), constant_values=constant_value), _pad_infer,
+    OpDef("pad", _pad, _pad_infer,
           attrs=(Attr("pad_width", "ints", doc="(before, after) per axis, flattened"),
                  Attr("constant_value", "float", 0.0, "the value padded with")),
           doc="x surrounded by a constant (NumPy pad, constant mode)",
-          jvp=(lambda x_dot, ans, x, pad_width, constant_value: wg.pad(x_dot, _pairs(pad_width)),),
+          jvp=(lambda x_dot, ans, x, pad_width, constant_value: wg.op("pad", x_dot, pad_width=pad_width),),
           vjp=(lambda g, ans, x, pad_width, constant_value: _unpad(g, x, pad_width),),
           batched_forward=lambda x, pad_width, constant_value: np.pad(
               x, [(0, 0)] + _pairs(pad_width), constant_values=constant_value),
           examples=_cases(([(3, 4)], {"pad_width": (1, 0, 2, 3), "constant_value": 1.5}),
-                            ([(2,)], {"pad_width": (0, 2)}))),
+                            ([(2,)], {"pad_width": (0, 2)}), ([()], {"pad_width": ()}))),
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 import wengert as wg
-from wengert.ir.graph import TensorType
+from wengert.ir.graph import TensorType, shape_text
 from wengert.plugins.opdef import Attr, Cost, Example, OpDef, ShapeError
 from wengert.plugins.shapes import normalize_axes, reduced
 
@@ -98,7 +98,7 @@ def _arg_extreme(forward):
 
 def _arg_extreme_infer(x: TensorType, axis, keepdims) -> TensorType:
     if axis is not None and len(axis) != 1:
-        raise ShapeError(f"axis must be one axis or None, got {axis}")
+        raise ShapeError(f"axis must be one axis or None, got {shape_text(axis)}")
     if x.size == 0:
         raise ShapeError("attempt to get the position of an extremum of an empty sequence")
     return TensorType("int64", reduced(x, axis, keepdims).shape)
@@ -117,7 +117,7 @@ def _arg_extreme_op(name: str, forward, doc: str) -> OpDef:
 
 def _searchsorted_infer(sorted_: TensorType, values: TensorType, side) -> TensorType:
     if sorted_.ndim != 1:
-        raise ShapeError(f"the sorted input must be 1-dimensional, got shape {sorted_.shape}")
+        raise ShapeError(f"the sorted input must be 1-dimensional, got shape {shape_text(sorted_.shape)}")
     if side not in ("left", "right"):
         raise ShapeError(f"side must be 'left' or 'right', got {side!r}")
     return TensorType("int64", values.shape)

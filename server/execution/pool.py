@@ -288,7 +288,8 @@ class Pool:
         code = handle.process.exitcode
         running = worker.read_status(worker.status_path(self.pid, handle.slot)) or "a request"
         if self._closing:
-            return Unavailable("the server is shutting down; retry on another replica")
+            return Unavailable("the server is shutting down; retry on another replica", reason="SHUTTING_DOWN",
+                               retry_delay=0.0)
         if code == -signal.SIGKILL:  # not ours: the kernel's OOM killer, most likely
             self._replace(handle, "memory")
             return LimitExceeded(f"a compute worker was killed while running {running}, most likely out "

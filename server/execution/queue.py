@@ -20,6 +20,7 @@ from typing import Generic, Hashable, TypeVar
 
 from wengert.errors import Unavailable
 
+RETRY_DELAY = 0.2  # seconds a refused client is told to wait (RetryInfo): about a request's time
 W = TypeVar("W")  # a worker handle: anything with a `holds(graph_id)` method
 
 
@@ -71,10 +72,11 @@ class FairQueue(Generic[W]):
             running = self._per_client.get(ticket.owner, 0)
             if running >= self.max_per_client:
                 raise Unavailable(f"this client has {running} requests running or waiting already, the most "
-                                  f"one client may have (--max-calls-per-client); retry later")
+                                  f"one client may have (--max-calls-per-client); retry later",
+                                  retry_delay=RETRY_DELAY)
             if not self._idle and self._count >= self.max_waiting:
                 raise Unavailable(f"the server is busy: {self._count} requests wait for a compute "
-                                  "worker already; retry later, or on another replica")
+                                  "worker already; retry later, or on another replica", retry_delay=RETRY_DELAY)
             self._per_client[ticket.owner] = running + 1
             self._waiting.setdefault(ticket.owner, deque()).append(ticket)
             self._count += 1

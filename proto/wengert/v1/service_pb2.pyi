@@ -111,7 +111,7 @@ BASELINE_MOVING_AVERAGE: Baseline
 BASELINE_LEAVE_ONE_OUT: Baseline
 
 class EvaluateRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "inputs", "outputs")
+    __slots__ = ("graph", "graph_id", "inputs", "outputs", "batched_inputs")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -123,11 +123,13 @@ class EvaluateRequest(_message.Message):
     GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    BATCHED_INPUTS_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
     outputs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
+    batched_inputs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., batched_inputs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
     __slots__ = ("graph_id", "outputs")
@@ -868,14 +870,14 @@ class InferTypesRequest(_message.Message):
     def __init__(self, signatures: _Optional[_Iterable[_Union[OpSignature, _Mapping]]] = ...) -> None: ...
 
 class SignatureError(_message.Message):
-    __slots__ = ("code", "error_class", "message")
+    __slots__ = ("code", "reason", "message")
     CODE_FIELD_NUMBER: _ClassVar[int]
-    ERROR_CLASS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     code: str
-    error_class: str
+    reason: str
     message: str
-    def __init__(self, code: _Optional[str] = ..., error_class: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class InferredType(_message.Message):
     __slots__ = ("type", "error")
