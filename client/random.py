@@ -1,7 +1,7 @@
 """`wg.random`: sampling with explicit keys, inside traced functions.
 
-    def f(mu, sigma, key):
-        z = wg.random.normal(key, mu, sigma)          # a sampling op: a stochastic node
+    def f(params, key):
+        z = wg.random.normal(key, params["mu"], params["sigma"])   # a stochastic node
         return z ** 2
 
     client.expectation_grad(f, {"mu": 1.0, "sigma": 0.5}, samples=1000, key=0)

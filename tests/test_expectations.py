@@ -25,27 +25,27 @@ LOGITS = np.array([0.2, -0.7, 1.1])
 TABLE = np.array([1.0, -2.0, 4.0])
 
 
-def square(mu, sigma, key):
-    return wg.random.normal(key, mu, sigma) ** 2
+def square(p, key):
+    return wg.random.normal(key, p["mu"], p["sigma"]) ** 2
 
 
-def cube(mu, sigma, key):
-    return wg.random.normal(key, mu, sigma) ** 3
+def cube(p, key):
+    return wg.random.normal(key, p["mu"], p["sigma"]) ** 3
 
 
 def shifted_bernoulli(p, key):
-    return (wg.random.bernoulli(key, p) + 2.0) ** 2  # f(1) = 9, f(0) = 4
+    return (wg.random.bernoulli(key, p["p"]) + 2.0) ** 2  # f(1) = 9, f(0) = 4
 
 
-def table_lookup(logits, key):
-    return wg.take(TABLE, wg.random.categorical(key, logits))
+def table_lookup(p, key):
+    return wg.take(TABLE, wg.random.categorical(key, p["logits"]))
 
 
-def two_level(p, mu0, mu1, sigma, key):
+def two_level(p, key):
     """A discrete choice b ~ Bern(p), then z ~ N(mu_b, sigma^2); f = z^2."""
     k_choice, k_value = wg.random.split(key)
-    b = wg.random.bernoulli(k_choice, p)
-    z = wg.random.normal(k_value, b * mu1 + (1 - b) * mu0, sigma)
+    b = wg.random.bernoulli(k_choice, p["p"])
+    z = wg.random.normal(k_value, b * p["mu1"] + (1 - b) * p["mu0"], p["sigma"])
     return z**2
 
 
@@ -132,18 +132,19 @@ def test_the_dice_hessian_is_unbiased_to_second_order():
     """Hessian of E[z^3] = mu^3 + 3 mu sigma^2 in (mu, sigma): [[6 mu, 6 sigma], [6 sigma, 6 mu]],
     from the score-function surrogate differentiated twice, per sample, over 50,000 samples."""
     engine = Engine()
-    graph = wg.trace(cube, MU, SIGMA, wg.random.key(0))
-    surrogate = expectation_gradient(graph, ["mu", "sigma"], "score_function")
+    graph = wg.trace(cube, {"mu": MU, "sigma": SIGMA}, wg.random.key(0))
+    names = ["p/mu", "p/sigma"]
+    surrogate = expectation_gradient(graph, names, "score_function")
     assert [n.estimator for n in surrogate.nodes] == ["score_function"]
-    gradient = vjp_graph(surrogate.graph, ["mu", "sigma"], seeds=["surrogate"], unit_seeds=True)
-    hessian = jvp_graph(gradient, ["mu", "sigma"])
+    gradient = vjp_graph(surrogate.graph, names, seeds=["surrogate"], unit_seeds=True)
+    hessian = jvp_graph(gradient, names)
     plan = engine.plan(hessian, frozenset({"key"}))
     samples = 50_000
     expected = np.array([[6 * MU, 6 * SIGMA], [6 * SIGMA, 6 * MU]])
     for column, direction in enumerate(np.eye(2)):
-        out = plan.run({"mu": np.float64(MU), "sigma": np.float64(SIGMA), "key": sample_keys(5, samples),
-                        "tangent:mu": direction[0], "tangent:sigma": direction[1]})
-        for row, name in enumerate(["mu", "sigma"]):
+        out = plan.run({"p/mu": np.float64(MU), "p/sigma": np.float64(SIGMA), "key": sample_keys(5, samples),
+                        "tangent:p/mu": direction[0], "tangent:p/sigma": direction[1]})
+        for row, name in enumerate(names):
             per_sample = out[f"tangent:cotangent:{name}"]
             mean, error = per_sample.mean(), per_sample.std(ddof=1) / np.sqrt(samples)
             assert abs(mean - expected[row, column]) <= 4 * error, (row, column, mean, error)
@@ -155,12 +156,12 @@ def test_baselines_lower_the_score_functions_variance(client):
     a^2 + 1 leaves (2 a e + e^2 - 1) e, of variance about 8 a^2 = 3.4e3, 50 times less. Asserted:
     at least 10 times less, in the reported standard errors and in the spread over 50 keys."""
     def offset(mu, key):
-        return (wg.random.normal(key, mu, 1.0) + 20.0) ** 2
+        return (wg.random.normal(key, mu, 1.0) + 20.0) ** 2  # `mu` is the whole (one-leaf) pytree
 
     def spread_and_error(baseline):
-        runs = [client.expectation_grad(offset, {"mu": 0.5}, samples=400, key=200 + k, estimator="score_function",
+        runs = [client.expectation_grad(offset, 0.5, samples=400, key=200 + k, estimator="score_function",
                                         baseline=baseline) for k in range(50)]
-        return np.var([r.gradient["mu"] for r in runs]), np.mean([r.gradient_error["mu"] ** 2 for r in runs])
+        return np.var([r.gradient for r in runs]), np.mean([r.gradient_error ** 2 for r in runs])
 
     plain_spread, plain_error = spread_and_error("none")
     for baseline in ("moving_average", "leave_one_out"):
@@ -173,7 +174,7 @@ def test_the_same_key_gives_bit_identical_results(client):
     again = client.expectation_grad(two_level, TWO_LEVEL, samples=300, key=42, baseline="moving_average")
     other = client.expectation_grad(two_level, TWO_LEVEL, samples=300, key=43, baseline="moving_average")
     assert first.value == again.value and first.value_error == again.value_error
-    for name in TWO_LEVEL:
+    for name in TWO_LEVEL:  # the gradient has the parameters' structure: a dict by name
         assert first.gradient[name].tobytes() == again.gradient[name].tobytes()
         assert first.gradient_error[name].tobytes() == again.gradient_error[name].tobytes()
     assert first.value != other.value
@@ -182,20 +183,20 @@ def test_the_same_key_gives_bit_identical_results(client):
 def test_more_samples_extend_the_same_stream(client):
     """Sample i has key (key, i) whatever the count: 100 samples are the first 100 of 200."""
     small = client.expectation_grad(square, {"mu": MU, "sigma": SIGMA}, samples=100, key=9)
-    graph = wg.trace(square, MU, SIGMA, wg.random.key(0))
-    values = Engine().plan(graph, frozenset({"key"})).run({"mu": np.float64(MU), "sigma": np.float64(SIGMA),
+    graph = wg.trace(square, {"mu": MU, "sigma": SIGMA}, wg.random.key(0))
+    values = Engine().plan(graph, frozenset({"key"})).run({"p/mu": np.float64(MU), "p/sigma": np.float64(SIGMA),
                                                             "key": sample_keys(9, 200)})["y"]
     assert small.value == pytest.approx(values[:100].mean(), rel=1e-15)
 
 
 def test_the_surrogate_is_a_graph_that_travels():
-    graph = wg.trace(two_level, *TWO_LEVEL.values(), wg.random.key(0))
-    surrogate = expectation_gradient(graph, list(TWO_LEVEL), "auto", baseline=True)
+    graph = wg.trace(two_level, TWO_LEVEL, wg.random.key(0))
+    surrogate = expectation_gradient(graph, [f"p/{k}" for k in TWO_LEVEL], "auto", baseline=True)
     assert "stop_gradient" in str(surrogate.graph) and "normal_log_prob" not in str(surrogate.graph)
     assert "bernoulli_log_prob" in str(surrogate.graph) and "baseline:v3" in surrogate.graph.input_names
     sent = graph_from_proto(graph_to_proto(surrogate.graph))
     assert sent == surrogate.graph
-    engine, params, keys = Engine(), {k: np.float64(v) for k, v in TWO_LEVEL.items()}, sample_keys(1, 5)
+    engine, params, keys = Engine(), {f"p/{k}": np.float64(v) for k, v in TWO_LEVEL.items()}, sample_keys(1, 5)
     value = engine.plan(sent, frozenset({"key", "baseline:v3"})).run(
         {**params, "key": keys, "baseline:v3": np.zeros(5)})["value"]
     np.testing.assert_array_equal(value, engine.plan(graph, frozenset({"key"})).run({**params, "key": keys})["y"])
@@ -215,9 +216,9 @@ def test_the_request_is_priced_as_samples_times_the_plan(client):
 
 @pytest.mark.parametrize("f, params, estimator, message", [
     (shifted_bernoulli, {"p": P}, "pathwise", r"node 'v1' \(random_bernoulli\): is not reparameterised"),
-    (lambda mu, key: wg.random.normal(key, mu) + wg.random.normal(key, mu), {"mu": 1.0}, "auto",
+    (lambda mu, key: wg.random.normal(key, mu) + wg.random.normal(key, mu), 1.0, "auto",
      "draws with the same key as node"),
-    (lambda mu, key: wg.random.normal(wg.random.key(3), mu) + 0 * wg.sum(key), {"mu": 1.0}, "auto",
+    (lambda mu, key: wg.random.normal(wg.random.key(3), mu) + 0 * wg.sum(key), 1.0, "auto",
      "its key does not come from the key input 'key'"),
 ])
 def test_graphs_the_estimators_cannot_serve_are_refused_by_node(client, f, params, estimator, message):
@@ -226,23 +227,23 @@ def test_graphs_the_estimators_cannot_serve_are_refused_by_node(client, f, param
 
 
 def test_requests_that_do_not_fit_are_refused(client):
-    with pytest.raises(InvalidRequest, match="has no parameter 'seed'"):
-        client.expectation_grad(square, {"mu": MU, "sigma": SIGMA}, key_input="seed")
+    graph = wg.trace(square, {"mu": MU, "sigma": SIGMA}, wg.random.key(0))
     with pytest.raises(InvalidRequest, match="'key' is the key input"):
-        client.expectation_grad(square, {"mu": MU, "sigma": SIGMA, "key": wg.random.key(0)})
+        client.expectation_grad(graph, {"p/mu": MU, "p/sigma": SIGMA, "key": wg.random.key(0)})
+    with pytest.raises(InvalidRequest, match="no key input 'seed'"):
+        client.expectation_grad(graph, {"p/mu": MU, "p/sigma": SIGMA}, key_input="seed")
     with pytest.raises(InvalidRequest, match="unknown estimator"):
         client.expectation_grad(square, {"mu": MU, "sigma": SIGMA}, estimator="reinforce")
     with pytest.raises(InvalidRequest, match="samples must be between 1"):
         client.expectation_grad(square, {"mu": MU, "sigma": SIGMA}, samples=0)
-    graph = wg.trace(lambda mu: mu * 2.0, MU)
     with pytest.raises(InvalidRequest, match="no key input 'key'"):
-        client.expectation_grad(graph, {"mu": MU})
+        client.expectation_grad(wg.trace(lambda mu: mu * 2.0, MU), {"mu": MU})
 
 
 def test_a_stochastic_objective_minimizes_its_expectation(client):
     """E[(z - 3)^2] under N(mu, sigma^2) = (mu - 3)^2 + sigma^2: the minimum is mu = 3, sigma -> 0."""
-    def loss(mu, log_sigma, key):
-        return (wg.random.normal(key, mu, wg.exp(log_sigma)) - 3.0) ** 2
+    def loss(p, key):
+        return (wg.random.normal(key, p["mu"], wg.exp(p["log_sigma"])) - 3.0) ** 2
 
     fit = client.minimize(loss, {"mu": 0.0, "log_sigma": 0.0}, lr=0.05, stop=wg.optim.Stop(max_steps=300),
                           expectation=wg.Expectation(samples=32, key=1))

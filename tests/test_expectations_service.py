@@ -16,10 +16,10 @@ from wengert.transport.wire import graph_to_proto, tensor_to_proto
 from wengert.v1 import service_pb2 as pb
 
 
-def two_level(p, mu0, mu1, sigma, key):
+def two_level(p, key):
     k_choice, k_value = wg.random.split(key)
-    b = wg.random.bernoulli(k_choice, p)
-    return wg.random.normal(k_value, b * mu1 + (1 - b) * mu0, sigma) ** 2
+    b = wg.random.bernoulli(k_choice, p["p"])
+    return wg.random.normal(k_value, b * p["mu1"] + (1 - b) * p["mu0"], p["sigma"]) ** 2
 
 
 PARAMS = {"p": 0.3, "mu0": -1.0, "mu1": 2.0, "sigma": 0.5}
@@ -70,13 +70,13 @@ def test_refusals_name_the_node(remote):
 
 
 def test_raw_requests_take_documented_defaults_and_refuse_unknown_enums(server):
-    graph = wg.trace(two_level, *PARAMS.values(), wg.random.key(0))
+    graph = wg.trace(two_level, PARAMS, wg.random.key(0))
     stub = server.stub()
     request = pb.ExpectationGradientRequest(
-        graph=graph_to_proto(graph), inputs={k: tensor_to_proto(np.float64(v)) for k, v in PARAMS.items()},
-        wrt=["p"], expectation=pb.Expectation(key=3))
+        graph=graph_to_proto(graph), inputs={f"p/{k}": tensor_to_proto(np.float64(v)) for k, v in PARAMS.items()},
+        wrt=["p/p"], expectation=pb.Expectation(key=3))
     response = stub.ExpectationGradient(request, timeout=60)
-    assert response.samples == 1000 and set(response.gradient) == {"p"}
+    assert response.samples == 1000 and set(response.gradient) == {"p/p"}
     assert [(n.node, n.estimator) for n in response.nodes] == [("v3", pb.ESTIMATOR_SCORE_FUNCTION),
                                                                ("v9", pb.ESTIMATOR_PATHWISE)]
     request.expectation.estimator = 17
@@ -86,8 +86,8 @@ def test_raw_requests_take_documented_defaults_and_refuse_unknown_enums(server):
 
 
 def test_a_stochastic_minimization_runs_the_same_steps_remotely(remote):
-    def loss(mu, log_sigma, key):
-        return (wg.random.normal(key, mu, wg.exp(log_sigma)) - 3.0) ** 2
+    def loss(p, key):
+        return (wg.random.normal(key, p["mu"], wg.exp(p["log_sigma"])) - 3.0) ** 2
 
     options = dict(lr=0.05, stop=wg.optim.Stop(max_steps=40),
                    expectation=wg.Expectation(samples=16, key=4, estimator="score_function",
