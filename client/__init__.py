@@ -6,6 +6,8 @@
   the array API standard, with `wg.linalg`); NumPy's own functions work on symbolic values too;
 * pytrees (`wg.tree`): nested tuples, lists, dicts, dataclasses as arguments and results;
 * `wg.trace` (a function to a `wg.Graph`) and `wg.function` (traced once per signature);
+* loops and branches that stay loops in the graph: `wg.scan`, `wg.fori_loop`, `wg.while_loop`,
+  `wg.cond`, `wg.switch`, `wg.checkpoint`, and `wg.checkpointing` for reverse mode through them;
 * JAX's transforms: `wg.grad`, `wg.value_and_grad`, `wg.jvp`, `wg.vjp`, `wg.jacfwd`,
   `wg.jacrev`, `wg.jacobian`, `wg.hessian`, `wg.hvp`, `wg.vmap`, running on a client or
   nested inside a traced function;
@@ -17,6 +19,7 @@
 """
 
 from wengert import linalg, optim, random, tree
+from wengert.control_flow import checkpoint, checkpointing, cond, fori_loop, scan, switch, while_loop
 from wengert.aio import AsyncClient
 from wengert.api import OpInfo
 from wengert.ir.builder import GraphBuilder, Value, apply, spec

@@ -192,6 +192,14 @@ def node_error(cls: type[WengertError], node_id: str, op: str, message: str, **d
     return error
 
 
+def within(where: str, error: WengertError) -> WengertError:
+    """`error`, raised inside a graph a node holds (a loop's body), as the same class naming
+    `where` (the node, or its attribute) in front of its own message, so both are named."""
+    outer = type(error)(f"{where}: {error}")
+    outer.__dict__.update(error.__dict__)
+    return outer
+
+
 # The classes an ErrorReason comes back as. A status with no details (gRPC itself produced it:
 # a passed deadline, an unreachable server) comes back as the first class of its code.
 REASONS: dict[str, type[WengertError]] = {

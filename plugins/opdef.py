@@ -23,10 +23,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from wengert.ir.graph import Literal, TensorType
+from wengert.ir.graph import Graph, Literal, TensorType
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
-ATTR_KINDS = ("int", "float", "bool", "str", "ints", "floats", "axes", "tensor")
+ATTR_KINDS = ("int", "float", "bool", "str", "ints", "floats", "axes", "tensor", "graph", "graphs")
 
 Rule = Callable[..., Any]
 
@@ -55,8 +55,17 @@ class Attr:
     def coerce(self, value: Any) -> Any:
         """The canonical, hashable form of `value` for this kind, or ShapeError."""
         kind = self.kind
-        if kind == "axes" and value is None:
+        if kind in ("axes", "graph") and value is None:
             return None
+        if kind == "graph":
+            if not isinstance(value, Graph):
+                raise ShapeError(f"attribute {self.name!r} must be a graph, got {type(value).__name__}")
+            return value
+        if kind == "graphs":
+            items = tuple(value) if isinstance(value, (list, tuple)) else None
+            if not items or not all(isinstance(g, Graph) for g in items):
+                raise ShapeError(f"attribute {self.name!r} must be a non-empty list of graphs, got {value!r}")
+            return items
         if kind == "int" or (kind == "axes" and _is_int(value)):
             if not _is_int(value):
                 raise ShapeError(f"attribute {self.name!r} must be an integer, got {value!r}")
@@ -102,10 +111,15 @@ def _is_sequence(value: Any) -> bool:
 class Cost:
     """What running an op once costs, known from types before it runs: `work` in element or
     floating-point operations, and `scratch`, bytes of temporaries beyond its output while it
-    runs (None: as large as its output, NumPy's usual)."""
+    runs (None: as large as its output, NumPy's usual). When the op runs over a batch of
+    directions, `work` and `scratch` are per direction, and `fixed_work` and `fixed_scratch`
+    are paid once whatever the batch (a loop recomputing unbatched states); unbatched, they
+    add up."""
 
     work: int
     scratch: int | None = None
+    fixed_work: int = 0
+    fixed_scratch: int = 0
 
 
 def linear_cost(out: TensorType, *inputs: TensorType, **attrs) -> Cost:
@@ -115,10 +129,12 @@ def linear_cost(out: TensorType, *inputs: TensorType, **attrs) -> Cost:
 
 @dataclass(frozen=True)
 class Example:
-    """Inputs (and attributes) on which the checker exercises an op's rules."""
+    """Inputs (and attributes) on which the checker exercises an op's rules; `dtypes` names the
+    float dtypes it is for, when its attributes are typed (a loop's body): empty means all."""
 
     inputs: tuple[np.ndarray, ...]
     attrs: dict[str, Any] = field(default_factory=dict)
+    dtypes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,19 @@ class OpDef:
     linear in their data, and an op doing more (a matrix product, a factorization) gives its
     real count. `view` says the output is a NumPy view of the first input (transpose,
     broadcast_to, ...): it costs no new bytes, and keeps its input's memory alive.
+
+    Ops whose attributes hold graphs (loops and branches, `wengert.loops`) need three more
+    hooks. `bind(registry, batched) -> OpDef` gives the op as it runs in a plan of `registry`
+    with the inputs flagged in `batched` carrying a batch axis (its bodies run with that
+    registry's ops, and its cost knows what the batch touches); plans, prices and sparsity
+    patterns use `bound`. `joint_jvp(tangents, ans, *primals, **attrs) -> (primal, tangent)`
+    and `joint_vjp(g, ans, *primals, needed=..., **attrs) -> [cotangent or None, ...]` replace
+    the per-input rules, which for a loop would each repeat the whole loop: the JVP gets every
+    input's tangent (None where none flows) and may return a recomputed primal the
+    transformation then uses (None: keep the op's own); the VJP returns every input's
+    cotangent at once, computing only those `needed`. `sparsity(node, types, consts)` gives the
+    local Jacobian pattern per input (see `wengert.jacobians.sparsity`) where the op's
+    structure lies in its bodies.
 
     `sampler` marks a sampling op, a stochastic node of expectations: its first input is a
     random key, and the record (`wengert.plugins.sampling.Sampler`) names its log density and
@@ -159,6 +188,10 @@ class OpDef:
     examples: Callable[[np.random.Generator], list[Example]] | None = None
     cost: Callable[..., Cost] = linear_cost
     view: bool = False
+    bind: Callable[[Any, tuple[bool, ...]], OpDef] | None = None
+    joint_jvp: Rule | None = None
+    joint_vjp: Rule | None = None
+    sparsity: Callable[..., list] | None = None
     sampler: Any = None  # a wengert.plugins.sampling.Sampler for sampling ops
     plugin: str = field(default="", compare=False)
 
@@ -182,6 +215,10 @@ class OpDef:
             problems.append("attrs must be Attr records")
         if problems:
             raise TypeError(f"op {self.name!r}: " + "; ".join(problems))
+
+    def bound(self, registry, batched: tuple[bool, ...] = ()) -> OpDef:
+        """The op as it runs in a plan of `registry` (see `bind`); itself for most ops."""
+        return self if self.bind is None else self.bind(registry, tuple(batched))
 
     def rule(self, kind: str, argnum: int) -> Rule | None:
         """The jvp or vjp rule for input `argnum` (variadic ops get `argnum` bound)."""

@@ -25,7 +25,8 @@ from wengert.optim.wire import (norm_from_proto, progress_to_proto, schedule_fro
                                 stop_from_proto)
 from wengert.server.limits import WireLimits
 from wengert.transport.wire import (DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES, attr_to_proto,
-                                    enum_name, tensor_from_proto, tensor_to_proto, type_to_proto)
+                                    checkpoint_from_proto, enum_name, tensor_from_proto, tensor_to_proto,
+                                    type_to_proto)
 from wengert.v1 import service_pb2 as pb
 from wengert.v1 import tensor_pb2
 
@@ -47,6 +48,8 @@ def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
     fields = request.DESCRIPTOR.fields_by_name
     common = {"inputs": tensors("inputs", "input")} if "inputs" in fields else {}
     common.update({name: tuple(getattr(request, name)) for name in ("outputs", "wrt") if name in fields})
+    if "checkpoint" in fields:
+        common["checkpoint"] = checkpoint_from_proto(request.checkpoint)
     match rpc:
         case "Evaluate":
             batched = tuple(request.batched_inputs)
@@ -92,7 +95,7 @@ def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
                                 expectation=(expectation_from_proto(request.expectation)
                                              if request.HasField("expectation") else None))
             return Call(rpc, graph, inputs=tensors("parameters", "parameter"), data=tensors("data", "data"),
-                        settings=settings)
+                        settings=settings, checkpoint=common["checkpoint"])
         case "ExpectationGradient":
             return Call(rpc, graph, output=request.output, expectation=expectation_from_proto(request.expectation),
                         **common)

@@ -25,9 +25,14 @@ class WireLimits:
 
     def check_graph(self, graph: graph_pb2.Graph) -> None:
         """Node and input counts, every name and string attribute's length, and the size of
-        every tensor attribute (constants), from the message."""
-        if len(graph.nodes) > self.max_nodes:
-            raise over_limit("graph size", len(graph.nodes), self.max_nodes, "nodes", "--max-nodes")
+        every tensor attribute (constants), from the message; the nodes of bodies (loops,
+        branches) count towards the graph's, and are checked the same way."""
+        nodes = node_count(graph)
+        if nodes > self.max_nodes:
+            raise over_limit("graph size", nodes, self.max_nodes, "nodes (bodies included)", "--max-nodes")
+        self._check_parts(graph)
+
+    def _check_parts(self, graph: graph_pb2.Graph) -> None:
         if len(graph.inputs) > self.max_inputs:
             raise over_limit("graph inputs", len(graph.inputs), self.max_inputs, "inputs", "--max-inputs")
         self._check_strings("input name", (i.name for i in graph.inputs))
@@ -42,6 +47,8 @@ class WireLimits:
                 self._check_strings(where, (key, attr.s))
                 if attr.HasField("tensor"):
                     self._check_tensor(where, attr.tensor)
+                for body in bodies(attr):
+                    self._check_parts(body)
 
     def check_signatures(self, signatures) -> None:
         """InferTypes: the count (nodes of a graph being built), every op name and string
@@ -55,6 +62,8 @@ class WireLimits:
                 self._check_strings(where, (key, attr.s))
                 if attr.HasField("tensor"):
                     self._check_tensor(where, attr.tensor)
+                for body in bodies(attr):
+                    self.check_graph(body)
 
     def check_tensors(self, tensors: Mapping[str, tensor_pb2.Tensor], what: str,
                       batched: bool = False) -> None:
@@ -81,3 +90,16 @@ class WireLimits:
             if len(text) > self.max_string_length:
                 raise over_limit("string length", len(text), self.max_string_length,
                                  f"characters in {what} {quoted(text, 24)}", "--max-string-length")
+
+
+def bodies(attr: graph_pb2.AttrValue) -> list[graph_pb2.Graph]:
+    """The graphs an attribute holds: a loop's body, a switch's branches."""
+    if attr.HasField("graph"):
+        return [attr.graph]
+    return list(attr.graphs.values) if attr.HasField("graphs") else []
+
+
+def node_count(graph: graph_pb2.Graph) -> int:
+    """Nodes of a graph message, its bodies' included (however deeply nested)."""
+    return len(graph.nodes) + sum(node_count(body) for node in graph.nodes
+                                  for attr in node.attrs.values() for body in bodies(attr))

@@ -39,7 +39,7 @@ def output_type(signature: pb.OpSignature, registry) -> TensorType:
     builder = GraphBuilder(registry)
     inputs = [builder.input(f"input{i}", type_from_proto(t, f"input #{i}"))
               for i, t in enumerate(signature.inputs)]
-    attrs = {key: attr_from_proto(value, f"attribute {key!r}")
+    attrs = {key: attr_from_proto(value, f"attribute {key!r}", registry)
              for key, value in sorted(signature.attrs.items())}
     type_ = builder.add(signature.op, inputs, attrs, node_id=NODE).type
     if any(d > INT64_MAX for d in type_.shape):  # e.g. concatenating two huge open-ended types

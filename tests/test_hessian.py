@@ -137,7 +137,8 @@ def _cases():
     rng = np.random.default_rng(0)
     for op in REGISTRY:
         for k, example in enumerate(op_examples(op, rng)):
-            yield pytest.param(op.name, example, id=f"{op.name}-{k}")
+            if not example.dtypes or "float64" in example.dtypes:  # bodies typed for float32: not here
+                yield pytest.param(op.name, example, id=f"{op.name}-{k}")
 
 
 @pytest.mark.parametrize("name, example", list(_cases()))

@@ -161,6 +161,12 @@ def jvp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, intermediates: 
         if flowing and ans.type.is_float:
             op = b.registry.get(node.op)
             primals = [env[x] for x in node.inputs]
+            if op.joint_jvp is not None:  # one rule for every input (a loop: one loop)
+                primal, total = op.joint_jvp([tangent[x] for x in node.inputs], ans, *primals, **node.attr_dict)
+                if primal is not None:  # the rule recomputed the value: later nodes use that
+                    env[node.id] = primal
+                total = None if total is None else _fit(total, ans.type, reduce=False)
+                flowing = []
             for i, x_dot in flowing:
                 rule = _rule(node, op, "jvp", i)
                 term = _term(rule, node, "jvp", x_dot, ans, *primals) if rule is not None else None
@@ -209,11 +215,18 @@ def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence
             continue
         op = b.registry.get(node.op)
         primals = [env[x] for x in node.inputs]
+        joint = None
+        if op.joint_vjp is not None:  # every input's cotangent from one rule (a loop: one loop)
+            joint = op.joint_vjp(g, env[node.id], *primals, needed=tuple(x in active for x in node.inputs),
+                                 **node.attr_dict)
         for i, x in enumerate(node.inputs):
             if x not in active:
                 continue
-            rule = _rule(node, op, "vjp", i)
-            term = _term(rule, node, "vjp", g, env[node.id], *primals) if rule is not None else None
+            if joint is not None:
+                term = joint[i]
+            else:
+                rule = _rule(node, op, "vjp", i)
+                term = _term(rule, node, "vjp", g, env[node.id], *primals) if rule is not None else None
             if term is not None:
                 adjoint[x] = _accumulate(adjoint.get(x), _fit(term, primals[i].type, reduce=True))
     outputs = {name: env[vid] for name, vid in graph.outputs}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wengert.ir.graph import Graph
+from wengert.loops.checkpointing import Checkpoint, current
 
 if TYPE_CHECKING:
     from wengert.expectations.settings import Expectation
@@ -43,3 +44,4 @@ class Call:
     signatures: tuple[Signature, ...] = ()  # InferTypes
     registry: Any = field(default=None, compare=False)  # DerivativeGraph: what checks the result
     batched_inputs: tuple[str, ...] = ()  # Evaluate: inputs with a leading batch axis (vmap)
+    checkpoint: Checkpoint = field(default_factory=current)  # loops' reverse sweeps (wg.checkpointing)

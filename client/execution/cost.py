@@ -69,7 +69,7 @@ def profile(plan: Plan, registry) -> Profile:
     fixed, per, work_fixed, work_per, nodes = [live[0]], [live[1]], [0], [0], [None]
     allocated = set()  # storages this run allocates (not inputs, nor the plan's constants)
     for step in plan.steps:
-        op = registry.get(step.node.op)
+        op = registry.get(step.node.op).bound(registry, tuple(batched[i] for i in step.args))
         out_t, is_b = slot_type[step.out], batched[step.out]
         cost = op.cost(out_t, *(slot_type[i] for i in step.args), **step.attrs)
         scratch = [0, 0]
@@ -80,7 +80,9 @@ def profile(plan: Plan, registry) -> Profile:
             allocated.add(step.out)
             live[is_b] += nbytes(out_t)
             scratch[is_b] = nbytes(out_t) if cost.scratch is None else cost.scratch
+            scratch[0] += cost.fixed_scratch
             work[is_b] += cost.work
+            work[0] += cost.fixed_work
         fixed.append(live[0] + scratch[0])
         per.append(live[1] + scratch[1])
         work_fixed.append(work[0])

@@ -10,6 +10,7 @@ cached per graph, so a repeated request only runs NumPy.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Mapping, Sequence
@@ -29,6 +30,7 @@ from wengert.ir.graph import Graph, TensorType
 from wengert.jacobians.chunking import DEFAULT_BUDGET
 from wengert.jacobians.sweeps import (MODES, PIECE_BYTES, JacobianResult, SparseBlock,  # noqa: F401
                                       Sweeps, plan_sweep, sweep)
+from wengert.loops.checkpointing import Checkpoint, fastest_fitting, with_policy
 from wengert.lru import LRU
 from wengert.optim.steepest import prepare_minimize
 
@@ -55,19 +57,31 @@ class Engine:
     (default: none). A Jacobian's sweeps are chunked to fit `limits.memory`, or 1 GiB. The
     caches keep at most `cache_size` entries and `cache_bytes` of derivative graphs, plans and
     patterns; `response_copies` is how often a response is held while it is sent (a server: 3,
-    the arrays, their messages and the serialized bytes)."""
+    the arrays, their messages and the serialized bytes). `checkpoint` is how the reverse
+    sweeps of loops keep their states in the derivative graphs the engine builds (a request
+    brings its own: see `prepare`)."""
 
     def __init__(self, registry=None, cache_size: int = 512, limits: Limits | None = None,
-                 cache_bytes: int = DEFAULT_CACHE_BYTES, response_copies: int = 1):
+                 cache_bytes: int = DEFAULT_CACHE_BYTES, response_copies: int = 1,
+                 checkpoint: Checkpoint = Checkpoint("all")):
         if registry is None:
             from wengert.plugins.registry import default_registry
 
             registry = default_registry()
         self.registry = registry
+        self.checkpoint = checkpoint
         self.limits = limits or Limits()
         self.memory_budget = self.limits.memory or DEFAULT_BUDGET  # bytes of a sweep
         self.response_copies = response_copies  # how often a response is held while it is sent
         self._cache = LRU(cache_size, cache_bytes, lambda key, value: footprint(key) + footprint(value))
+
+    def using(self, checkpoint: Checkpoint) -> Engine:
+        """This engine (its caches and limits) building derivative graphs with `checkpoint`."""
+        if checkpoint == self.checkpoint:
+            return self
+        engine = copy.copy(self)
+        engine.checkpoint = checkpoint
+        return engine
 
     def cached(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """`make()`, computed once per `key`: for structure found in a graph (sparsity, ...)."""
@@ -89,11 +103,11 @@ class Engine:
             seeds = tuple(check_outputs(graph, seeds))
             if kind == "gradient" and len(seeds) != 1:
                 raise InvalidRequest("a gradient graph is of one scalar output: name it")
-            key = (graph, kind, wrt, seeds, intermediates)
-            return self._cache.get_or_make(key, lambda: vjp_graph(graph, wrt, seeds=seeds,
-                                                                  intermediates=intermediates,
-                                                                  unit_seeds=kind == "gradient",
-                                                                  registry=self.registry))
+            policy = self.checkpoint if self.checkpoint.policy != "auto" else Checkpoint("all")
+            key = (graph, kind, wrt, seeds, intermediates, policy)
+            return self._cache.get_or_make(key, lambda: with_policy(
+                vjp_graph(graph, wrt, seeds=seeds, intermediates=intermediates, unit_seeds=kind == "gradient",
+                          registry=self.registry), policy))
         raise InvalidRequest(f"unknown derivative kind {kind!r} (jvp, vjp or gradient)")
 
     def plan(self, graph: Graph, batched: frozenset[str] = frozenset(), keep_all: bool = False) -> Plan:
@@ -129,7 +143,14 @@ class Engine:
             make(), copies=self.response_copies))
 
     def prepare(self, call: Call, check: Check | None = None) -> Prepared:
-        """`call` (one SDK method call or RPC) checked, priced and ready to run."""
+        """`call` (one SDK method call or RPC) checked, priced and ready to run, its loops'
+        reverse sweeps checkpointed per `call.checkpoint` (auto: the fastest policy whose price
+        fits the memory limit, see `wengert.loops.checkpointing.fastest_fitting`)."""
+        if call.checkpoint.policy != "auto":
+            return self.using(call.checkpoint)._prepare(call, check)
+        return fastest_fitting(lambda policy: self.using(policy)._prepare(call, check), self.limits.memory)
+
+    def _prepare(self, call: Call, check: Check | None) -> Prepared:
         match call.rpc:
             case "Evaluate":
                 return self.prepare_evaluate(call.graph, call.inputs, call.outputs, check,

@@ -10,12 +10,12 @@ the batch axis by themselves; other ops use their `batched_forward`, or a loop a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, LimitExceeded,
-                            node_error, quoted, short)
+                            WengertError, node_error, quoted, short, within)
 from wengert.ir.graph import Graph, Node, TensorType, dtype_name, shape_text
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
@@ -60,6 +60,7 @@ class Plan:
                 is_batched[node.id] = False
                 continue
             flags = tuple(is_batched[x] for x in node.inputs)
+            op = op.bound(registry, flags)
             is_batched[node.id] = any(flags)
             free = tuple(slot[x] for x in dict.fromkeys(node.inputs) if last_use[x] == k and x not in kept)
             steps.append(_Step(_batched_call(op, node, flags) if any(flags) else op.forward,
@@ -73,11 +74,28 @@ class Plan:
         """Output name -> array (with `keep_all`, value id -> array for every value)."""
         values = self._template.copy()
         batch = self._feed(feeds, values)
+        self._execute(values, check, batch)
+        if keep_all:
+            return {vid: values[i] for vid, i in self.slots.items()}
+        return {name: values[self.slots[vid]] for name, vid in self.graph.outputs}
+
+    def run_arrays(self, arrays: Sequence[np.ndarray], batch: int | None = None) -> list[np.ndarray]:
+        """The outputs, in order, for the inputs in order, unchecked: for a loop running its body
+        step after step, whose operands' types its node checked once."""
+        values = self._template.copy()
+        for (name, _), array in zip(self.graph.inputs, arrays):
+            values[self.slots[name]] = array
+        self._execute(values, None, batch)
+        return [values[self.slots[vid]] for _, vid in self.graph.outputs]
+
+    def _execute(self, values: list[Any], check: Check | None, batch: int | None) -> None:
         for step in self.steps:
             if check is not None:
                 check(step.node)
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
+            except WengertError as exc:  # from a graph the op runs (a loop's body): name both nodes
+                raise within(f"node {quoted(step.node.id)} ({step.node.op})", exc) from exc
             except MemoryError as exc:  # past the process's memory: a limit, not a bad input
                 error = node_error(LimitExceeded, step.node.id, step.node.op,
                                    f"out of memory computing a {step.node.type} value ({exc})")
@@ -89,9 +107,6 @@ class Plan:
             values[step.out] = _conform(out, step, batch)
             for i in step.free:
                 values[i] = None
-        if keep_all:
-            return {vid: values[i] for vid, i in self.slots.items()}
-        return {name: values[self.slots[vid]] for name, vid in self.graph.outputs}
 
     def _feed(self, feeds: Mapping[str, np.ndarray], values: list[Any]) -> int | None:
         """Check and place the inputs; returns the batch size (None when unbatched)."""

@@ -309,7 +309,8 @@ class GraphBuilder:
         found = self._memo.get(simplify.memo_key(op.name, tuple(v.id for v in inputs), attrs))
         if found is not None:
             return self.value(found)
-        if inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT:
+        if (inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT
+                and op.bind is None):  # not a loop: its work is not bounded by its output's size
             folded = self._fold(op, inputs, attrs, out_type)
             if folded is not None:
                 return folded

@@ -149,6 +149,12 @@ class Node:
     def attr_dict(self) -> dict[str, Any]:
         return dict(self.attrs)
 
+    @property
+    def bodies(self) -> tuple[Graph, ...]:
+        """The graphs its attributes hold (a loop's body, a switch's branches), in order."""
+        return tuple(g for _, v in self.attrs for g in (v if isinstance(v, tuple) else (v,))
+                     if isinstance(g, Graph))
+
 
 @dataclass(frozen=True)
 class Graph:
@@ -194,9 +200,16 @@ class Graph:
 
     @cached_property
     def constant_bytes(self) -> int:
-        """Bytes of the tensors the graph carries (constants and tensor attributes)."""
+        """Bytes of the tensors the graph carries (constants and tensor attributes), its
+        nodes' bodies included."""
         return sum(value.array.nbytes for node in self.nodes for _, value in node.attrs
-                   if isinstance(value, Literal))
+                   if isinstance(value, Literal)) + sum(
+            body.constant_bytes for node in self.nodes for body in node.bodies)
+
+    @cached_property
+    def node_count(self) -> int:
+        """Nodes, those of its nodes' bodies included."""
+        return len(self.nodes) + sum(body.node_count for node in self.nodes for body in node.bodies)
 
     def __str__(self) -> str:
         return wengert_list(self)
@@ -231,10 +244,25 @@ def wengert_list(graph: Graph, values: dict[str, np.ndarray] | None = None) -> s
         else:
             expr = f"{_NOTATION.get(node.op, node.op)} {' '.join(args)}".rstrip()
         if attrs:
-            expr += " (" + ", ".join(f"{k}={v}" for k, v in attrs.items()) + ")"
+            expr += " (" + ", ".join(f"{k}={_short(v)}" for k, v in attrs.items()) + ")"
         lines.append(f"{label[node.id]} = {expr}{shown(node.id)}")
+        for name, value in attrs.items():  # bodies, indented under their node
+            for i, body in enumerate(value if isinstance(value, tuple) else (value,)):
+                if isinstance(body, Graph):
+                    suffix = f"[{i}]" if isinstance(value, tuple) else ""
+                    lines.append(f"    {name}{suffix}:")
+                    lines += ["        " + line for line in wengert_list(body).splitlines()]
     lines += [f"{name} = {label[vid]}{shown(vid)}" for name, vid in graph.outputs]
     return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    """An attribute in a node's line: a body as its size (it is listed below the node)."""
+    if isinstance(value, Graph):
+        return f"<graph: {len(value.inputs)} inputs, {len(value.nodes)} nodes>"
+    if isinstance(value, tuple) and value and all(isinstance(v, Graph) for v in value):
+        return f"<{len(value)} graphs>"
+    return str(value)
 
 
 def format_value(array: np.ndarray) -> str:

@@ -158,6 +158,11 @@ _RULES = {"sum": _reduction, "mean": _reduction, "prod": _reduction, "max": _red
 def _local(node: Node, op, types: list[TensorType], consts) -> list[sp.csr_array | None]:
     if node.type.size > MAX_ENTRIES:  # before any rule builds arrays of that size
         raise _TooDense
+    if op.sparsity is not None:  # an op whose structure lies in its bodies (a loop)
+        local = op.sparsity(node, types, consts)
+        if local is None:
+            raise _TooDense
+        return local
     try:
         if node.op in _RULES:
             return _RULES[node.op](node, types, consts)
@@ -221,7 +226,7 @@ def jacobian_pattern(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], r
     held = sum(_bytes(m) for m in deps.values())
     try:
         for k, node in enumerate(graph.nodes):
-            deps[node.id] = _propagate(node, registry.get(node.op), deps, types, consts, n)
+            deps[node.id] = _propagate(node, registry.get(node.op).bound(registry), deps, types, consts, n)
             held += _bytes(deps[node.id])
             if budget is not None and held > budget:
                 raise _TooDense

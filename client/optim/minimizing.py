@@ -27,7 +27,8 @@ from wengert.optim.steepest import NormSpec, Progress, Schedule, Stop
 from wengert.optim.wire import norm_to_proto, progress_from_proto, schedule_to_proto, stop_to_proto
 from wengert.transport.remote import error_from_rpc
 from wengert.v1 import service_pb2 as pb
-from wengert.transport.wire import graph_to_proto, tensor_to_proto
+from wengert.loops.checkpointing import current
+from wengert.transport.wire import checkpoint_to_proto, graph_to_proto, tensor_to_proto
 
 
 def minimize(client, f, params: Any, data: Any = None, *, stop: Stop, loss: str | None = None,
@@ -58,8 +59,10 @@ def minimize(client, f, params: Any, data: Any = None, *, stop: Stop, loss: str 
     norm = problem.norm(norm)
     if expectation is not None:
         expectation = dataclasses.replace(expectation, key_input=problem.key)
+    checkpoint = current()  # wg.checkpointing: how reverse mode through loops keeps their states
     if isinstance(client._transport, LocalTransport):
         engine = client._transport.engine
+        engine = engine if checkpoint.policy == "auto" else engine.using(checkpoint)
         opt = steepest.SteepestDescent({k: np.array(v) for k, v in problem.start.items()}, norm=norm, lr=lr,
                                        momentum=momentum, schedule=schedule, registry=engine.registry)
         reports = steepest.minimize(engine, problem.graph, opt, problem.fixed, loss=loss, stop=stop,
@@ -70,7 +73,7 @@ def minimize(client, f, params: Any, data: Any = None, *, stop: Stop, loss: str 
         schedule=schedule_to_proto(schedule), momentum=momentum, stop=stop_to_proto(stop),
         parameters={k: tensor_to_proto(v) for k, v in problem.start.items()},
         data={k: tensor_to_proto(v) for k, v in problem.fixed.items()},
-        report_every=report_every, report_parameters=True,
+        report_every=report_every, report_parameters=True, checkpoint=checkpoint_to_proto(checkpoint),
         expectation=expectation_to_proto(expectation) if expectation is not None else None)
     transport = client._transport
     call = transport.stub.Minimize(request, timeout=transport.policy.timeout, metadata=transport.metadata)

@@ -23,7 +23,7 @@ from wengert.expectations.wire import expectation_to_proto, result_from_proto
 from wengert.v1 import service_pb2 as pb
 from wengert.plugins.opdef import REQUIRED, Attr
 from wengert.transport.wire import (ATTR_KINDS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES,
-                          attr_from_proto, enum_name, graph_from_proto, signature_to_proto,
+                          attr_from_proto, checkpoint_to_proto, enum_name, graph_from_proto, signature_to_proto,
                           tensor_from_proto, tensor_to_proto, type_from_proto)
 
 _REQUESTS = {
@@ -63,6 +63,8 @@ def encode(call: Call) -> Message:
         msg.format = FORMATS[call.format]
     if "kind" in fields:
         msg.kind = DERIVATIVE_KINDS[call.kind]
+    if "checkpoint" in fields:
+        msg.checkpoint.CopyFrom(checkpoint_to_proto(call.checkpoint))
     if "expectation" in fields and call.expectation is not None:
         msg.expectation.CopyFrom(expectation_to_proto(call.expectation))
     if "signatures" in fields:

@@ -18,14 +18,18 @@ from typing import Any
 import numpy as np
 
 from wengert.ir.builder import GraphBuilder
-from wengert.errors import InvalidGraph, InvalidRequest, InvalidTensor, LimitExceeded, node_error
+from wengert.errors import (InvalidGraph, InvalidRequest, InvalidTensor, LimitExceeded, WengertError, node_error,
+                            within)
 from wengert.ir.graph import DTYPES, Graph, Literal, TensorType, dtype_name, shape_problem
+from wengert.loops.checkpointing import Checkpoint
 from wengert.plugins import opdef
 from wengert.v1 import graph_pb2, service_pb2, tensor_pb2
 
 __all__ = [
     "attr_from_proto",
     "attr_to_proto",
+    "checkpoint_from_proto",
+    "checkpoint_to_proto",
     "dtype_from_proto",
     "dtype_to_proto",
     "graph_digest",
@@ -62,6 +66,20 @@ FORMATS = {"dense": service_pb2.FORMAT_DENSE, "sparse": service_pb2.FORMAT_SPARS
 DERIVATIVE_KINDS = {"jvp": service_pb2.DERIVATIVE_KIND_JVP, "vjp": service_pb2.DERIVATIVE_KIND_VJP,
                     "gradient": service_pb2.DERIVATIVE_KIND_GRADIENT}
 ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}") for name in opdef.ATTR_KINDS}
+CHECKPOINT_POLICIES = {"auto": service_pb2.CHECKPOINT_POLICY_AUTO, "all": service_pb2.CHECKPOINT_POLICY_ALL,
+                       "every_k": service_pb2.CHECKPOINT_POLICY_EVERY_K,
+                       "binomial": service_pb2.CHECKPOINT_POLICY_BINOMIAL}
+MAX_NESTING = 16  # bodies within bodies: deeper than programs nest, and within protobuf's own depth limit
+
+
+def checkpoint_to_proto(checkpoint: Checkpoint) -> service_pb2.Checkpointing:
+    return service_pb2.Checkpointing(policy=CHECKPOINT_POLICIES[checkpoint.policy], every=checkpoint.every,
+                                     snapshots=checkpoint.snapshots)
+
+
+def checkpoint_from_proto(msg: service_pb2.Checkpointing) -> Checkpoint:
+    """A request's checkpointing policy (unset: auto); INVALID_ARGUMENT for a bad one."""
+    return Checkpoint(enum_name(CHECKPOINT_POLICIES, msg.policy, "checkpointing policy"), msg.every, msg.snapshots)
 
 
 def enum_name(table: dict[str, int], code: int, what: str) -> str:
@@ -168,6 +186,10 @@ def attr_to_proto(value: Any) -> graph_pb2.AttrValue:
         return graph_pb2.AttrValue(s=value)
     if isinstance(value, (Literal, np.ndarray)):
         return graph_pb2.AttrValue(tensor=tensor_to_proto(value))
+    if isinstance(value, Graph):
+        return graph_pb2.AttrValue(graph=graph_to_proto(value))
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, Graph) for v in value):
+        return graph_pb2.AttrValue(graphs=graph_pb2.Graphs(values=[graph_to_proto(v) for v in value]))
     if isinstance(value, (tuple, list)):
         if all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in value):
             return graph_pb2.AttrValue(ints=graph_pb2.Ints(values=[int(v) for v in value]))
@@ -176,8 +198,9 @@ def attr_to_proto(value: Any) -> graph_pb2.AttrValue:
     raise TypeError(f"a {type(value).__name__} attribute value cannot be sent: {value!r}")
 
 
-def attr_from_proto(msg: graph_pb2.AttrValue, what: str = "attribute") -> Any:
-    """The Python value of an `AttrValue` (tuples for lists, `Literal` for a tensor)."""
+def attr_from_proto(msg: graph_pb2.AttrValue, what: str = "attribute", registry=None, depth: int = 0) -> Any:
+    """The Python value of an `AttrValue` (tuples for lists, `Literal` for a tensor, a checked
+    `Graph` for a body, decoded with `registry` at nesting `depth`)."""
     field = msg.WhichOneof("value")
     if field is None:
         raise InvalidGraph(f"{what}: no value set")
@@ -187,7 +210,21 @@ def attr_from_proto(msg: graph_pb2.AttrValue, what: str = "attribute") -> Any:
         return tuple(float(v) for v in msg.floats.values)
     if field == "tensor":
         return Literal(tensor_from_proto(msg.tensor, what))
+    if field == "graph":
+        return _body_from_proto(msg.graph, what, registry, depth)
+    if field == "graphs":
+        return tuple(_body_from_proto(g, f"{what}[{i}]", registry, depth) for i, g in enumerate(msg.graphs.values))
     return getattr(msg, field)
+
+
+def _body_from_proto(msg: graph_pb2.Graph, what: str, registry, depth: int) -> Graph:
+    """A body graph, checked like any graph; an error in it names the node holding it too."""
+    if depth >= MAX_NESTING:
+        raise InvalidGraph(f"{what}: bodies are nested more than {MAX_NESTING} deep")
+    try:
+        return graph_from_proto(msg, registry, depth=depth + 1)
+    except WengertError as exc:
+        raise within(what, exc) from None
 
 
 # -- graphs --------------------------------------------------------------------------------
@@ -211,7 +248,7 @@ def graph_to_proto(graph: Graph) -> graph_pb2.Graph:
     return msg
 
 
-def graph_from_proto(msg: graph_pb2.Graph, registry=None) -> Graph:
+def graph_from_proto(msg: graph_pb2.Graph, registry=None, *, depth: int = 0) -> Graph:
     """Check a wire graph and rebuild it as a `Graph`, keeping the wire's ids and all nodes.
 
     Raises InvalidGraph / InvalidTensor (INVALID_ARGUMENT) or UnknownOp (UNIMPLEMENTED), with
@@ -231,7 +268,8 @@ def graph_from_proto(msg: graph_pb2.Graph, registry=None) -> Graph:
             if ref not in builder.types:
                 raise node_error(InvalidGraph, node.id, node.op, f"input {ref!r} is not defined before use")
         attrs = {
-            key: attr_from_proto(value, f"node {node.id!r} ({node.op}): attribute {key!r}")
+            key: attr_from_proto(value, f"node {node.id!r} ({node.op}): attribute {key!r}",
+                                 builder.registry, depth)
             for key, value in sorted(node.attrs.items())
         }
         builder.add(node.op, [builder.value(ref) for ref in node.inputs], attrs, node_id=node.id)

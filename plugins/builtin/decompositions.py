@@ -324,9 +324,9 @@ OPS = [
           doc="eigenvalues (ascending) of symmetric matrices; reads the lower triangle",
           jvp=(_eigvalsh_jvp,), vjp=(_eigvalsh_vjp,), examples=_symmetric_examples),
     OpDef("svd", _packed_forward(_svd), _packed_infer("svd"), batched_forward=_packed_forward(_svd),
-          attrs=(Attr("full_matrices", "bool", True, "U and Vh square (True) or thin (False)"),),
+          attrs=(Attr("full_matrices", "bool", True, "U and Vh square (true) or thin (false)"),),
           doc="singular value decomposition U, S, Vh, packed (..., m*ku + k + kv*n); derivatives "
-              "need distinct nonzero singular values, and full_matrices=False unless square",
+              "need distinct nonzero singular values, and full_matrices false unless square",
           jvp=(_svd_jvp,), vjp=(_svd_vjp,), cost=svd_cost,
           examples=lambda rng: [Example((_separated_singular(rng, *s),), {"full_matrices": full})
                                 for s, full in [((3, 3), True), ((4, 2), False), ((2, 4), False),

@@ -48,7 +48,7 @@ def _logical(name: str, forward, arity: int) -> OpDef:
     infer = comparison if arity == 2 else _predicate_infer
     return OpDef(name, forward, infer, arity=arity, jvp=(None,) * arity, vjp=(None,) * arity,
                  elementwise=True, examples=_logical_examples(arity),
-                 doc=f"{name}, elementwise; nonzero is True; bool, no derivative")
+                 doc=f"{name}, elementwise; any nonzero value counts as true; gives bool; no derivative")
 
 
 def _integral(*types: TensorType, **attrs) -> TensorType:

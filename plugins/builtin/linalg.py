@@ -295,7 +295,7 @@ OPS = [
           examples=lambda rng: [Example((rng.standard_normal(s), rng.standard_normal(t))) for s, t in [
               ((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)), ((), (2, 3)), ((3,), ())]]),
     OpDef("solve", np.linalg.solve, _solve_infer, arity=2,
-          doc="x with a @ x = b (np.linalg.solve; b a vector or a stack of matrices); a invertible",
+          doc="x with a x = b (matrix product), for b a vector or a stack of matrices; a must be invertible",
           jvp=(lambda a_dot, ans, a, b: -_uncol(wg.solve(a, wg.matmul(a_dot, _col(ans, b))), b),
                lambda b_dot, ans, a, b: wg.solve(a, b_dot)),
           vjp=(lambda g, ans, a, b: -wg.matmul(wg.solve(mT(a), _col(g, b)), mT(_col(ans, b))),

@@ -20,7 +20,7 @@ from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import Attr, Example, OpDef, ShapeError
 from wengert.plugins.shapes import batched_axes, float_result, normalize_axes, reduced
 
-AXES = (Attr("axis", "axes", None, "axes to reduce (None: all)"),
+AXES = (Attr("axis", "axes", None, "axes to reduce (left out: all of them)"),
         Attr("keepdims", "bool", False, "keep the reduced axes with size 1"))
 
 
@@ -226,7 +226,7 @@ OPS = [
         lambda g, ans, x, axis, keepdims: _spread(g, x, axis, keepdims) / _count(x, axis),
     ), "arithmetic mean over axes", dtype=float_result),
     reduction("prod", np.prod, weighted(_prod_partials),
-              "product over axes; derivatives exact at zeros (see _prod_partials)",
+              "product over axes; its derivative d/dx_i is the product of the other entries, exact where entries are zero",
               dtype=_integer_sum, examples=_prod_examples),
     reduction("max", np.max, weighted(_tie_weights),
               "maximum over axes; tied maxima split the derivative evenly"),

@@ -107,7 +107,7 @@ def _arg_extreme_infer(x: TensorType, axis, keepdims) -> TensorType:
 def _arg_extreme_op(name: str, forward, doc: str) -> OpDef:
     run, batched = _arg_extreme(forward)
     return OpDef(name, run, _arg_extreme_infer, jvp=(None,), vjp=(None,), batched_forward=batched,
-                 attrs=(Attr("axis", "axes", None, "the axis searched (None: the flattened input)"),
+                 attrs=(Attr("axis", "axes", None, "the axis searched (left out: the flattened input)"),
                         Attr("keepdims", "bool", False, "keep the searched axis with size 1")),
                  doc=doc + "; the first one on ties; int64, no derivative",
                  examples=lambda rng: [Example((rng.standard_normal((3, 4)),), attrs) for attrs in

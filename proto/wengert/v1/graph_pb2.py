@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from wengert.v1 import tensor_pb2 as wengert_dot_v1_dot_tensor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16wengert/v1/graph.proto\x12\nwengert.v1\x1a\x17wengert/v1/tensor.proto\"\x16\n\x04Ints\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x18\n\x06\x46loats\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\xb6\x01\n\tAttrValue\x12\x0b\n\x01\x66\x18\x01 \x01(\x01H\x00\x12\x0b\n\x01i\x18\x02 \x01(\x03H\x00\x12\x0b\n\x01s\x18\x03 \x01(\tH\x00\x12\x0b\n\x01\x62\x18\x04 \x01(\x08H\x00\x12 \n\x04ints\x18\x05 \x01(\x0b\x32\x10.wengert.v1.IntsH\x00\x12$\n\x06\x66loats\x18\x06 \x01(\x0b\x32\x12.wengert.v1.FloatsH\x00\x12$\n\x06tensor\x18\x07 \x01(\x0b\x32\x12.wengert.v1.TensorH\x00\x42\x07\n\x05value\"\x9f\x01\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12\x0e\n\x06inputs\x18\x03 \x03(\t\x12*\n\x05\x61ttrs\x18\x04 \x03(\x0b\x32\x1b.wengert.v1.Node.AttrsEntry\x1a\x43\n\nAttrsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.wengert.v1.AttrValue:\x02\x38\x01\"@\n\nGraphInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0b\x32\x16.wengert.v1.TensorType\"*\n\x0bGraphOutput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"z\n\x05Graph\x12&\n\x06inputs\x18\x01 \x03(\x0b\x32\x16.wengert.v1.GraphInput\x12\x1f\n\x05nodes\x18\x02 \x03(\x0b\x32\x10.wengert.v1.Node\x12(\n\x07outputs\x18\x03 \x03(\x0b\x32\x17.wengert.v1.GraphOutputb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16wengert/v1/graph.proto\x12\nwengert.v1\x1a\x17wengert/v1/tensor.proto\"\x16\n\x04Ints\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x18\n\x06\x46loats\x12\x0e\n\x06values\x18\x01 \x03(\x01\"+\n\x06Graphs\x12!\n\x06values\x18\x01 \x03(\x0b\x32\x11.wengert.v1.Graph\"\x80\x02\n\tAttrValue\x12\x0b\n\x01\x66\x18\x01 \x01(\x01H\x00\x12\x0b\n\x01i\x18\x02 \x01(\x03H\x00\x12\x0b\n\x01s\x18\x03 \x01(\tH\x00\x12\x0b\n\x01\x62\x18\x04 \x01(\x08H\x00\x12 \n\x04ints\x18\x05 \x01(\x0b\x32\x10.wengert.v1.IntsH\x00\x12$\n\x06\x66loats\x18\x06 \x01(\x0b\x32\x12.wengert.v1.FloatsH\x00\x12$\n\x06tensor\x18\x07 \x01(\x0b\x32\x12.wengert.v1.TensorH\x00\x12\"\n\x05graph\x18\x08 \x01(\x0b\x32\x11.wengert.v1.GraphH\x00\x12$\n\x06graphs\x18\t \x01(\x0b\x32\x12.wengert.v1.GraphsH\x00\x42\x07\n\x05value\"\x9f\x01\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12\x0e\n\x06inputs\x18\x03 \x03(\t\x12*\n\x05\x61ttrs\x18\x04 \x03(\x0b\x32\x1b.wengert.v1.Node.AttrsEntry\x1a\x43\n\nAttrsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.wengert.v1.AttrValue:\x02\x38\x01\"@\n\nGraphInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0b\x32\x16.wengert.v1.TensorType\"*\n\x0bGraphOutput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"z\n\x05Graph\x12&\n\x06inputs\x18\x01 \x03(\x0b\x32\x16.wengert.v1.GraphInput\x12\x1f\n\x05nodes\x18\x02 \x03(\x0b\x32\x10.wengert.v1.Node\x12(\n\x07outputs\x18\x03 \x03(\x0b\x32\x17.wengert.v1.GraphOutputb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,16 +38,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INTS']._serialized_end=85
   _globals['_FLOATS']._serialized_start=87
   _globals['_FLOATS']._serialized_end=111
-  _globals['_ATTRVALUE']._serialized_start=114
-  _globals['_ATTRVALUE']._serialized_end=296
-  _globals['_NODE']._serialized_start=299
-  _globals['_NODE']._serialized_end=458
-  _globals['_NODE_ATTRSENTRY']._serialized_start=391
-  _globals['_NODE_ATTRSENTRY']._serialized_end=458
-  _globals['_GRAPHINPUT']._serialized_start=460
-  _globals['_GRAPHINPUT']._serialized_end=524
-  _globals['_GRAPHOUTPUT']._serialized_start=526
-  _globals['_GRAPHOUTPUT']._serialized_end=568
-  _globals['_GRAPH']._serialized_start=570
-  _globals['_GRAPH']._serialized_end=692
+  _globals['_GRAPHS']._serialized_start=113
+  _globals['_GRAPHS']._serialized_end=156
+  _globals['_ATTRVALUE']._serialized_start=159
+  _globals['_ATTRVALUE']._serialized_end=415
+  _globals['_NODE']._serialized_start=418
+  _globals['_NODE']._serialized_end=577
+  _globals['_NODE_ATTRSENTRY']._serialized_start=510
+  _globals['_NODE_ATTRSENTRY']._serialized_end=577
+  _globals['_GRAPHINPUT']._serialized_start=579
+  _globals['_GRAPHINPUT']._serialized_end=643
+  _globals['_GRAPHOUTPUT']._serialized_start=645
+  _globals['_GRAPHOUTPUT']._serialized_end=687
+  _globals['_GRAPH']._serialized_start=689
+  _globals['_GRAPH']._serialized_end=811
 # @@protoc_insertion_point(module_scope)

@@ -19,8 +19,14 @@ class Floats(_message.Message):
     values: _containers.RepeatedScalarFieldContainer[float]
     def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
 
+class Graphs(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[Graph]
+    def __init__(self, values: _Optional[_Iterable[_Union[Graph, _Mapping]]] = ...) -> None: ...
+
 class AttrValue(_message.Message):
-    __slots__ = ("f", "i", "s", "b", "ints", "floats", "tensor")
+    __slots__ = ("f", "i", "s", "b", "ints", "floats", "tensor", "graph", "graphs")
     F_FIELD_NUMBER: _ClassVar[int]
     I_FIELD_NUMBER: _ClassVar[int]
     S_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +34,8 @@ class AttrValue(_message.Message):
     INTS_FIELD_NUMBER: _ClassVar[int]
     FLOATS_FIELD_NUMBER: _ClassVar[int]
     TENSOR_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    GRAPHS_FIELD_NUMBER: _ClassVar[int]
     f: float
     i: int
     s: str
@@ -35,7 +43,9 @@ class AttrValue(_message.Message):
     ints: Ints
     floats: Floats
     tensor: _tensor_pb2.Tensor
-    def __init__(self, f: _Optional[float] = ..., i: _Optional[int] = ..., s: _Optional[str] = ..., b: _Optional[bool] = ..., ints: _Optional[_Union[Ints, _Mapping]] = ..., floats: _Optional[_Union[Floats, _Mapping]] = ..., tensor: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    graph: Graph
+    graphs: Graphs
+    def __init__(self, f: _Optional[float] = ..., i: _Optional[int] = ..., s: _Optional[str] = ..., b: _Optional[bool] = ..., ints: _Optional[_Union[Ints, _Mapping]] = ..., floats: _Optional[_Union[Floats, _Mapping]] = ..., tensor: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., graph: _Optional[_Union[Graph, _Mapping]] = ..., graphs: _Optional[_Union[Graphs, _Mapping]] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("id", "op", "inputs", "attrs")

@@ -9,6 +9,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CheckpointPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHECKPOINT_POLICY_AUTO: _ClassVar[CheckpointPolicy]
+    CHECKPOINT_POLICY_ALL: _ClassVar[CheckpointPolicy]
+    CHECKPOINT_POLICY_EVERY_K: _ClassVar[CheckpointPolicy]
+    CHECKPOINT_POLICY_BINOMIAL: _ClassVar[CheckpointPolicy]
+
 class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MODE_AUTO: _ClassVar[Mode]
@@ -26,6 +33,8 @@ class AttrKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ATTR_KIND_FLOATS: _ClassVar[AttrKind]
     ATTR_KIND_AXES: _ClassVar[AttrKind]
     ATTR_KIND_TENSOR: _ClassVar[AttrKind]
+    ATTR_KIND_GRAPH: _ClassVar[AttrKind]
+    ATTR_KIND_GRAPHS: _ClassVar[AttrKind]
 
 class TraceMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -72,6 +81,10 @@ class Baseline(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BASELINE_NONE: _ClassVar[Baseline]
     BASELINE_MOVING_AVERAGE: _ClassVar[Baseline]
     BASELINE_LEAVE_ONE_OUT: _ClassVar[Baseline]
+CHECKPOINT_POLICY_AUTO: CheckpointPolicy
+CHECKPOINT_POLICY_ALL: CheckpointPolicy
+CHECKPOINT_POLICY_EVERY_K: CheckpointPolicy
+CHECKPOINT_POLICY_BINOMIAL: CheckpointPolicy
 MODE_AUTO: Mode
 MODE_FORWARD: Mode
 MODE_REVERSE: Mode
@@ -84,6 +97,8 @@ ATTR_KIND_INTS: AttrKind
 ATTR_KIND_FLOATS: AttrKind
 ATTR_KIND_AXES: AttrKind
 ATTR_KIND_TENSOR: AttrKind
+ATTR_KIND_GRAPH: AttrKind
+ATTR_KIND_GRAPHS: AttrKind
 TRACE_MODE_NONE: TraceMode
 TRACE_MODE_FORWARD: TraceMode
 TRACE_MODE_REVERSE: TraceMode
@@ -200,8 +215,18 @@ class JvpResponse(_message.Message):
     tangents: _containers.MessageMap[str, _tensor_pb2.Tensor]
     def __init__(self, graph_id: _Optional[str] = ..., outputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., tangents: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ...) -> None: ...
 
+class Checkpointing(_message.Message):
+    __slots__ = ("policy", "every", "snapshots")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    EVERY_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    policy: CheckpointPolicy
+    every: int
+    snapshots: int
+    def __init__(self, policy: _Optional[_Union[CheckpointPolicy, str]] = ..., every: _Optional[int] = ..., snapshots: _Optional[int] = ...) -> None: ...
+
 class VjpRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "inputs", "outputs", "cotangents", "wrt", "batched")
+    __slots__ = ("graph", "graph_id", "inputs", "outputs", "cotangents", "wrt", "batched", "checkpoint")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -223,6 +248,7 @@ class VjpRequest(_message.Message):
     COTANGENTS_FIELD_NUMBER: _ClassVar[int]
     WRT_FIELD_NUMBER: _ClassVar[int]
     BATCHED_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
@@ -230,7 +256,8 @@ class VjpRequest(_message.Message):
     cotangents: _containers.MessageMap[str, _tensor_pb2.Tensor]
     wrt: _containers.RepeatedScalarFieldContainer[str]
     batched: bool
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., cotangents: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., wrt: _Optional[_Iterable[str]] = ..., batched: _Optional[bool] = ...) -> None: ...
+    checkpoint: Checkpointing
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., cotangents: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., wrt: _Optional[_Iterable[str]] = ..., batched: _Optional[bool] = ..., checkpoint: _Optional[_Union[Checkpointing, _Mapping]] = ...) -> None: ...
 
 class VjpResponse(_message.Message):
     __slots__ = ("graph_id", "outputs", "cotangents")
@@ -257,7 +284,7 @@ class VjpResponse(_message.Message):
     def __init__(self, graph_id: _Optional[str] = ..., outputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., cotangents: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ...) -> None: ...
 
 class JacobianRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "inputs", "outputs", "wrt", "mode", "format")
+    __slots__ = ("graph", "graph_id", "inputs", "outputs", "wrt", "mode", "format", "checkpoint")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -272,6 +299,7 @@ class JacobianRequest(_message.Message):
     WRT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
@@ -279,7 +307,8 @@ class JacobianRequest(_message.Message):
     wrt: _containers.RepeatedScalarFieldContainer[str]
     mode: Mode
     format: Format
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., wrt: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[Mode, str]] = ..., format: _Optional[_Union[Format, str]] = ...) -> None: ...
+    checkpoint: Checkpointing
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., wrt: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[Mode, str]] = ..., format: _Optional[_Union[Format, str]] = ..., checkpoint: _Optional[_Union[Checkpointing, _Mapping]] = ...) -> None: ...
 
 class JacobianBlock(_message.Message):
     __slots__ = ("output", "input", "jacobian", "sparse")
@@ -377,7 +406,7 @@ class ListOpsResponse(_message.Message):
     def __init__(self, ops: _Optional[_Iterable[_Union[OpInfo, _Mapping]]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ...) -> None: ...
 
 class TraceRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "inputs", "outputs", "mode", "tangents", "cotangents")
+    __slots__ = ("graph", "graph_id", "inputs", "outputs", "mode", "tangents", "cotangents", "checkpoint")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -406,6 +435,7 @@ class TraceRequest(_message.Message):
     MODE_FIELD_NUMBER: _ClassVar[int]
     TANGENTS_FIELD_NUMBER: _ClassVar[int]
     COTANGENTS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
@@ -413,7 +443,8 @@ class TraceRequest(_message.Message):
     mode: TraceMode
     tangents: _containers.MessageMap[str, _tensor_pb2.Tensor]
     cotangents: _containers.MessageMap[str, _tensor_pb2.Tensor]
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[TraceMode, str]] = ..., tangents: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., cotangents: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ...) -> None: ...
+    checkpoint: Checkpointing
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., outputs: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[TraceMode, str]] = ..., tangents: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., cotangents: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., checkpoint: _Optional[_Union[Checkpointing, _Mapping]] = ...) -> None: ...
 
 class TraceRow(_message.Message):
     __slots__ = ("label", "id", "op", "inputs", "attrs", "value", "tangent", "adjoint")
@@ -497,7 +528,7 @@ class StopRule(_message.Message):
     def __init__(self, max_steps: _Optional[int] = ..., gradient_tolerance: _Optional[float] = ..., max_seconds: _Optional[float] = ...) -> None: ...
 
 class MinimizeRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "loss", "parameters", "data", "norm", "learning_rate", "schedule", "momentum", "stop", "report_every", "report_parameters", "expectation")
+    __slots__ = ("graph", "graph_id", "loss", "parameters", "data", "norm", "learning_rate", "schedule", "momentum", "stop", "report_every", "report_parameters", "checkpoint", "expectation")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -524,6 +555,7 @@ class MinimizeRequest(_message.Message):
     STOP_FIELD_NUMBER: _ClassVar[int]
     REPORT_EVERY_FIELD_NUMBER: _ClassVar[int]
     REPORT_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     EXPECTATION_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
@@ -537,8 +569,9 @@ class MinimizeRequest(_message.Message):
     stop: StopRule
     report_every: int
     report_parameters: bool
+    checkpoint: Checkpointing
     expectation: Expectation
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., loss: _Optional[str] = ..., parameters: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., data: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., norm: _Optional[_Union[Norm, _Mapping]] = ..., learning_rate: _Optional[float] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., momentum: _Optional[float] = ..., stop: _Optional[_Union[StopRule, _Mapping]] = ..., report_every: _Optional[int] = ..., report_parameters: _Optional[bool] = ..., expectation: _Optional[_Union[Expectation, _Mapping]] = ...) -> None: ...
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., loss: _Optional[str] = ..., parameters: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., data: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., norm: _Optional[_Union[Norm, _Mapping]] = ..., learning_rate: _Optional[float] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., momentum: _Optional[float] = ..., stop: _Optional[_Union[StopRule, _Mapping]] = ..., report_every: _Optional[int] = ..., report_parameters: _Optional[bool] = ..., checkpoint: _Optional[_Union[Checkpointing, _Mapping]] = ..., expectation: _Optional[_Union[Expectation, _Mapping]] = ...) -> None: ...
 
 class MinimizeResponse(_message.Message):
     __slots__ = ("graph_id", "step", "loss", "gradient_norm", "parameters", "stop_reason")
@@ -584,7 +617,7 @@ class SweepInfo(_message.Message):
     def __init__(self, sweeps: _Optional[int] = ..., nnz: _Optional[int] = ..., chunk: _Optional[int] = ...) -> None: ...
 
 class HessianRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "inputs", "output", "wrt", "format")
+    __slots__ = ("graph", "graph_id", "inputs", "output", "wrt", "format", "checkpoint")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -598,13 +631,15 @@ class HessianRequest(_message.Message):
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     WRT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
     output: str
     wrt: _containers.RepeatedScalarFieldContainer[str]
     format: Format
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., output: _Optional[str] = ..., wrt: _Optional[_Iterable[str]] = ..., format: _Optional[_Union[Format, str]] = ...) -> None: ...
+    checkpoint: Checkpointing
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., output: _Optional[str] = ..., wrt: _Optional[_Iterable[str]] = ..., format: _Optional[_Union[Format, str]] = ..., checkpoint: _Optional[_Union[Checkpointing, _Mapping]] = ...) -> None: ...
 
 class HessianBlock(_message.Message):
     __slots__ = ("row", "column", "hessian", "sparse")
@@ -640,7 +675,7 @@ class HessianResponse(_message.Message):
     def __init__(self, graph_id: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., gradient: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., blocks: _Optional[_Iterable[_Union[HessianBlock, _Mapping]]] = ..., sweep: _Optional[_Union[SweepInfo, _Mapping]] = ...) -> None: ...
 
 class HvpRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "inputs", "output", "directions", "batched")
+    __slots__ = ("graph", "graph_id", "inputs", "output", "directions", "batched", "checkpoint")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -661,13 +696,15 @@ class HvpRequest(_message.Message):
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
     BATCHED_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
     output: str
     directions: _containers.MessageMap[str, _tensor_pb2.Tensor]
     batched: bool
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., output: _Optional[str] = ..., directions: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., batched: _Optional[bool] = ...) -> None: ...
+    checkpoint: Checkpointing
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., output: _Optional[str] = ..., directions: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., batched: _Optional[bool] = ..., checkpoint: _Optional[_Union[Checkpointing, _Mapping]] = ...) -> None: ...
 
 class HvpResponse(_message.Message):
     __slots__ = ("graph_id", "value", "gradient", "products")
@@ -755,18 +792,20 @@ class JacobianPiece(_message.Message):
     def __init__(self, header: _Optional[_Union[JacobianHeader, _Mapping]] = ..., slab: _Optional[_Union[JacobianSlab, _Mapping]] = ..., entries: _Optional[_Union[JacobianEntries, _Mapping]] = ...) -> None: ...
 
 class DerivativeGraphRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "kind", "wrt", "outputs")
+    __slots__ = ("graph", "graph_id", "kind", "wrt", "outputs", "checkpoint")
     GRAPH_FIELD_NUMBER: _ClassVar[int]
     GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     WRT_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     kind: DerivativeKind
     wrt: _containers.RepeatedScalarFieldContainer[str]
     outputs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., kind: _Optional[_Union[DerivativeKind, str]] = ..., wrt: _Optional[_Iterable[str]] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
+    checkpoint: Checkpointing
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., kind: _Optional[_Union[DerivativeKind, str]] = ..., wrt: _Optional[_Iterable[str]] = ..., outputs: _Optional[_Iterable[str]] = ..., checkpoint: _Optional[_Union[Checkpointing, _Mapping]] = ...) -> None: ...
 
 class DerivativeGraphResponse(_message.Message):
     __slots__ = ("graph_id", "graph", "derivative_graph_id")
