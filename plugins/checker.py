@@ -5,8 +5,9 @@ rule and runs the same over a batch as one at a time, the JVP with central finit
 identity <u, J v> = <J^T u, v>, batched directions with stacked single ones, and, where the
 rules are themselves differentiable, the same again on the op's VJP graph (second order).
 `wengert check-plugin`, `--verify-plugins` (through `verify_registry`) and the test suite all
-call `check_op`. A sampling op is also checked as a distribution (`distribution_checker`). A rule that raises, or returns a value of the wrong shape, is a failure of its
-op like any numeric disagreement, never an exception out of the checker.
+call `check_op`. A rule that raises, or returns a value of the wrong shape, is a failure of its
+op like any numeric disagreement, never an exception out of the checker. A sampling op is also
+checked as a distribution (`distribution_checker`).
 """
 
 from __future__ import annotations

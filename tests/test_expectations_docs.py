@@ -1,28 +1,31 @@
-"""docs/expectations.md runs: its Python blocks in order, in one namespace (as a reader would),
-then the claims the page makes about their results. The plot block runs where matplotlib (the
-`plot` extra) is installed, writing into a temporary folder."""
+"""docs/expectations.md runs: its Python blocks in order, in one namespace (as a reader would,
+and as test_docs.py runs every page), then the claims the page makes about their results. The
+plot block, which test_docs.py skips, runs where matplotlib (the `plot` extra) is installed,
+writing into a temporary folder."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from test_docs import snippets
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "expectations.md"
-BLOCK = re.compile(r"^(?:<!-- snippet: (?P<marker>[^>]*?) -->\n)?```python\n(?P<code>.*?)^```", re.S | re.M)
 
 
 @pytest.fixture(scope="module")
 def page():
     namespace: dict = {}
     skipped = []
-    for k, match in enumerate(BLOCK.finditer(DOC.read_text())):
-        if match["marker"]:
-            skipped.append(match["code"])
+    for s in snippets(DOC):
+        if s.lang != "python":
             continue
-        exec(compile(match["code"], f"{DOC.name} block {k}", "exec"), namespace)
+        if s.marker:
+            skipped.append(s.code)
+            continue
+        exec(compile(s.code, s.where, "exec"), namespace)
     return namespace, skipped
 
 
