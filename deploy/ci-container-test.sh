@@ -8,9 +8,11 @@
 #   3. lints the Dockerfiles (hadolint) and validates the Kubernetes manifests offline
 #      (kubernetes-validate --strict), builds the wheels on the host
 #   4. builds deploy/Dockerfile offline from those wheels; runs it as Kubernetes would (read-only
-#      root, no capabilities), waits for the health check, differentiates the worked example and
-#      a Jacobian through it, and `docker stop`s it: it must exit 0 well inside the 10 s timeout
-#   5. builds deploy/plugins.Dockerfile with the example plugin and sees its ops in ListOps
+#      root, no capabilities), waits for the health check, sees it start from the image's cached
+#      verification, differentiates the worked example and a Jacobian through it, and
+#      `docker stop`s it: it must exit 0 well inside the 10 s timeout
+#   5. builds deploy/plugins.Dockerfile with the example plugin (verified at build time) and sees
+#      its ops in ListOps
 #   6. `docker compose up`s deploy/compose.yaml and sees the one-shot client succeed
 #   7. removes what it made and stops the daemon it started
 #
@@ -251,6 +253,8 @@ wait_healthy "$C1" 60
 GRPC_PORT=$(host_port "$C1" 50051)
 METRICS_PORT=$(host_port "$C1" 9090)
 $DOCKER logs "$C1" 2>&1 | grep -m1 "serving on" || fail "no start-up log line"
+$DOCKER logs "$C1" 2>&1 | grep -m1 "none checked now, builtin from the cache" \
+    || fail "the server verified the builtin ops again instead of reading the image's verification cache"
 [ "$($DOCKER exec "$C1" id -u)" = 10001 ] || fail "the server does not run as uid 10001"
 
 step "SDK against the container: worked example + Jacobian, metrics"
@@ -288,6 +292,8 @@ $DOCKER run -d --name "$C2" --read-only --tmpfs /tmp --cap-drop ALL --health-int
     -p 127.0.0.1::50051 "$PLUGIN_IMAGE" > /dev/null
 wait_healthy "$C2" 60
 $DOCKER logs "$C2" 2>&1 | grep -m1 "serving on"
+$DOCKER logs "$C2" 2>&1 | grep -m1 "none checked now, builtin, example-ops from the cache" \
+    || fail "the plugin image's server verified its ops again instead of reading the image's cache"
 $PY examples/compose_client.py --target "127.0.0.1:$(host_port "$C2" 50051)" --wait 20 \
     --expect-ops swish,huber,erf,gelu,expm || fail "plugin ops not served by $PLUGIN_IMAGE"
 $DOCKER stop "$C2" > /dev/null

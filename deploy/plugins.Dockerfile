@@ -12,7 +12,7 @@
 # The shortest form, in your own repository, is just:
 #   FROM wengert:0.1.0
 #   USER root
-#   RUN pip install --no-cache-dir my-ops==1.2
+#   RUN pip install --no-cache-dir my-ops==1.2 && wengert verify
 #   USER 10001:10001
 
 ARG WENGERT_IMAGE=wengert:latest
@@ -26,11 +26,13 @@ ARG PIP_INDEX_URL
 
 # The venv is root-owned, so plugins are installed as root; the server still runs as 10001.
 # The context is mounted, not copied: local wheels leave no layer behind. After installing,
-# every plugin is loaded the way the server loads it, so an import error, a bad op record or
-# an op name clash fails this build rather than the rollout.
+# every plugin is loaded and verified the way the server does it, so an import error, a bad op
+# record, an op name clash or an op failing the derivative checker fails this build rather than
+# the rollout, and the verdicts land in the image's verification cache: the server starts
+# without checking anything.
 USER 0
 # hadolint ignore=DL3013
 RUN --mount=type=bind,target=/tmp/plugin-wheels \
     pip install --no-cache-dir --disable-pip-version-check --find-links /tmp/plugin-wheels ${PLUGINS} \
-    && wengert plugins
+    && wengert verify
 USER 10001:10001

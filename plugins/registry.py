@@ -4,7 +4,7 @@ Plugins are found through the `wengert.plugins` entry-point group (the builtin o
 one of them) and, optionally, as plain modules named by the operator. A plugin that fails to
 import, yields a bad record or clashes with another op or norm name stops loading with a
 `PluginError` naming it, unless `skip_broken` is set: then it is left out and reported as not
-loaded.
+loaded. `load_plugins` is how the server, the `wengert` commands and the SDK all load them.
 """
 
 from __future__ import annotations
@@ -52,22 +52,50 @@ class PluginInfo:
     loaded: bool = True
     error: str = ""
     norms: tuple[str, ...] = ()
+    module: str = ""  # the module it was imported from
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """An op a loaded plugin provides that the registry does not serve, and why."""
+
+    name: str
+    plugin: str
+    reason: str
 
 
 class Registry:
-    """Ops and norms by name, and the plugins they came from."""
+    """Ops and norms by name, the plugins they came from, and the ops left out of it.
+
+    `verified` says every op in it passed the derivative checker (`verified_as`)."""
 
     def __init__(self, ops: dict[str, OpDef], plugins: list[PluginInfo],
-                 norms: dict[str, NormDef] | None = None):
+                 norms: dict[str, NormDef] | None = None, *, left_out: Iterable[LeftOut] = (),
+                 verified: bool = False):
         self._ops = dict(ops)
         self._norms = dict(norms or {})
         self.plugins = tuple(plugins)
+        self.left_out = tuple(left_out)
+        self.verified = verified
 
     def get(self, name: str) -> OpDef:
         try:
             return self._ops[name]
         except KeyError:
-            raise UnknownOp(f"unknown op {name!r}: no loaded plugin provides it") from None
+            raise UnknownOp(self._unknown(name)) from None
+
+    def _unknown(self, name: str) -> str:
+        """Why `name` is not here: left out (and why), or maybe in a plugin that failed to load."""
+        left_out = next((op for op in self.left_out if op.name == name), None)
+        if left_out is not None:
+            failures = [line.strip() for line in left_out.reason.splitlines()[1:]]
+            return (f"op {name!r} of plugin {left_out.plugin!r} is not served: it failed verification"
+                    + (f" ({failures[0]})" if failures else ""))
+        message = f"unknown op {name!r}: no loaded plugin provides it"
+        broken = [p.error for p in self.plugins if not p.loaded]
+        if broken:
+            message += "; plugins that failed to load, and may provide it: " + "; ".join(broken)
+        return message
 
     def __contains__(self, name: object) -> bool:
         return name in self._ops
@@ -92,14 +120,23 @@ class Registry:
         return sorted(self._norms)
 
     def with_ops(self, ops: Iterable[OpDef]) -> Registry:
-        """The same registry with `ops` added or replacing those of the same name."""
-        return Registry({**self._ops, **{op.name: op for op in ops}}, list(self.plugins), self._norms)
+        """The same registry with `ops` added or replacing those of the same name (unverified)."""
+        return Registry({**self._ops, **{op.name: op for op in ops}}, list(self.plugins), self._norms,
+                        left_out=self.left_out)
 
     def restricted(self, names: Iterable[str]) -> Registry:
-        """The same registry without the ops in `names` (e.g. ops that failed verification)."""
+        """The same registry without the ops in `names`."""
         dropped = set(names)
         return Registry({k: v for k, v in self._ops.items() if k not in dropped}, list(self.plugins),
-                        self._norms)
+                        self._norms, left_out=self.left_out, verified=self.verified)
+
+    def verified_as(self, left_out: Iterable[LeftOut]) -> Registry:
+        """This registry less the ops that failed verification (kept in `left_out`, with why),
+        marked as verified."""
+        left_out = tuple(left_out)
+        kept = self.restricted(op.name for op in left_out)
+        return Registry(kept._ops, list(self.plugins), self._norms, left_out=self.left_out + left_out,
+                        verified=True)
 
     @classmethod
     def load(
@@ -114,17 +151,19 @@ class Registry:
         disabled = set(disabled)
         pm = pluggy.PluginManager(spec.PROJECT)
         pm.add_hookspecs(spec)
-        candidates: list[tuple[str, str, object]] = []  # (name, version, loader)
+        candidates: list[tuple[PluginInfo, object]] = []  # (the plugin before loading, its loader)
         if use_entry_points:
             for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
                 version = ep.dist.version if ep.dist is not None else ""
-                candidates.append((ep.name, version, ep.load))
+                candidates.append((PluginInfo(ep.name, version, (), module=ep.module), ep.load))
         for module in modules:
-            candidates.append((module, "", lambda m=module: importlib.import_module(m)))
+            candidates.append((PluginInfo(module, "", (), module=module),
+                               lambda m=module: importlib.import_module(m)))
 
         tables: dict[str, dict] = {kind: {} for kind in KINDS}
         plugins: list[PluginInfo] = []
-        for name, version, loader in candidates:
+        for plugin, loader in candidates:
+            name = plugin.name
             if name in disabled:
                 log.info("plugin %s disabled", name)
                 continue
@@ -133,13 +172,12 @@ class Registry:
             except PluginError as exc:
                 if not skip_broken:
                     raise
-                log.error("skipping broken plugin: %s", exc)
-                plugins.append(PluginInfo(name, version, (), loaded=False, error=str(exc)))
+                plugins.append(dataclasses.replace(plugin, loaded=False, error=str(exc)))
                 continue
             for kind, records in provided.items():
                 tables[kind].update({r.name: dataclasses.replace(r, plugin=name) for r in records})
             names = {kind: tuple(r.name for r in records) for kind, records in provided.items()}
-            plugins.append(PluginInfo(name, version, names["ops"], norms=names["norms"]))
+            plugins.append(dataclasses.replace(plugin, ops=names["ops"], norms=names["norms"]))
         return cls(tables["ops"], plugins, tables["norms"])
 
 
@@ -192,20 +230,34 @@ def _call(pm: pluggy.PluginManager, name: str, hook: str) -> list:
         raise PluginError(f"plugin {name!r}: {hook}() failed: {type(exc).__name__}: {exc}") from exc
 
 
+def load_plugins(plugins: str = "", disable_plugins: str = "", *, skip_broken: bool) -> Registry:
+    """The registry every part of wengert uses: entry-point plugins plus the `plugins` modules,
+    less the `disable_plugins` names (both comma-separated, as --plugins and --disable-plugins or
+    WENGERT_PLUGINS and WENGERT_DISABLE_PLUGINS give them). A plugin that fails to load is a
+    `PluginError`, or with `skip_broken` is left out with a warning: then it costs only its own
+    ops, and asking for an op names it and its error (see `Registry.get`)."""
+    registry = Registry.load(modules=_split(plugins), disabled=_split(disable_plugins), skip_broken=True)
+    broken = [p for p in registry.plugins if not p.loaded]
+    if broken and not skip_broken:
+        raise PluginError(broken[0].error)
+    for plugin in broken:
+        log.warning("skipping broken plugin %s (its ops are not available): %s", plugin.name, plugin.error)
+    return registry
+
+
 _default: Registry | None = None
 _default_lock = threading.Lock()
 
 
 def default_registry() -> Registry:
-    """The process-wide registry: entry-point plugins, plus WENGERT_PLUGINS modules, less
-    WENGERT_DISABLE_PLUGINS (both comma-separated). Built on first use."""
+    """The process-wide registry: `load_plugins` with WENGERT_PLUGINS and WENGERT_DISABLE_PLUGINS,
+    built on first use. A library never refuses to work for a plugin it was not asked about, so
+    broken plugins are always skipped here (as `wengert serve --skip-broken-plugins` does)."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Registry.load(
-                modules=_split(os.environ.get("WENGERT_PLUGINS", "")),
-                disabled=_split(os.environ.get("WENGERT_DISABLE_PLUGINS", "")),
-            )
+            _default = load_plugins(os.environ.get("WENGERT_PLUGINS", ""),
+                                    os.environ.get("WENGERT_DISABLE_PLUGINS", ""), skip_broken=True)
         return _default
 
 

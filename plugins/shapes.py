@@ -92,8 +92,19 @@ def same_dim(a: int, b: int) -> bool:
 
 def float_result(*types: TensorType) -> str:
     """The dtype of a float-valued op (linear algebra, mean, ...): integers and bools give float64."""
-    dtype = result_dtype(*types)
-    return dtype if dtype in ("float32", "float64") else "float64"
+    return _floating(np.result_type(*(np.dtype(t.dtype) for t in types)))
+
+
+def float_arrays(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays converted to the dtype `float_result` (and `floating`) gives their types: what
+    a float-valued forward computes in. Left alone, NumPy computes bools in float16, some
+    routines keep integers (`np.reciprocal`), and LAPACK takes a float32-bool mix as float64."""
+    dtype = _floating(np.result_type(*(np.asarray(a).dtype for a in arrays)))
+    return [np.asarray(a).astype(dtype, copy=False) for a in arrays]
+
+
+def _floating(dtype: np.dtype) -> str:
+    return dtype.name if dtype.name in ("float32", "float64") else "float64"
 
 
 # -- batching: helpers for `batched_forward`, whose arrays carry one leading batch axis --------

@@ -7,6 +7,7 @@ port, which it returns), so tests and embedders get the same server `wengert ser
 from __future__ import annotations
 
 import logging
+import time
 from concurrent import futures
 
 import grpc
@@ -14,8 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from wengert.execution.cost import Limits
 from wengert.execution.engine import Engine
-from wengert.plugins.checker import verify_registry
-from wengert.plugins.registry import Registry, set_default_registry
+from wengert.plugins.registry import Registry, load_plugins, set_default_registry
+from wengert.plugins.verification import cache_dir, verify_plugins
 from wengert.server import health as health_service
 from wengert.server import reflection
 from wengert.server.cache import GraphCache
@@ -36,14 +37,26 @@ MESSAGE_OVERHEAD = 1 << 16  # a response's framing and names, beyond its tensors
 
 
 def load_registry(config: Config) -> Registry:
-    """The plugins' ops, less those that fail the derivative checker under --verify-plugins."""
-    registry = Registry.load(modules=config.plugin_modules, disabled=config.disabled_plugins,
-                             skip_broken=config.skip_broken_plugins)
-    if config.verify_plugins:
-        registry, reports = verify_registry(registry)
-        for report in reports:
-            if not report.passed:
-                log.warning("leaving out op %s: it failed verification:\n%s", report.op, report.text())
+    """What the server serves: the plugins' ops (a broken plugin is a `PluginError` unless
+    skipped), less those that fail verification (`wengert.plugins.verification`) unless
+    --no-verify-plugins says to serve them unchecked."""
+    registry = load_plugins(config.plugins, config.disable_plugins, skip_broken=config.skip_broken_plugins)
+    if not config.verify_plugins:
+        log.warning("plugin ops are NOT verified (--no-verify-plugins): an op with a wrong derivative "
+                    "rule gives wrong derivatives without any error")
+    else:
+        folder = cache_dir(config.verification_cache)
+        start = time.perf_counter()
+        verification = verify_plugins(registry, folder)
+        registry = verification.registry
+        log.info("verified plugin ops in %.2f s: %s checked now, %s from the cache %s",
+                 time.perf_counter() - start, ", ".join(verification.checked) or "none",
+                 ", ".join(verification.cached) or "none", folder)
+        if verification.unsaved:
+            log.warning("verification results not saved (%s): the next start verifies again",
+                        verification.unsaved)
+        for op in registry.left_out:
+            log.warning("leaving out op %s: it failed verification:\n%s", op.name, op.reason)
     set_default_registry(registry)  # derivative rules build graphs with the default registry
     return registry
 
@@ -94,10 +107,9 @@ def compute_workers(config: Config) -> int:
 
 def start_pool(config: Config, registry: Registry, size: int, metrics: Metrics) -> Pool:
     """Compute workers loading the plugins `registry` came from, less the ops it left out."""
-    provided = {name for plugin in registry.plugins for name in plugin.ops}
     settings = WorkerSettings(
-        plugin_modules=tuple(config.plugin_modules), disabled_plugins=tuple(config.disabled_plugins),
-        skip_broken=config.skip_broken_plugins, left_out=tuple(sorted(provided - set(registry.names()))),
+        plugins=config.plugins, disable_plugins=config.disable_plugins, skip_broken=config.skip_broken_plugins,
+        left_out=tuple(op.name for op in registry.left_out),
         blas_threads=config.blas_threads, memory_mb=config.worker_address_space_mb,
         cache_bytes=(config.graph_cache_mb << 20) // size, limits=request_limits(config))
     pool = Pool(size, settings, FairQueue(config.max_queue, config.max_calls_per_client), metrics)

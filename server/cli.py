@@ -73,15 +73,17 @@ def serve(args: argparse.Namespace) -> int:
         log.error("cannot start: %s", exc)
         return 2
     if config.metrics_port:
-        calls.metrics.serve(config.metrics_port, config.host)
+        calls.metrics.serve(config.metrics_port, config.metrics_host or config.host)
     signals = ShutdownSignals()
     server.start()
     health.set_serving(status)
     plugins = ", ".join(f"{p.name} {p.version or '?'}" + ("" if p.loaded else " (NOT LOADED)")
                         for p in registry.plugins)
-    log.info("wengert serving on %s:%d with %d ops from plugins [%s]; tls=%s auth=%s metrics=%s "
+    verified = (f"verified, {len(registry.left_out)} left out" if registry.verified
+                else "NOT VERIFIED: --no-verify-plugins")
+    log.info("wengert serving on %s:%d with %d ops (%s) from plugins [%s]; tls=%s auth=%s metrics=%s "
              "compute_workers=%s blas_threads=%s",
-             config.host, port, len(registry), plugins,
+             config.host, port, len(registry), verified, plugins,
              "mutual" if config.tls_client_ca else "on" if config.tls_cert else "off",
              "token" if config.auth_token else "off", config.metrics_port or "off",
              pool.size if pool else "0 (in-thread)", config.blas_threads or "default")

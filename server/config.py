@@ -26,7 +26,8 @@ class Config:
     plugins: str = ""
     disable_plugins: str = ""
     skip_broken_plugins: bool = False
-    verify_plugins: bool = False
+    verify_plugins: bool = True
+    verification_cache: str = ""
     max_message_mb: int = 64
     max_nodes: int = 10_000
     max_inputs: int = 4_096
@@ -42,6 +43,7 @@ class Config:
     max_connection_age: float = 0.0
     log_level: str = "INFO"
     metrics_port: int = 0
+    metrics_host: str = ""
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
@@ -51,14 +53,6 @@ class Config:
     def worker_address_space_mb(self) -> int:
         """RLIMIT_AS of a compute worker, in MiB (0: none)."""
         return self.memory_budget_mb + 1024 if self.worker_memory_mb < 0 else self.worker_memory_mb
-
-    @property
-    def plugin_modules(self) -> list[str]:
-        return _split(self.plugins)
-
-    @property
-    def disabled_plugins(self) -> list[str]:
-        return _split(self.disable_plugins)
 
 
 HELP = {
@@ -81,7 +75,10 @@ HELP = {
     "plugins": "extra plugin modules to import, comma-separated",
     "disable_plugins": "plugin names to leave out, comma-separated",
     "skip_broken_plugins": "start without plugins that fail to load instead of exiting",
-    "verify_plugins": "gradient-check every op at start-up and leave out those that fail",
+    "verify_plugins": "serve only the plugin ops that pass the derivative checker (results cached); "
+                      "--no-verify-plugins serves every op unchecked, and says so",
+    "verification_cache": "folder of cached verification results; '' is $XDG_CACHE_HOME/wengert/verification, "
+                          "else ~/.cache/wengert/verification",
     "max_message_mb": "largest request or response message, in MiB",
     "max_nodes": "largest graph, in nodes",
     "max_inputs": "most inputs a graph may declare",
@@ -103,6 +100,9 @@ HELP = {
                           "balancing round robin over DNS find pods added by a scale-out",
     "log_level": "DEBUG, INFO (one line per request), WARNING or ERROR",
     "metrics_port": "serve Prometheus metrics over HTTP on this port; 0 is off",
+    "metrics_host": "address the metrics endpoint binds (default: --host). It is plain HTTP without "
+                    "authentication, by design (counts and times, no request content): bind it where "
+                    "only the scraper reaches",
     "tls_cert": "PEM certificate chain; with --tls-key, serve TLS",
     "tls_key": "PEM private key of --tls-cert",
     "tls_client_ca": "PEM CA bundle; require client certificates signed by it (mutual TLS)",
@@ -158,7 +158,3 @@ def add_flags(parser: argparse.ArgumentParser, names=None) -> None:
 def from_args(args: argparse.Namespace) -> Config:
     """The settings a command's parsed flags give; those it has no flag for keep their defaults."""
     return Config(**{f.name: getattr(args, f.name) for f in fields(Config) if hasattr(args, f.name)})
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]

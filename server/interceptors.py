@@ -109,6 +109,8 @@ class CallInterceptor(grpc.ServerInterceptor):
                 yield call
         except WengertError as exc:
             call.code = exc.code
+            if exc.code == "INTERNAL":  # a plugin's bug (an op disagreeing with its shape rule)
+                log.error("internal error in %s: %s", method, exc)
             abort(context, exc, call.request)
         except MemoryError:  # what pricing did not foresee: the request's fault, not a bug
             call.code = "RESOURCE_EXHAUSTED"

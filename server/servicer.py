@@ -143,8 +143,9 @@ def interruption(context):
 
 
 def catalogue(registry) -> service_pb2.ListOpsResponse:
-    """The ListOps answer: every op (sorted) and every plugin the registry tried to load."""
-    response = service_pb2.ListOpsResponse()
+    """The ListOps answer: every op (sorted), every plugin the registry tried to load, the ops
+    left out by verification and why, and whether the ops were verified at all."""
+    response = service_pb2.ListOpsResponse(verified=registry.verified)
     for name in registry.names():
         op = registry.get(name)
         info = response.ops.add(name=op.name, plugin=op.plugin, plugin_version=_version(registry, op.plugin),
@@ -158,6 +159,9 @@ def catalogue(registry) -> service_pb2.ListOpsResponse:
     for plugin in registry.plugins:
         response.plugins.add(name=plugin.name, version=plugin.version, loaded=plugin.loaded,
                              error=plugin.error, ops=[n for n in plugin.ops if n in registry])
+    for op in sorted(registry.left_out, key=lambda op: op.name):
+        response.unserved_ops.add(name=op.name, plugin=op.plugin, plugin_version=_version(registry, op.plugin),
+                                  reason=op.reason)
     return response
 
 

@@ -1,12 +1,16 @@
-"""Shared fixtures: the notes' worked example and a fresh engine per test."""
+"""Shared fixtures: the notes' worked example, a fresh engine per test, and one verification
+cache for every server and command the suite starts."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 import wengert as wg
 from wengert.execution.engine import Engine
 from wengert.plugins.registry import default_registry
+from wengert.plugins.verification import verify_plugins
 from wengert.testing import WORKED_GRADIENT, WORKED_POINT, WORKED_VALUE, worked_example  # noqa: F401
 
 
@@ -18,6 +22,24 @@ def worked_graph() -> wg.Graph:
 @pytest.fixture
 def engine() -> Engine:
     return Engine(default_registry())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def verification_cache(tmp_path_factory, request):
+    """Servers verify their plugins before serving (see docs/plugins.md): they share this
+    session's cache, and the user's own is never touched. When the session starts servers, the
+    builtin ops are verified here, once, so that no server start spends its start-up time on it."""
+    folder = tmp_path_factory.mktemp("verification-cache")
+    os.environ["WENGERT_VERIFICATION_CACHE"] = str(folder)
+    if any(_may_start_servers(item) for item in request.session.items):
+        verify_plugins(default_registry(), folder)
+    yield folder
+    del os.environ["WENGERT_VERIFICATION_CACHE"]
+
+
+def _may_start_servers(item) -> bool:
+    return "server" in item.fixturenames or any(
+        hasattr(item.module, name) for name in ("start_server", "launch", "run_wengert"))
 
 
 # Lines tests leave for the end of the run (the array API coverage, tests/test_array_api.py).

@@ -375,3 +375,28 @@ def test_einsum_of_three_operands_records_pairwise_contractions():
     graph = wg.trace(lambda a, b, v: wg.einsum("ij,jk,k->i", a, b, v), np.ones((3, 4)), np.ones((4, 5)),
                      np.ones(5))
     assert [node.attr_dict["subscripts"] for node in graph.nodes] == ["jk,k->j", "ij,j->i"]
+
+
+# -- float ops on integer and bool inputs --------------------------------------------------------
+@pytest.mark.parametrize("name, inputs, want", [
+    ("cos", (np.array([True, False]),), np.cos([1.0, 0.0])),  # NumPy alone computes bools in float16
+    ("reciprocal", (np.array([2, -4]),), np.array([0.5, -0.25])),  # np.reciprocal keeps integers
+    ("sigmoid", (np.array([1, -2], dtype=np.int32),), 1 / (1 + np.exp([-1.0, 2.0]))),
+    ("softplus", (np.array([3]),), np.log1p(np.exp([3.0]))),
+    ("square", (np.array([70000], dtype=np.int32),), np.array([4.9e9])),  # no int32 overflow
+    ("div", (np.array([True]), np.array([True])), np.array([1.0])),
+    ("solve", (np.eye(2, dtype=np.float32), np.array([True, False])), np.array([1.0, 0.0], np.float32)),
+])
+def test_float_ops_compute_integer_and_bool_inputs_in_the_float_dtype_they_promise(name, inputs, want):
+    graph = wg.trace(lambda *xs: wg.op(name, *xs), *inputs, registry=REGISTRY)
+    got = Engine(REGISTRY).evaluate(graph, {n: x for n, x in zip(graph.input_names, inputs)})["y"]
+    assert got.dtype == want.dtype and np.allclose(got, want, rtol=1e-15, atol=0), (got, want)
+
+
+@pytest.mark.parametrize("name", ["remainder", "floor_divide"])  # pow is arithmetic: bools refused
+def test_integer_ops_of_two_bools_give_the_dtype_their_shape_rule_promises(name):
+    x, y = np.array([True, True]), np.array([True, True])
+    graph = wg.trace(lambda a, b: wg.op(name, a, b), x, y, registry=REGISTRY)
+    got = Engine(REGISTRY).evaluate(graph, dict(zip(graph.input_names, (x, y))))["y"]
+    assert got.dtype.name == graph.output_type("y").dtype
+    assert np.array_equal(got.astype(np.int64), getattr(np, name)(x, y))

@@ -32,7 +32,7 @@ def test_every_op_record_field_has_a_row_in_the_record_table(field):
     assert re.search(rf"^\| `{field}`( |,)", GUIDE, re.M) or re.search(rf"^\| `\w+`, `{field}` \|", GUIDE, re.M)
 
 
-@pytest.mark.parametrize("flag", sorted(PLUGIN_FLAGS | {"verify_plugins"}))
+@pytest.mark.parametrize("flag", sorted(PLUGIN_FLAGS | {"verify_plugins", "verification_cache"}))
 def test_every_plugin_flag_is_documented_with_its_environment_variable(flag):
     row = re.search(rf"^\| `--{flag.replace('_', '-')}.*$", GUIDE, re.M)
     assert row and f"WENGERT_{flag.upper()}" in row.group(0)

@@ -2,20 +2,26 @@
 `tests/plugin_fixtures` (each broken in one way) loaded by module name with `--plugins`.
 
 A broken plugin stops `wengert serve` with one line naming the plugin and the problem, or is
-skipped and reported as not loaded when asked; `wengert check-plugin` names every planted
-mistake; `verify_registry` (behind `--verify-plugins`) drops the ops that fail.
+skipped and reported as not loaded when asked; the SDK, which loads plugins by the same function,
+always skips it, so it costs only its own ops. `wengert check-plugin` names every planted
+mistake; `verify_registry` (behind `wengert serve`'s verification) drops the ops that fail.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import textwrap
 
 import pytest
-from plugin_fixtures.cli import FIXTURES, run_wengert
+from plugin_fixtures.cli import FIXTURES, pythonpath, run_wengert
 from wengert.testing import start_server
 
+from wengert.errors import PluginError, UnknownOp
 from wengert.plugins.checker import verify_registry
-from wengert.plugins.registry import Registry
+from wengert.plugins.registry import Registry, load_plugins
 from wengert.v1 import service_pb2
 
 # fixture module -> what the error must say about it
@@ -45,6 +51,55 @@ def test_a_running_server_reports_skipped_plugins_as_not_loaded():
         assert message in plugins[module].error
     assert plugins["builtin"].loaded
     assert {op.name: op.plugin for op in response.ops}["sin"] == "builtin"
+
+
+def test_a_skipped_plugin_costs_only_its_own_ops_and_is_named_when_one_is_asked_for(monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    with pytest.raises(PluginError, match=BROKEN["broken_import"]):
+        load_plugins("broken_import,planted_mistakes", skip_broken=False)
+    registry = load_plugins("broken_import,planted_mistakes", skip_broken=True)
+    assert "sin" in registry and "good_cube" in registry
+    with pytest.raises(UnknownOp) as caught:
+        registry.get("acme_softsign")
+    assert str(caught.value) == (
+        "unknown op 'acme_softsign': no loaded plugin provides it; plugins that failed to load, and may "
+        f"provide it: plugin 'broken_import' {BROKEN['broken_import']}")
+
+
+SDK_SESSION = """
+import sys
+import numpy as np
+import wengert as wg
+
+print(wg.Client.local().grad(wg.sin, 0.5))
+with wg.Client(sys.argv[1], timeout=30) as client:
+    print(client.grad(wg.sin, 0.5))
+try:
+    wg.trace(lambda x: wg.op("acme_softsign", x), 1.0)
+except wg.UnknownOp as exc:
+    print(exc)
+"""
+
+
+def test_with_a_broken_plugin_installed_the_sdk_and_a_skipping_server_keep_working(tmp_path):
+    """`acme` is installed (an entry point of an installed distribution) and fails to import."""
+    dist_info = tmp_path / "acme_ops-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-ops\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[wengert.plugins]\nacme = broken_import\n")
+    env = {**os.environ, "PYTHONPATH": pythonpath(tmp_path)}
+    refused = run_wengert("serve", "--port", "0", folders=(tmp_path,), timeout=60)
+    assert refused.returncode == 1 and "plugin 'acme' failed to import" in refused.stderr
+    with start_server("--skip-broken-plugins", pythonpath=(str(tmp_path), str(FIXTURES))) as server:
+        session = subprocess.run([sys.executable, "-c", textwrap.dedent(SDK_SESSION), server.target],
+                                 capture_output=True, text=True, env=env, timeout=120)
+    assert session.returncode == 0, session.stderr
+    local, remote, unknown = session.stdout.splitlines()
+    assert float(local) == pytest.approx(0.8775825618903728) and float(remote) == pytest.approx(float(local))
+    assert unknown == ("node 'v1' (acme_softsign): unknown op 'acme_softsign': no loaded plugin provides it; "
+                       "plugins that failed to load, and may provide it: plugin 'acme' failed to import: "
+                       "ModuleNotFoundError: No module named 'wengert_no_such_dependency'")
+    assert "skipping broken plugin acme (its ops are not available): plugin 'acme' failed to import" in session.stderr
 
 
 def test_plugins_lists_a_broken_plugin_as_not_loaded_only_when_skipping():
@@ -97,13 +152,15 @@ def test_check_plugin_of_an_unknown_plugin_says_which_exist():
 def test_verify_registry_drops_failing_ops_then_the_ops_their_removal_breaks(monkeypatch):
     monkeypatch.syspath_prepend(str(FIXTURES))
     registry = Registry.load(modules=["planted_mistakes", "depends_on_planted"])
-    verified, reports = verify_registry(registry, dtypes=("float64",), second_order=False)
+    fixtures = [op.name for op in registry if op.plugin != "builtin"]  # the builtin ops are taken as verified
+    verified, reports = verify_registry(registry, fixtures, dtypes=("float64",), second_order=False)
     by_op = {r.op: r for r in reports}
-    assert sorted(by_op) == registry.names()
+    assert sorted(by_op) == sorted(fixtures)
     dropped = set(registry.names()) - set(verified.names())
     planted = {"wrong_sign_vjp", "missing_term_jvp", "wrong_shape_rule_result", "shape_rule_disagrees"}
-    assert planted | {"cos_via_planted"} <= dropped
+    assert dropped == planted | {"cos_via_planted"}
     assert "good_cube" in verified and by_op["good_cube"].passed
+    assert by_op["cos_via_planted"].uses >= {"cos_via_planted", "wrong_sign_vjp"}
     assert "unknown op 'wrong_sign_vjp'" in by_op["cos_via_planted"].text()
     assert all(not by_op[name].passed for name in dropped)
 

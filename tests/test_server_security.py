@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
+import urllib.request
 
 import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from wengert.testing import cli, start_server
+from wengert.testing import cli, free_port, start_server
 from wengert.v1 import service_pb2 as pb
 from wengert.v1 import service_pb2_grpc
 
@@ -92,10 +94,14 @@ def test_mutual_tls_requires_a_client_certificate(pki):
         assert probe.returncode == 0, probe.stderr
 
 
-def test_bearer_token_guards_everything_but_health():
-    with start_server(env={"WENGERT_AUTH_TOKEN": "s3cret"}) as server, server.channel() as channel:
+def test_bearer_token_guards_everything_but_health_and_refusals_are_counted():
+    port = free_port()
+    env = {"WENGERT_AUTH_TOKEN": "s3cret", "WENGERT_METRICS_PORT": str(port), "WENGERT_METRICS_HOST": "127.0.0.1"}
+    with start_server(env=env) as server, server.channel() as channel:
         assert answers(channel) == "UNAUTHENTICATED"
         assert answers(channel, [("authorization", "Bearer wrong")]) == "UNAUTHENTICATED"
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        assert re.search(r'wengert_requests_total\{code="UNAUTHENTICATED",method="\w+"\} 2\.0', metrics)
         assert answers(channel, [("authorization", "Bearer s3cret")]) is True
         assert server.health(channel) == "SERVING"
         reflection = reflection_pb2_grpc.ServerReflectionStub(channel)

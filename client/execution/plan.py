@@ -154,12 +154,14 @@ def check_tensors(types: Mapping[str, TensorType], arrays: Mapping[str, np.ndarr
 
 
 def _conform(out: Any, step: _Step, batch: int | None) -> np.ndarray:
-    """The op's result with its declared dtype; a shape disagreeing with the shape rule is a
-    plugin bug, reported as such rather than passed on."""
+    """The op's result as an array; a dtype or shape disagreeing with the shape rule is a plugin
+    bug, reported as such rather than passed on (a silent cast would hide a float32 forward
+    behind a float64 answer)."""
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if out.dtype != step.dtype:
-        out = out.astype(step.dtype)
+        raise node_error(InternalError, step.node.id, step.node.op,
+                         f"op returned dtype {out.dtype}, its shape rule says {step.dtype}")
     t = step.node.type
     core = out.shape[1:] if step.batched else out.shape
     if core != t.shape or (step.batched and out.shape[0] not in (1, batch)):

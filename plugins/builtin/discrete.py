@@ -12,6 +12,7 @@ import numpy as np
 
 from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import Example, OpDef, ShapeError
+from wengert.plugins.builtin.elementwise import of_bools_as
 from wengert.plugins.shapes import broadcast_shapes, broadcasting, comparison, same_as_first
 
 
@@ -92,7 +93,7 @@ OPS = [
     _rounding("ceil", np.ceil, "the smallest integer >= x"),
     _rounding("trunc", np.trunc, "x rounded towards 0"),
     _rounding("round", np.round, "x rounded to the nearest integer, halves to even"),
-    OpDef("floor_divide", lambda x, y: np.asarray(np.floor_divide(x, y)), _floor_divide_infer, arity=2,
+    OpDef("floor_divide", of_bools_as("int64", np.floor_divide), _floor_divide_infer, arity=2,
           jvp=(None, None), vjp=(None, None), elementwise=True, domain=(0.3, 2.0),
           doc="floor(x / y) (NumPy's //), of the promoted dtype; derivative 0"),
     # -- floating-point predicates -------------------------------------------------------------

@@ -13,7 +13,21 @@ import numpy as np
 import wengert as wg
 from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import Attr, Example, OpDef, ShapeError
-from wengert.plugins.shapes import arithmetic, broadcasting, comparison, floating, same_as_first
+from wengert.plugins.shapes import arithmetic, broadcasting, comparison, float_arrays, floating, same_as_first
+
+
+def in_float(forward):
+    """`forward` computed on its inputs converted to the float dtype `floating` promises."""
+    return lambda *arrays: forward(*float_arrays(*arrays))
+
+
+def of_bools_as(dtype: str, forward):
+    """`forward` of two inputs, whose NumPy version gives int8 for two bools, giving `dtype`
+    for them as the shape rule says (the values fit)."""
+    def run(x, y):
+        out = np.asarray(forward(x, y))
+        return out.astype(dtype) if x.dtype == y.dtype == np.bool_ else out
+    return run
 
 
 def unary(name: str, forward, derivative, doc: str, infer=floating, domain=(-2.0, 2.0)) -> OpDef:
@@ -21,7 +35,7 @@ def unary(name: str, forward, derivative, doc: str, infer=floating, domain=(-2.0
     `domain` is where the checker samples inputs (inside the op's real domain)."""
     return OpDef(
         name=name,
-        forward=forward,
+        forward=in_float(forward) if infer is floating else forward,
         infer=infer,
         jvp=(lambda x_dot, ans, x: x_dot * derivative(ans, x),),
         vjp=(lambda g, ans, x: g * derivative(ans, x),),
@@ -105,19 +119,20 @@ OPS = [
     OpDef("mul", np.multiply, arithmetic, arity=2, elementwise=True, doc="x * y",
           jvp=(lambda x_dot, ans, x, y: x_dot * y, lambda y_dot, ans, x, y: x * y_dot),
           vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)),
-    OpDef("div", np.true_divide, floating, arity=2, elementwise=True, doc="x / y (true division)",
+    OpDef("div", in_float(np.true_divide), floating, arity=2, elementwise=True, doc="x / y (true division)",
           domain=(0.3, 2.0),
           jvp=(lambda x_dot, ans, x, y: x_dot / y, lambda y_dot, ans, x, y: -(y_dot * ans) / y),
           vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans) / y)),
-    OpDef("remainder", np.remainder, broadcasting, arity=2, elementwise=True, domain=(0.3, 2.0),
+    OpDef("remainder", of_bools_as("bool", np.remainder), broadcasting, arity=2, elementwise=True,
+          domain=(0.3, 2.0),
           doc="x mod y with the sign of y (NumPy's %); d/dy = -floor(x / y)",
           jvp=(lambda x_dot, ans, x, y: x_dot, lambda y_dot, ans, x, y: -(y_dot * wg.floor_divide(x, y))),
           vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -(g * wg.floor_divide(x, y)))),
-    OpDef("hypot", np.hypot, floating, arity=2, elementwise=True,
+    OpDef("hypot", in_float(np.hypot), floating, arity=2, elementwise=True,
           doc="sqrt(x**2 + y**2) without overflow; derivative undefined at (0, 0)",
           jvp=(lambda x_dot, ans, x, y: x_dot * x / ans, lambda y_dot, ans, x, y: y_dot * y / ans),
           vjp=(lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans)),
-    OpDef("logaddexp", np.logaddexp, floating, arity=2, elementwise=True,
+    OpDef("logaddexp", in_float(np.logaddexp), floating, arity=2, elementwise=True,
           doc="ln(e**x + e**y), computed stably",
           jvp=(lambda x_dot, ans, x, y: x_dot * wg.exp(x - ans), lambda y_dot, ans, x, y: y_dot * wg.exp(y - ans)),
           vjp=(lambda g, ans, x, y: g * wg.exp(x - ans), lambda g, ans, x, y: g * wg.exp(y - ans))),
@@ -127,11 +142,11 @@ OPS = [
                lambda y_dot, ans, x, y: y_dot * _pow_dy(ans, x)),
           vjp=(lambda g, ans, x, y: g * (y * x ** (y - 1)),
                lambda g, ans, x, y: g * _pow_dy(ans, x))),
-    OpDef("log", np.log, floating, elementwise=True, doc="natural logarithm ln x", domain=(0.2, 2.0),
+    OpDef("log", in_float(np.log), floating, elementwise=True, doc="natural logarithm ln x", domain=(0.2, 2.0),
           jvp=(lambda x_dot, ans, x: x_dot / x,), vjp=(lambda g, ans, x: g / x,)),
-    OpDef("log2", np.log2, floating, elementwise=True, doc="base-2 logarithm", domain=(0.2, 2.0),
+    OpDef("log2", in_float(np.log2), floating, elementwise=True, doc="base-2 logarithm", domain=(0.2, 2.0),
           jvp=(lambda x_dot, ans, x: x_dot / (x * np.log(2)),), vjp=(lambda g, ans, x: g / (x * np.log(2)),)),
-    OpDef("log10", np.log10, floating, elementwise=True, doc="base-10 logarithm", domain=(0.2, 2.0),
+    OpDef("log10", in_float(np.log10), floating, elementwise=True, doc="base-10 logarithm", domain=(0.2, 2.0),
           jvp=(lambda x_dot, ans, x: x_dot / (x * np.log(10)),), vjp=(lambda g, ans, x: g / (x * np.log(10)),)),
     unary("exp", np.exp, lambda ans, x: ans, "e ** x"),
     unary("log1p", np.log1p, lambda ans, x: 1 / (1 + x), "ln(1 + x), accurate near 0", domain=(-0.5, 2.0)),
@@ -154,7 +169,7 @@ OPS = [
           domain=(1.2, 3.0)),
     unary("arctanh", np.arctanh, lambda ans, x: 1 / (1 - x * x), "inverse hyperbolic tangent",
           domain=(-0.9, 0.9)),
-    OpDef("arctan2", np.arctan2, floating, arity=2, elementwise=True,
+    OpDef("arctan2", in_float(np.arctan2), floating, arity=2, elementwise=True,
           doc="arctan2(y, x): the angle of the point (x, y)",
           jvp=(lambda y_dot, ans, y, x: y_dot * x / (x * x + y * y),
                lambda x_dot, ans, y, x: -(x_dot * y) / (x * x + y * y)),
@@ -201,7 +216,6 @@ OPS = [
     # -- no derivative -------------------------------------------------------------------------
     OpDef("stop_gradient", lambda x: x, same_as_first, jvp=(None,), vjp=(None,), view=True,
           elementwise=True,
-          examples=lambda rng: [],  # its derivative is zero by design: finite differences disagree
           doc="identity whose derivative is zero: blocks derivatives from flowing through"),
     OpDef("cast", lambda x, dtype: x.astype(_dtype(dtype)), _cast_infer,
           attrs=(Attr("dtype", "str", doc="the dtype to convert to: float64, float32, int64, int32 or bool "

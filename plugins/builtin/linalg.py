@@ -15,7 +15,7 @@ import wengert as wg
 from wengert.ir.graph import TensorType, shape_text
 from wengert.plugins.opdef import Attr, Cost, Example, OpDef, ShapeError
 from wengert.plugins.shapes import (
-    batch_lift, broadcast_shapes, float_result, result_dtype, same_dim,
+    batch_lift, broadcast_shapes, float_arrays, float_result, result_dtype, same_dim,
 )
 
 
@@ -144,7 +144,12 @@ def _uncol(v, b):
     return wg.squeeze(v, -1) if b.ndim == 1 else v
 
 
+def _solve(a, b):
+    return np.linalg.solve(*float_arrays(a, b))  # LAPACK would take float32 with bool as float64
+
+
 def _solve_batched(a, b):
+    a, b = float_arrays(a, b)
     vector = b.ndim == 2
     b = b[..., None] if vector else b
     ndim = max(a.ndim, b.ndim)
@@ -294,7 +299,7 @@ OPS = [
           batched_forward=_dot_batched, cost=_product_cost,
           examples=lambda rng: [Example((rng.standard_normal(s), rng.standard_normal(t))) for s, t in [
               ((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)), ((), (2, 3)), ((3,), ())]]),
-    OpDef("solve", np.linalg.solve, _solve_infer, arity=2,
+    OpDef("solve", _solve, _solve_infer, arity=2,
           doc="x with a x = b (matrix product), for b a vector or a stack of matrices; a must be invertible",
           jvp=(lambda a_dot, ans, a, b: -_uncol(wg.solve(a, wg.matmul(a_dot, _col(ans, b))), b),
                lambda b_dot, ans, a, b: wg.solve(a, b_dot)),

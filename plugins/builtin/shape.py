@@ -309,7 +309,9 @@ _SHAPE = Attr("shape", "ints", doc="the output shape")
 OPS = [
     OpDef("constant", lambda value: value.array, _constant_infer, arity=0, jvp=(), vjp=(),
           attrs=(Attr("value", "tensor", doc="the tensor, carried in the graph"),), doc="a constant tensor carried in the graph",
-          batched_forward=lambda value: value.array[None]),
+          batched_forward=lambda value: value.array[None],
+          examples=lambda rng: [Example((), {"value": rng.standard_normal((2, 3))}),
+                                Example((), {"value": np.arange(4)})]),
     OpDef("transpose", lambda x, axes: np.transpose(x, axes), _transpose_infer,
           attrs=(Attr("axes", "axes", None, "the permutation (left out: reverse the axes)"),),
           view=True, doc="permute the axes",

@@ -51,8 +51,8 @@ log = logging.getLogger("wengert.server.worker")
 class Settings:
     """What a worker needs to build the server's registry and engine, and its own limits."""
 
-    plugin_modules: tuple[str, ...]
-    disabled_plugins: tuple[str, ...]
+    plugins: str  # as Config has them: comma-separated
+    disable_plugins: str
     skip_broken: bool
     left_out: tuple[str, ...]  # ops the server does not serve (failed verification)
     blas_threads: int
@@ -81,12 +81,12 @@ def main(conn, settings: Settings, server_pid: int, slot: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from threadpoolctl import threadpool_limits
 
-    from wengert.plugins.registry import Registry, set_default_registry
+    from wengert.plugins.registry import load_plugins, set_default_registry
 
     if settings.blas_threads:
         threadpool_limits(settings.blas_threads, user_api="blas")
-    registry = Registry.load(modules=settings.plugin_modules, disabled=settings.disabled_plugins,
-                             skip_broken=settings.skip_broken).restricted(settings.left_out)
+    registry = load_plugins(settings.plugins, settings.disable_plugins,
+                            skip_broken=settings.skip_broken).restricted(settings.left_out)
     set_default_registry(registry)
     engine = Engine(registry, limits=settings.limits, cache_bytes=settings.cache_bytes)
     worker = _Worker(conn, engine, server_pid, slot, settings.cache_bytes, settings.memory_mb)

@@ -397,13 +397,29 @@ class PluginInfo(_message.Message):
     ops: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., loaded: _Optional[bool] = ..., error: _Optional[str] = ..., ops: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class UnservedOp(_message.Message):
+    __slots__ = ("name", "plugin", "plugin_version", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    plugin: str
+    plugin_version: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., plugin: _Optional[str] = ..., plugin_version: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class ListOpsResponse(_message.Message):
-    __slots__ = ("ops", "plugins")
+    __slots__ = ("ops", "plugins", "unserved_ops", "verified")
     OPS_FIELD_NUMBER: _ClassVar[int]
     PLUGINS_FIELD_NUMBER: _ClassVar[int]
+    UNSERVED_OPS_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
     ops: _containers.RepeatedCompositeFieldContainer[OpInfo]
     plugins: _containers.RepeatedCompositeFieldContainer[PluginInfo]
-    def __init__(self, ops: _Optional[_Iterable[_Union[OpInfo, _Mapping]]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ...) -> None: ...
+    unserved_ops: _containers.RepeatedCompositeFieldContainer[UnservedOp]
+    verified: bool
+    def __init__(self, ops: _Optional[_Iterable[_Union[OpInfo, _Mapping]]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., unserved_ops: _Optional[_Iterable[_Union[UnservedOp, _Mapping]]] = ..., verified: _Optional[bool] = ...) -> None: ...
 
 class TraceRequest(_message.Message):
     __slots__ = ("graph", "graph_id", "inputs", "outputs", "mode", "tangents", "cotangents", "checkpoint")
