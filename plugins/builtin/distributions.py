@@ -19,6 +19,7 @@ from scipy import special
 
 import wengert as wg
 from wengert.ir.graph import TensorType
+from wengert.plugins.builtin.elementwise import in_float
 from wengert.plugins.opdef import Attr, Example, OpDef, ShapeError
 from wengert.plugins.sampling import (KEY_TYPE, Sampler, check_key, elementwise_value, fold_in, key_array,
                                       product_support, sampling_op)
@@ -244,7 +245,8 @@ OPS = [
                 vjp=(lambda g, ans, key, loc, scale, shape: g,
                      lambda g, ans, key, loc, scale, shape: g * ((ans - loc) / scale)),
                 doc="a normal sample loc + scale * z, z = Phi^-1(u); reparameterised"),
-    OpDef("normal_log_prob", lambda x, loc, scale: -0.5 * ((x - loc) / scale) ** 2 - np.log(scale) - _LOG_SQRT_2PI,
+    OpDef("normal_log_prob",
+          in_float(lambda x, loc, scale: -0.5 * ((x - loc) / scale) ** 2 - np.log(scale) - _LOG_SQRT_2PI),
           floating, arity=3, elementwise=True, examples=_log_prob_examples(_REAL, _REAL, _POSITIVE),
           doc="ln N(x; loc, scale^2)",
           jvp=(lambda t, ans, x, loc, scale: t * (-(x - loc) / scale**2),
@@ -263,7 +265,7 @@ OPS = [
                      lambda g, ans, key, loc, scale, shape: g * (ans * (wg.log(ans) - loc) / scale)),
                 doc="exp of a normal sample (loc, scale are the log's); reparameterised"),
     OpDef("lognormal_log_prob",
-          lambda x, loc, scale: -0.5 * ((np.log(x) - loc) / scale) ** 2 - np.log(scale * x) - _LOG_SQRT_2PI,
+          in_float(lambda x, loc, scale: -0.5 * ((np.log(x) - loc) / scale) ** 2 - np.log(scale * x) - _LOG_SQRT_2PI),
           floating, arity=3, elementwise=True, examples=_log_prob_examples(_POSITIVE, _REAL, _POSITIVE),
           doc="ln of the log-normal density at x > 0",
           jvp=(lambda t, ans, x, loc, scale: t * (-((wg.log(x) - loc) / scale**2 + 1) / x),
@@ -282,7 +284,7 @@ OPS = [
                      lambda g, ans, key, low, high, shape: g * ((ans - low) / (high - low))),
                 doc="a uniform sample on [low, high]; reparameterised"),
     OpDef("uniform_log_prob",
-          lambda x, low, high: np.where((low <= x) & (x <= high), -np.log(high - low), -np.inf),
+          in_float(lambda x, low, high: np.where((low <= x) & (x <= high), -np.log(high - low), -np.inf)),
           floating, arity=3, elementwise=True, doc="-ln(high - low) inside [low, high], -inf outside",
           examples=_log_prob_examples(_between(-0.4, 0.4), _between(-1.5, -0.5), _between(0.5, 1.5)),
           jvp=(None, lambda t, ans, x, low, high: t / (high - low), lambda t, ans, x, low, high: -t / (high - low)),
@@ -294,7 +296,7 @@ OPS = [
                 jvp=(lambda t, ans, key, rate, shape: -(t * ans) / rate,),
                 vjp=(lambda g, ans, key, rate, shape: -(g * ans) / rate,),
                 doc="an exponential sample -ln(u) / rate; reparameterised"),
-    OpDef("exponential_log_prob", lambda x, rate: np.where(x >= 0, np.log(rate) - rate * x, -np.inf),
+    OpDef("exponential_log_prob", in_float(lambda x, rate: np.where(x >= 0, np.log(rate) - rate * x, -np.inf)),
           floating, arity=2, elementwise=True, examples=_log_prob_examples(_POSITIVE, _POSITIVE),
           doc="ln(rate) - rate * x for x >= 0, -inf below",
           jvp=(lambda t, ans, x, rate: -(t * rate), lambda t, ans, x, rate: t * (1 / rate - x)),
@@ -309,7 +311,7 @@ OPS = [
                      lambda g, ans, key, alpha, rate, shape: -(g * ans) / rate),
                 doc="a gamma sample P^-1(concentration, u) / rate; reparameterised implicitly"),
     OpDef("gamma_log_prob",
-          lambda x, a, b: special.xlogy(a, b) + special.xlogy(a - 1, x) - b * x - special.gammaln(a),
+          in_float(lambda x, a, b: special.xlogy(a, b) + special.xlogy(a - 1, x) - b * x - special.gammaln(a)),
           floating, arity=3, elementwise=True,
           examples=_log_prob_examples(_POSITIVE, _between(0.5, 3.0), _POSITIVE),
           doc="ln Gamma(x; concentration, rate)",
@@ -328,7 +330,7 @@ OPS = [
                 doc="a beta sample X / (X + Y), X and Y standard gamma samples of keys fold_in(key, 0) "
                     "and fold_in(key, 1); reparameterised implicitly"),
     OpDef("beta_log_prob",
-          lambda x, a, b: (special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x) - special.betaln(a, b)),
+          in_float(lambda x, a, b: special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x) - special.betaln(a, b)),
           floating, arity=3, elementwise=True,
           examples=_log_prob_examples(_between(0.1, 0.9), _between(0.5, 3.0), _between(0.5, 3.0)),
           doc="ln Beta(x; a, b)",
@@ -347,8 +349,8 @@ OPS = [
                 examples=_event_examples(_between(0.5, 3.0)), jvp=(_dirichlet_jvp,), vjp=(_dirichlet_vjp,),
                 doc="a Dirichlet sample X / sum(X) over the last axis, X standard gamma samples; "
                     "reparameterised implicitly"),
-    OpDef("dirichlet_log_prob", _dirichlet_log_prob, _event_log_prob_type, arity=2,
-          batched_forward=lambda x, alpha: _dirichlet_log_prob(*_lifted(x, alpha, extra=(0, 0))),
+    OpDef("dirichlet_log_prob", in_float(_dirichlet_log_prob), _event_log_prob_type, arity=2,
+          batched_forward=in_float(lambda x, alpha: _dirichlet_log_prob(*_lifted(x, alpha, extra=(0, 0)))),
           examples=_log_prob_examples(_simplex, _between(0.5, 3.0), shapes=((3,), (2, 3))),
           doc="ln Dirichlet(x; concentration), one per vector (the last axis)",
           jvp=(lambda t, ans, x, alpha: wg.sum(t * (alpha - 1) / x, axis=-1),
@@ -361,8 +363,8 @@ OPS = [
                         support=lambda value, p: product_support((0.0, 1.0), value)),
                 params=("p",), examples=_examples(_between(0.2, 0.8)),
                 doc="1.0 with probability p, else 0.0; not reparameterised"),
-    OpDef("bernoulli_log_prob", lambda x, p: special.xlogy(x, p) + special.xlog1py(1 - x, -p), floating, arity=2,
-          elementwise=True, examples=_log_prob_examples(_between(0.0, 1.0), _between(0.2, 0.8)),
+    OpDef("bernoulli_log_prob", in_float(lambda x, p: special.xlogy(x, p) + special.xlog1py(1 - x, -p)), floating,
+          arity=2, elementwise=True, examples=_log_prob_examples(_between(0.0, 1.0), _between(0.2, 0.8)),
           doc="x ln p + (1 - x) ln(1 - p)",
           jvp=(lambda t, ans, x, p: t * (wg.log(p) - wg.log1p(-p)),
                lambda t, ans, x, p: t * (x / p - (1 - x) / (1 - p))),
@@ -396,8 +398,9 @@ OPS = [
                      lambda g, ans, key, logits, tau, shape: wg.sum(g * _relaxed_temperature_factor(ans, tau), axis=-1)),
                 doc="a relaxed one-hot sample softmax((logits + Gumbel noise) / temperature) (Gumbel-softmax, "
                     "concrete); reparameterised"),
-    OpDef("relaxed_categorical_log_prob", _relaxed_log_prob, _event_log_prob_type, arity=3,
-          batched_forward=lambda y, logits, tau: _relaxed_log_prob(*_lifted(y, logits, tau, extra=(0, 0, -1))),
+    OpDef("relaxed_categorical_log_prob", in_float(_relaxed_log_prob), _event_log_prob_type, arity=3,
+          batched_forward=in_float(lambda y, logits, tau: _relaxed_log_prob(*_lifted(y, logits, tau,
+                                                                                       extra=(0, 0, -1)))),
           examples=lambda rng: [Example((_simplex(rng, s), rng.normal(size=s), rng.uniform(0.5, 2.0, size=t)))
                                 for s, t in [((3,), ()), ((2, 3), (2,))]],
           doc="ln of the concrete density of y on the simplex (Maddison et al. 2017), one per vector",

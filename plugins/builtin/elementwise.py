@@ -17,8 +17,9 @@ from wengert.plugins.shapes import arithmetic, broadcasting, comparison, float_a
 
 
 def in_float(forward):
-    """`forward` computed on its inputs converted to the float dtype `floating` promises."""
-    return lambda *arrays: forward(*float_arrays(*arrays))
+    """`forward` computed on its inputs converted to the float dtype `floating` promises (its
+    attributes passed on as they are)."""
+    return lambda *arrays, **attrs: forward(*float_arrays(*arrays), **attrs)
 
 
 def of_bools_as(dtype: str, forward):

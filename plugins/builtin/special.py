@@ -24,6 +24,7 @@ from scipy import special
 
 import wengert as wg
 from wengert.ir.graph import TensorType
+from wengert.plugins.builtin.elementwise import in_float
 from wengert.plugins.opdef import Attr, Cost, Example, OpDef, ShapeError
 from wengert.plugins.shapes import floating
 
@@ -168,11 +169,11 @@ def _polygamma_examples(rng):
 
 
 OPS = [
-    OpDef("lgamma", lambda x: special.gammaln(x).astype(x.dtype), floating, elementwise=True,
+    OpDef("lgamma", in_float(lambda x: special.gammaln(x).astype(x.dtype)), floating, elementwise=True,
           domain=(0.3, 3.0), doc="ln |Gamma(x)|; derivative digamma(x)",
           jvp=(lambda x_dot, ans, x: x_dot * wg.op("polygamma", x, n=0),),
           vjp=(lambda g, ans, x: g * wg.op("polygamma", x, n=0),)),
-    OpDef("polygamma", lambda x, n: special.polygamma(n, x).astype(x.dtype), _polygamma_infer,
+    OpDef("polygamma", in_float(lambda x, n: special.polygamma(n, x).astype(x.dtype)), _polygamma_infer,
           attrs=(Attr("n", "int", doc="the derivative's order: 0 is digamma, 1 trigamma, ..."),),
           elementwise=True, examples=_polygamma_examples,
           doc="polygamma(x, n) = (d/dx)^(n+1) ln Gamma(x); n=0 is digamma",

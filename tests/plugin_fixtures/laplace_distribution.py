@@ -6,12 +6,16 @@ import numpy as np
 import wengert as wg
 from wengert import Example, OpDef, hookimpl
 from wengert.plugins.sampling import Sampler, key_array, sampling_op
-from wengert.plugins.shapes import floating
+from wengert.plugins.shapes import float_arrays, floating
 
 
 def _draw(uniform, loc, scale):
     centred = uniform() - 0.5
     return loc - scale * np.sign(centred) * np.log1p(-2 * np.abs(centred))
+
+
+def _log_density(x, loc, scale):
+    return -np.log(2 * scale) - np.abs(x - loc) / scale
 
 
 def _examples(rng):
@@ -26,7 +30,7 @@ SAMPLER = sampling_op(
     vjp=(lambda g, ans, key, loc, scale, shape: g, lambda g, ans, key, loc, scale, shape: g * ((ans - loc) / scale)))
 
 LOG_PROB = OpDef(
-    "laplace_log_prob", lambda x, loc, scale: -np.log(2 * scale) - np.abs(x - loc) / scale, floating, arity=3,
+    "laplace_log_prob", lambda *args: _log_density(*float_arrays(*args)), floating, arity=3,
     elementwise=True, doc="ln of the Laplace density",
     examples=lambda rng: [Example((rng.normal(size=(4,)) + 2.0, rng.normal(size=(4,)) - 2.0, rng.uniform(0.5, 2, (4,))))],
     jvp=(lambda t, ans, x, loc, scale: t * (-wg.sign(x - loc) / scale),
