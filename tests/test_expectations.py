@@ -242,15 +242,16 @@ def test_requests_that_do_not_fit_are_refused(client):
         client.expectation_grad(wg.trace(lambda mu: mu * 2.0, MU), {"mu": MU})
 
 
-def test_a_stochastic_objective_minimizes_its_expectation(client):
-    """E[(z - 3)^2] under N(mu, sigma^2) = (mu - 3)^2 + sigma^2: the minimum is mu = 3, sigma -> 0."""
+@pytest.mark.parametrize("norm, lr", [("l2", 0.05), ("linf", 0.02)])
+def test_a_stochastic_objective_minimizes_its_expectation(client, norm, lr):
+    """E[(z - 3)^2] under N(mu, sigma^2) = (mu - 3)^2 + sigma^2: the minimum is mu = 3, sigma -> 0,
+    by stochastic gradient descent and by stochastic sign descent (any norm)."""
     def loss(p, key):
         return (wg.random.normal(key, p["mu"], wg.exp(p["log_sigma"])) - 3.0) ** 2
 
-    fit = client.minimize(loss, {"mu": 0.0, "log_sigma": 0.0}, lr=0.05, stop=wg.optim.Stop(max_steps=300),
-                          expectation=wg.Expectation(samples=32, key=1))
+    options = dict(lr=lr, norm=norm, stop=wg.optim.Stop(max_steps=300), expectation=wg.Expectation(samples=32, key=1))
+    fit = client.minimize(loss, {"mu": 0.0, "log_sigma": 0.0}, **options)
     assert fit.reason == "max_steps"
     assert abs(fit.params["mu"] - 3.0) < 0.05 and np.exp(fit.params["log_sigma"]) < 0.2  # from 1
-    again = client.minimize(loss, {"mu": 0.0, "log_sigma": 0.0}, lr=0.05, stop=wg.optim.Stop(max_steps=300),
-                            expectation=wg.Expectation(samples=32, key=1))
+    again = client.minimize(loss, {"mu": 0.0, "log_sigma": 0.0}, **options)
     assert fit.params["mu"].tobytes() == again.params["mu"].tobytes()
