@@ -120,3 +120,11 @@ def test_gamma_family_pathwise_gradients_match_closed_forms():
     total = alpha.sum()
     expected = np.array([1 / total - alpha[0] / total**2, -alpha[0] / total**2, -alpha[0] / total**2])
     assert np.all(np.abs(result.gradient - expected) <= 4 * result.gradient_error)
+
+
+@pytest.mark.parametrize("value_shape, param_shape", [((), (3,)), ((3,), ()), ((2,), (3,))])
+def test_densities_over_vectors_refuse_values_without_the_event_axis(value_shape, param_shape):
+    """Found by the decoder fuzzer: a scalar value reached the rules, which index its last axis."""
+    for name, extra in (("dirichlet_log_prob", ()), ("relaxed_categorical_log_prob", (1.0,))):
+        with pytest.raises(wg.InvalidGraph, match="same last \\(event\\) axis"):
+            wg.trace(lambda x, a: wg.op(name, x, a, *extra), np.ones(value_shape), np.ones(param_shape))

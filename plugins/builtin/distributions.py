@@ -47,7 +47,11 @@ def _index_value(shape, logits: TensorType) -> TensorType:
 
 def _event_log_prob_type(value: TensorType, *params: TensorType) -> TensorType:
     """One log density per event: the broadcast shape without the event axis."""
-    shape = broadcast_shapes(value.shape, params[0].shape)
+    first = params[0]
+    if value.ndim < 1 or first.ndim < 1 or value.shape[-1] != first.shape[-1]:
+        raise ShapeError(f"needs values and a parameter vector with the same last (event) axis, got {value} "
+                         f"and {first}")
+    shape = broadcast_shapes(value.shape, first.shape)
     return TensorType(float_result(value, *params), broadcast_shapes(shape[:-1], *(p.shape for p in params[1:])))
 
 
