@@ -99,8 +99,14 @@ def float_arrays(*arrays: np.ndarray) -> list[np.ndarray]:
     """The arrays converted to the dtype `float_result` (and `floating`) gives their types: what
     a float-valued forward computes in. Left alone, NumPy computes bools in float16, some
     routines keep integers (`np.reciprocal`), and LAPACK takes a float32-bool mix as float64."""
+    first = getattr(arrays[0], "dtype", None) if arrays else None
+    if first in _FLOATS and all(type(a) is np.ndarray and a.dtype == first for a in arrays):
+        return list(arrays)  # the common case, already in its float dtype: nothing to convert
     dtype = _floating(np.result_type(*(np.asarray(a).dtype for a in arrays)))
     return [np.asarray(a).astype(dtype, copy=False) for a in arrays]
+
+
+_FLOATS = frozenset({np.dtype("float32"), np.dtype("float64")})
 
 
 def _floating(dtype: np.dtype) -> str:

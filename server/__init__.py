@@ -21,6 +21,7 @@ from wengert.server import health as health_service
 from wengert.server import reflection
 from wengert.server.cache import GraphCache
 from wengert.server.config import Config, available_cpus
+from wengert.server.execution.inline import Inline
 from wengert.server.execution.pool import Pool
 from wengert.server.execution.queue import FairQueue
 from wengert.server.execution.worker import Settings as WorkerSettings
@@ -91,7 +92,8 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     engine = Engine(registry, limits=request_limits(config), cache_bytes=config.graph_cache_mb << 20,
                     response_copies=3)
     service_pb2_grpc.add_DifferentiationServiceServicer_to_server(
-        DifferentiationServicer(engine, wire, cache, pool), server)
+        DifferentiationServicer(engine, wire, cache, pool, Inline(int(config.inline_work), registry)
+                                if config.inline_work > 0 else None), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable(server, (health_service.SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name))
     address = f"[{config.host}]:{config.port}" if ":" in config.host else f"{config.host}:{config.port}"

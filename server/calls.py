@@ -38,8 +38,8 @@ def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
         arrays = {}
         for name, tensor in getattr(request, field).items():
             try:
-                limits.check_tensors({name: tensor}, what, batched)
-                arrays[name] = tensor_from_proto(tensor, f"{what} {quoted(name)}")
+                limits.check_tensor(what, name, tensor, batched)
+                arrays[name] = tensor_from_proto(tensor, lambda: f"{what} {quoted(name)}")
             except WengertError as exc:
                 exc.input, exc.field = name, f'{field}["{short(name)}"]'
                 raise

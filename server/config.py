@@ -22,6 +22,7 @@ class Config:
     worker_memory_mb: int = -1
     max_queue: int = 16
     max_calls_per_client: int = 8
+    inline_work: float = 1e5
     blas_threads: int = 1
     plugins: str = ""
     disable_plugins: str = ""
@@ -70,6 +71,10 @@ HELP = {
                  "(retried by clients, with backoff)",
     "max_calls_per_client": "requests one client (bearer token, else address) may have running or "
                             "waiting; more are refused with RESOURCE_EXHAUSTED",
+    "inline_work": "requests priced at most this much work (and at most 64 plan steps, 1 MiB) whose "
+                   "graphs use only builtin ops without loops are computed in the gRPC thread: a "
+                   "compute worker's round trip would cost more than they do; 0 sends every request "
+                   "to a worker",
     "blas_threads": "threads each BLAS call (matmul, solve, ...) may use; 0 keeps the library's default. "
                     "1 suits concurrent requests: BLAS threads oversubscribe the cores under load",
     "plugins": "extra plugin modules to import, comma-separated",

@@ -69,20 +69,26 @@ class WireLimits:
                       batched: bool = False) -> None:
         """Each tensor's name and element count; with `batched`, its leading axis against
         --max-batch."""
-        self._check_strings(what, tensors)
         for name, tensor in tensors.items():
-            self._check_tensor(f"{what} {quoted(name)}", tensor)
-            if batched and tensor.shape:
-                if tensor.shape[0] > self.max_batch:
-                    raise over_limit("batch size", tensor.shape[0], self.max_batch,
-                                     f"directions in {what} {quoted(name)}", "--max-batch")
+            self.check_tensor(what, name, tensor, batched)
 
-    def _check_tensor(self, what: str, tensor: tensor_pb2.Tensor) -> None:
+    def check_tensor(self, what: str, name: str, tensor: tensor_pb2.Tensor, batched: bool = False) -> None:
+        """`check_tensors` for one tensor, `what` it is and its `name`."""
+        self._check_strings(what, (name,))
+        self._check_tensor(lambda: f"{what} {quoted(name)}", tensor)
+        if batched and tensor.shape and tensor.shape[0] > self.max_batch:
+            raise over_limit("batch size", tensor.shape[0], self.max_batch,
+                             f"directions in {what} {quoted(name)}", "--max-batch")
+
+    def _check_tensor(self, what, tensor: tensor_pb2.Tensor) -> None:
+        """Its element count; `what` names it (a string, or a function making one: messages
+        are only written for errors)."""
         count = 1
         for d in tensor.shape:  # negative dimensions are the decoder's to reject
             count *= max(d, 0)
         if count > self.max_tensor_elements:
-            raise over_limit("tensor size", count, self.max_tensor_elements, f"elements in {what}",
+            named = what() if callable(what) else what
+            raise over_limit("tensor size", count, self.max_tensor_elements, f"elements in {named}",
                              "--max-tensor-elements")
 
     def _check_strings(self, what: str, strings: Iterable[str]) -> None:

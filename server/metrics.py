@@ -14,6 +14,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[str, str], tuple] = {}
         self.requests = Counter("wengert_requests", "RPCs handled, by method and status code",
                                 ["method", "code"], registry=self.registry)
         self.latency = Histogram("wengert_request_duration_seconds", "RPC handling time, by method",
@@ -30,6 +31,9 @@ class Metrics:
                                 "(deadline, cancelled, memory, crash)", ["cause"], registry=self.registry)
         self.queued = Histogram("wengert_queued_seconds", "Time a request waited for a compute worker",
                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.inline = Counter("wengert_inline_requests", "Requests computed in the gRPC thread, being "
+                              "too small to be worth a compute worker's round trip (--inline-work)",
+                              registry=self.registry)
         self.computing = Histogram("wengert_computing_seconds", "Time a compute worker spent on a request",
                                    buckets=LATENCY_BUCKETS, registry=self.registry)
 
@@ -37,8 +41,12 @@ class Metrics:
         self.cache.labels("hit" if hit else "miss").inc()
 
     def record_call(self, method: str, code: str, seconds: float) -> None:
-        self.requests.labels(method, code).inc()
-        self.latency.labels(method).observe(seconds)
+        children = self._children.get((method, code))
+        if children is None:  # labels() takes a lock and builds a key: once per method and code
+            children = self._children[method, code] = (self.requests.labels(method, code),
+                                                         self.latency.labels(method))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def serve(self, port: int, host: str = "0.0.0.0") -> None:
         """Expose /metrics on `port` from a daemon thread."""

@@ -16,6 +16,7 @@ from wengert.execution.engine import Engine
 from wengert.ir.graph import Graph
 from wengert.server import calls
 from wengert.server.cache import GraphCache
+from wengert.server.execution.inline import Inline
 from wengert.server.execution.pool import Pool
 from wengert.server.limits import WireLimits
 from wengert.server.type_inference import infer_types
@@ -30,9 +31,11 @@ PRICED = {"evaluate": "Evaluate", "jvp": "Jvp", "vjp": "Vjp", "jacobian": "Jacob
 
 
 class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
-    def __init__(self, engine: Engine, limits: WireLimits, cache: GraphCache, pool: Pool | None = None):
+    def __init__(self, engine: Engine, limits: WireLimits, cache: GraphCache, pool: Pool | None = None,
+                 inline: Inline | None = None):
         self.engine = engine
         self.pool = pool
+        self.inline = inline  # which requests skip the pool (None: none do)
         self.registry = engine.registry
         self.limits = limits
         self.cache = cache
@@ -100,6 +103,9 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
         prepared = self.engine.prepare(call, interruption(context))
         self.engine.limits.admit(prepared.price)
         if self.pool is None:
+            result = prepared.run()
+        elif self.inline is not None and self.inline(graph_id, graph, prepared.price):
+            self.pool.metrics.inline.inc()
             result = prepared.run()
         else:
             result = self.pool.run(call, graph_id, owner(context), context)

@@ -159,6 +159,21 @@ def test_an_allocation_past_the_worker_limit_is_resource_exhausted(server, stub,
     assert segments(server) == []
 
 
+def test_only_tiny_requests_of_builtin_ops_skip_the_workers(server, stub, metrics_port):
+    """--inline-work: the worked example's gradient (a dozen scalar steps) is computed in the
+    gRPC thread; a plugin's op, however small, and a builtin request of 2e5 elements go to a
+    worker."""
+    before = metric(metrics_port, "wengert_inline_requests_total")
+    check_worked(stub)
+    assert metric(metrics_port, "wengert_inline_requests_total") == before + 1
+    stub.Evaluate(op_nap(0.0), timeout=SLOW)
+    x = np.linspace(0, 1, 200_000)
+    big = pb.EvaluateRequest(graph=graph_to_proto(wg.trace(lambda x: wg.sum(wg.sin(x)), x)),
+                             inputs={"x": tensor_to_proto(x)})
+    assert float(tensor_from_proto(stub.Evaluate(big, timeout=SLOW).outputs["y"])) == pytest.approx(np.sin(x).sum())
+    assert metric(metrics_port, "wengert_inline_requests_total") == before + 1
+
+
 def test_a_saturated_server_still_answers_health_and_list_ops_at_once(server, stub, metrics_port):
     calls = [stub.Evaluate.future(op_request("stuck")) for _ in range(3)]  # 2 run, 1 waits
     wait_for(lambda: metric(metrics_port, "wengert_busy_workers") == 2)

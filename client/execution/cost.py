@@ -137,6 +137,11 @@ class Price:
     def work(self) -> int:
         return sum(run.work for run in self.runs)
 
+    @cached_property
+    def steps(self) -> int:
+        """Plan steps the request runs, each run counted as many times as it is made."""
+        return sum(run.times * (len(run.profile.nodes) - 1) for run in self.runs)
+
     def peak_at(self) -> tuple[Node | None, str]:
         """Where the peak is reached: the node at that step (None: the inputs, or sending the
         response) and what is running then, in words."""

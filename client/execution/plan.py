@@ -140,17 +140,24 @@ def check_tensors(types: Mapping[str, TensorType], arrays: Mapping[str, np.ndarr
     for name, array in arrays.items():
         t = types[name]
         skip = int(name in batched)
-        at = {"input": name, "field": f'{field}["{short(name)}"]'}
-        if skip:
-            if array.ndim == 0:
-                raise InvalidTensor(f"{what} {quoted(name)} is batched but has no batch axis", **at)
-            if batch is not None and array.shape[0] != batch:
-                raise InvalidTensor(f"{what} {quoted(name)} has batch size {array.shape[0]}, others {batch}", **at)
-            batch = array.shape[0]
-        if not t.accepts(array, skip):
-            got = TensorType(dtype_name(array.dtype), array.shape[skip:])
-            raise InvalidTensor(f"{what} {quoted(name)} must be {t}, got {got}", **at)
+        if skip or not t.accepts(array):
+            _check_tensor(t, name, array, skip, batch, what, field)
+            batch = array.shape[0] if skip else batch
     return batch
+
+
+def _check_tensor(t: TensorType, name: str, array: np.ndarray, skip: int, batch: int | None, what: str,
+                  field: str) -> None:
+    """`check_tensors` for one array (the slow path: batched, or an error to report)."""
+    at = {"input": name, "field": f'{field}["{short(name)}"]'}
+    if skip:
+        if array.ndim == 0:
+            raise InvalidTensor(f"{what} {quoted(name)} is batched but has no batch axis", **at)
+        if batch is not None and array.shape[0] != batch:
+            raise InvalidTensor(f"{what} {quoted(name)} has batch size {array.shape[0]}, others {batch}", **at)
+    if not t.accepts(array, skip):
+        got = TensorType(dtype_name(array.dtype), array.shape[skip:])
+        raise InvalidTensor(f"{what} {quoted(name)} must be {t}, got {got}", **at)
 
 
 def _conform(out: Any, step: _Step, batch: int | None) -> np.ndarray:

@@ -90,12 +90,11 @@ class TensorType:
     def accepts(self, array: np.ndarray, skip: int = 0) -> bool:
         """True when `array` (less its first `skip` axes) has this dtype and a shape matching
         this one (-1 matches any)."""
-        shape = array.shape[skip:]
-        return (
-            _NAMES.get((array.dtype.kind, array.dtype.itemsize)) == self.dtype
-            and len(shape) == self.ndim
-            and all(d == -1 or d == a for d, a in zip(self.shape, shape))
-        )
+        shape = array.shape[skip:] if skip else array.shape
+        if _NAMES.get((array.dtype.kind, array.dtype.itemsize)) != self.dtype:
+            return False
+        return shape == self.shape or (len(shape) == self.ndim and
+                                       all(d == -1 or d == a for d, a in zip(self.shape, shape)))
 
     @classmethod
     def of(cls, array: np.ndarray) -> TensorType:

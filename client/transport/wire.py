@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -141,32 +141,35 @@ def tensor_to_proto(array: Any) -> tensor_pb2.Tensor:
     return tensor_pb2.Tensor(dtype=_TO_PROTO[name], shape=array.shape, data=data)
 
 
-def tensor_from_proto(msg: tensor_pb2.Tensor, what: str = "tensor") -> np.ndarray:
+def tensor_from_proto(msg: tensor_pb2.Tensor, what: str | Callable[[], str] = "tensor") -> np.ndarray:
     """The array a `Tensor` holds, viewing its bytes without a copy (so it is read-only).
 
-    Raises InvalidTensor, naming `what` (e.g. "input 'x'"), for an unknown dtype, a negative
-    dimension, a byte length other than prod(shape) * itemsize, or a bool byte other than 0/1."""
+    Raises InvalidTensor, naming `what` (e.g. "input 'x'", or a function giving that: a name
+    is only written for an error), for an unknown dtype, a negative dimension, a byte length
+    other than prod(shape) * itemsize, or a bool byte other than 0/1."""
+
+    def invalid(problem: str) -> InvalidTensor:
+        return InvalidTensor(f"{what() if callable(what) else what}: {problem}")
+
     name = dtype_from_proto(msg.dtype)
     if name is None:
-        raise InvalidTensor(f"{what}: unknown dtype {msg.dtype} (expected one of {', '.join(_TO_PROTO)})")
+        raise invalid(f"unknown dtype {msg.dtype} (expected one of {', '.join(_TO_PROTO)})")
     shape = tuple(msg.shape)
-    if any(d < 0 for d in shape):
-        raise InvalidTensor(f"{what}: negative dimension in shape {list(shape)}")
-    problem = shape_problem(shape)
-    if problem is not None:
-        raise InvalidTensor(f"{what}: {problem}")
-    dtype = _WIRE_DTYPE[name]
     count = 1
     for d in shape:  # Python ints: no overflow, unlike np.prod on absurd shapes
+        if d < 0:
+            raise invalid(f"negative dimension in shape {list(shape)}")
         count *= d
+    problem = shape_problem(shape)
+    if problem is not None:
+        raise invalid(problem)
+    dtype = _WIRE_DTYPE[name]
     data = msg.data
     if len(data) != count * dtype.itemsize:
-        raise InvalidTensor(
-            f"{what}: {len(data)} bytes of data, but {name} shape {list(shape)} "
-            f"needs {count * dtype.itemsize} ({count} x {dtype.itemsize})"
-        )
+        raise invalid(f"{len(data)} bytes of data, but {name} shape {list(shape)} "
+                      f"needs {count * dtype.itemsize} ({count} x {dtype.itemsize})")
     if name == "bool" and data and np.frombuffer(data, np.uint8).max() > 1:
-        raise InvalidTensor(f"{what}: bool elements must be bytes 0 or 1")
+        raise invalid("bool elements must be bytes 0 or 1")
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
