@@ -7,7 +7,8 @@ fast a server refuses the requests that once made it allocate gigabytes, all in 
   built too), as a ratio to the unpriced request, for the notes' worked example, the core MLP
   and a 1000-node chain;
 * refusals: the time to RESOURCE_EXHAUSTED of each bomb of the issue through a real server, and
-  the server's peak resident memory growth, against a bare health check round trip.
+  the server's peak resident memory growth on the first such request, against a bare health
+  check round trip.
 
 Run: python bench/bench_admission.py
 """
@@ -161,8 +162,9 @@ def refusals() -> None:
                     assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, exc.details()
                 else:
                     raise AssertionError(f"{name} was not refused")
-            seconds = median_seconds(send, repeat=5, min_time=0)
+            send()  # the first one: what it costs a server that never saw such a request
             growth = (server.peak_rss() - before) / 2**20
+            seconds = median_seconds(send, repeat=5, min_time=0)
             print(row(f"{name} (peak RSS +{growth:.0f} MiB)", seconds, health))
 
 
