@@ -5,13 +5,17 @@ and refusals with the right status naming the node at fault."""
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import grpc
 import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.errors import InvalidRequest, LimitExceeded
+from plugin_fixtures.cli import FIXTURES
+from wengert.errors import InvalidRequest, LimitExceeded, UnknownOp
+from wengert.plugins.registry import Registry
+from wengert.testing import start_server
 from wengert.transport.wire import graph_to_proto, tensor_to_proto
 from wengert.v1 import service_pb2 as pb
 
@@ -97,3 +101,24 @@ def test_a_stochastic_minimization_runs_the_same_steps_remotely(remote):
     assert there.reason == here.reason == "max_steps" and there.loss == here.loss
     for name in ("mu", "log_sigma"):
         assert there.params[name].tobytes() == here.params[name].tobytes()
+
+
+def test_a_plugins_distribution_is_verified_and_served(remote):
+    """The fixture's Laplace distribution, loaded by a server with --plugins: verified at start-up
+    (derivative and distribution checks), then estimated to the same bits as in-process."""
+    def f(p, key):
+        return wg.op("laplace_sample", key, p["loc"], p["scale"]) ** 2
+
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        registry = Registry.load(modules=["laplace_distribution"])
+    finally:
+        sys.path.remove(str(FIXTURES))
+    params, options = {"loc": 0.5, "scale": 0.8}, dict(samples=2000, key=3, estimator="score_function")
+    here = wg.Client.local(registry=registry).expectation_grad(f, params, **options)
+    with start_server("--plugins", "laplace_distribution", pythonpath=(str(FIXTURES),)) as server, \
+            wg.Client(server.target, timeout=60) as client:
+        _same(client.expectation_grad(f, params, **options), here)
+        assert here.estimators == {"v1": "score_function"}
+    with pytest.raises(UnknownOp, match="unknown op 'laplace_sample'"):  # the shared server has none
+        remote.expectation_grad(f, params, **options)
