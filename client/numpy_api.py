@@ -513,6 +513,8 @@ def __array_namespace_info__() -> NamespaceInfo:
 
 # -- helpers ----------------------------------------------------------------------------------
 def _shape(shape) -> list[int]:
+    if type(shape) is tuple or type(shape) is list:  # the usual case, checked first: np.ndim is slow
+        return [int(d) for d in shape]
     return [int(shape)] if np.ndim(shape) == 0 else [int(d) for d in shape]
 
 

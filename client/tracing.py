@@ -36,7 +36,7 @@ import numpy as np
 
 from wengert import tree
 from wengert.errors import InvalidGraph, InvalidRequest
-from wengert.ir.builder import GraphBuilder, Value, current_builder, is_tracing, lift
+from wengert.ir.builder import GraphBuilder, Value, current_builder, is_tracing, lift, pausing_collector
 from wengert.ir.graph import Graph, TensorType
 from wengert.lru import LRU
 from wengert.tree import TreeDef
@@ -132,6 +132,7 @@ def _leaf_key(leaf: Any) -> Hashable:
     return leaf_type(leaf, "an argument")
 
 
+@pausing_collector
 def trace_function(fn: Callable[..., Any], args: Sequence[Any], *, static: Iterable[int] = (),
                    names: Sequence[str] | None = None, registry=None, has_aux: bool = False,
                    parent: GraphBuilder | None = None) -> Traced:

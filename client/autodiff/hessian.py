@@ -105,7 +105,7 @@ def _twice_differentiable(node, graph: Graph, registry) -> bool:
         return True
     builder = GraphBuilder(registry)
     args = [builder.input(f"x{i}", graph.type_of(x)) for i, x in enumerate(node.inputs)]
-    alone = builder.build({"y": builder.add(node.op, args, node.attr_dict)})
+    alone = builder.build({"y": builder.add(node.op, args, node.attrs)})
     try:
         jvp_graph(vjp_graph(alone, registry=registry), registry=registry)
     except NoDerivative:

@@ -20,11 +20,15 @@ if TYPE_CHECKING:
 COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum", "equal", "not_equal"})
 # op -> (neutral value on the left or None, neutral value on the right)
 NEUTRAL = {"add": (0, 0), "sub": (None, 0), "mul": (1, 1), "div": (None, 1)}
+SCALINGS = frozenset({"neg", "mul", "add", "sub"})  # the ops that collapse chains of scalings
+REWRITTEN = SCALINGS | NEUTRAL.keys()  # the ops `rewrite` may rewrite
 
 
 def memo_key(op_name: str, input_ids: tuple[str, ...], attrs: tuple) -> tuple:
     """The key under which identical nodes are shared; commutative inputs in canonical order."""
-    return (op_name, tuple(sorted(input_ids)) if op_name in COMMUTATIVE else input_ids, attrs)
+    if op_name in COMMUTATIVE and input_ids[0] > input_ids[1]:
+        input_ids = input_ids[::-1]
+    return (op_name, input_ids, attrs)
 
 
 def rewrite(b: GraphBuilder, op_name: str, inputs: tuple[Value, ...], out_type) -> Value | None:
@@ -39,17 +43,21 @@ def _drop_neutral(b, op_name, inputs, out_type):
     if op_name not in NEUTRAL:
         return None
     (x, y), (left, right) = inputs, NEUTRAL[op_name]
-    if left is not None and b.is_constant(x, left) and y.type == out_type:
+    constants = b.constants  # a constant is the cheap test, so it comes first
+    if left is not None and x.id in constants and b.is_constant(x, left) and y.type == out_type:
         return y
-    if b.is_constant(y, right) and x.type == out_type:
+    if y.id in constants and b.is_constant(y, right) and x.type == out_type:
         return x
     return None
 
 
 def _collapse_scalings(b, op_name, inputs):
-    from wengert import numpy_api as wg
-
-    derived = [b.is_derived(v) for v in inputs]
+    if op_name not in SCALINGS:
+        return None
+    derived = [v.id in b.derived for v in inputs]
+    if not any(derived):
+        return None
+    wg = _api()
     if op_name == "neg" and derived[0]:
         base, scale = _scaled(b, inputs[0])
         return None if scale is None else wg.mul(base, wg.neg(scale))
@@ -65,6 +73,12 @@ def _collapse_scalings(b, op_name, inputs):
         combine = wg.add if op_name == "add" else wg.sub
         return wg.mul(base_x, combine(_or(scale_x, one), _or(scale_y, one)))
     return None
+
+
+def _api():
+    from wengert import numpy_api  # it records through the builder, which imports this module
+
+    return numpy_api
 
 
 def _scaled(b, v):

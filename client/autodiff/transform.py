@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 import wengert.numpy_api as wg
-from wengert.ir.builder import GraphBuilder, Value
+from wengert.ir.builder import GraphBuilder, Value, pausing_collector
 from wengert.errors import InvalidRequest, NoDerivative, WengertError, node_error
 from wengert.ir.graph import Graph, Node, TensorType
 
@@ -88,7 +88,7 @@ def _replay(graph: Graph, builder: GraphBuilder) -> dict[str, Value]:
     """Record the primal graph in `builder`; returns id -> value."""
     env = {name: builder.input(name, t) for name, t in graph.inputs}
     for node in graph.nodes:
-        env[node.id] = builder.add(node.op, [env[i] for i in node.inputs], node.attr_dict)
+        env[node.id] = builder.add(node.op, [env[i] for i in node.inputs], node.attrs)
     return env
 
 
@@ -144,6 +144,7 @@ def _accumulate(total: Value | None, term: Value | None) -> Value | None:
     return term if total is None else total + term
 
 
+@pausing_collector
 def jvp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, intermediates: bool = False,
               registry=None) -> Graph:
     """The graph of (outputs, output tangents) as a function of (inputs, input tangents)."""
@@ -183,6 +184,7 @@ def jvp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, intermediates: 
     return b.build(outputs)
 
 
+@pausing_collector
 def vjp_graph(graph: Graph, wrt: Sequence[str] | None = None, *, seeds: Sequence[str] | None = None,
               intermediates: bool = False, unit_seeds: bool = False, registry=None) -> Graph:
     """The graph of (outputs, input cotangents) as a function of (inputs, output cotangents).

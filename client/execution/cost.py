@@ -175,10 +175,13 @@ class Price:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A request ready to run: its price, known before anything runs, and how to run it."""
+    """A request ready to run: its price, known before anything runs, and how to run it.
+    `again(inputs, seeds, check)`, when given, prepares a request of the same shape (inputs and
+    seeds of the same names, dtypes and shapes) with other values, skipping the work done."""
 
     price: Price
     run: Callable[[], Any]
+    again: Callable[..., Prepared] | None = None
 
 
 LOCAL_NAMES = {"memory": "Limits(memory=...)", "work": "Limits(work=...)",

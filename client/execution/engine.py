@@ -25,8 +25,8 @@ from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Prepared, Price, Profile, Run, nbytes, profile
 from wengert.execution.plan import Check, Plan, check_feeds, check_tensors
 from wengert.expectations.estimate import prepare_expectation
-from wengert.ir.builder import GraphBuilder
-from wengert.ir.graph import Graph, TensorType
+from wengert.ir.builder import GraphBuilder, collector_paused
+from wengert.ir.graph import Graph, Node, TensorType
 from wengert.jacobians.chunking import DEFAULT_BUDGET
 from wengert.jacobians.sweeps import (MODES, PIECE_BYTES, JacobianResult, SparseBlock,  # noqa: F401
                                       Sweeps, plan_sweep, sweep)
@@ -145,10 +145,23 @@ class Engine:
     def prepare(self, call: Call, check: Check | None = None) -> Prepared:
         """`call` (one SDK method call or RPC) checked, priced and ready to run, its loops'
         reverse sweeps checkpointed per `call.checkpoint` (auto: the fastest policy whose price
-        fits the memory limit, see `wengert.loops.checkpointing.fastest_fitting`)."""
-        if call.checkpoint.policy != "auto":
-            return self.using(call.checkpoint)._prepare(call, check)
-        return fastest_fitting(lambda policy: self.using(policy)._prepare(call, check), self.limits.memory)
+        fits the memory limit, see `wengert.loops.checkpointing.fastest_fitting`). Graphs,
+        plans and profiles are built with the garbage collector paused (see
+        `wengert.ir.builder.collector_paused`)."""
+        shape = _request_shape(call)
+        if shape is not None:
+            again = self._cache.get(shape)
+            if again is not None:  # the lean path: a request of this shape was prepared before
+                return again(_arrays(call.inputs), _arrays(_seeds(call)), check)
+        with collector_paused():
+            if call.checkpoint.policy != "auto":
+                prepared = self.using(call.checkpoint)._prepare(call, check)
+            else:
+                prepared = fastest_fitting(lambda policy: self.using(policy)._prepare(call, check),
+                                           self.limits.memory)
+        if shape is not None and prepared.again is not None:
+            self._cache.setdefault(shape, prepared.again)
+        return prepared
 
     def _prepare(self, call: Call, check: Check | None) -> Prepared:
         match call.rpc:
@@ -311,8 +324,12 @@ class Engine:
             nbytes(dgraph.output_type(prefix + name)) for name in derived)
         price = self.priced((plan, batch, response), lambda: Price((Run(what, self.profile(plan), batch),),
                                                                   response))
-        return Prepared(price, lambda: _split(plan.run(feeds, check), plan, graph.output_names, prefix,
-                                              batch if batched else None))
+
+        def again(inputs, seeds, check) -> Prepared:
+            feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}  # `plan.run` checks them
+            return Prepared(price, lambda: _split(plan.run(feeds, check), plan, graph.output_names, prefix,
+                                                  batch if batched else None), again)
+        return again(inputs, seeds, check)
 
     def prepare_jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
                          outputs: Sequence[str] | None = None, mode: str = "auto",
@@ -423,6 +440,8 @@ def footprint(value: Any, depth: int = 2) -> int:
         return sum(footprint(v, depth) for v in value)
     if isinstance(value, Graph):
         return value.constant_bytes + 512 * len(value.nodes)
+    if isinstance(value, Node):  # a graph's node (a profile names them): counted with its graph
+        return 64
     if isinstance(value, Plan):
         return footprint(value.graph) + 256 * len(value.steps)
     if isinstance(value, np.ndarray):
@@ -436,8 +455,30 @@ def _rebuild(graph: Graph, input_types: tuple[TensorType, ...], registry) -> Gra
     builder = GraphBuilder(registry)
     env = {name: builder.input(name, t) for (name, _), t in zip(graph.inputs, input_types)}
     for node in graph.nodes:
-        env[node.id] = builder.add(node.op, [env[x] for x in node.inputs], node.attr_dict, node.id)
+        env[node.id] = builder.add(node.op, [env[x] for x in node.inputs], node.attrs, node.id)
     return builder.build({name: env[vid] for name, vid in graph.outputs})
+
+
+_SEEDS = {"Jvp": "tangents", "Vjp": "cotangents"}  # the requests with a lean path, and their seeds
+
+
+def _seeds(call: Call) -> dict[str, Any]:
+    return getattr(call, _SEEDS[call.rpc])
+
+
+def _request_shape(call: Call) -> tuple | None:
+    """What preparing a JVP or VJP request depends on besides its values (the names, dtypes
+    and shapes of its arrays), as a cache key; None for other requests, or arrays not yet
+    arrays."""
+    if call.rpc not in _SEEDS:
+        return None
+    arrays = []
+    for given in (call.inputs, _seeds(call)):
+        for name, a in given.items():
+            if not isinstance(a, (np.ndarray, np.generic)):
+                return None
+            arrays.append((name, a.dtype, a.shape))
+    return ("lean", call.rpc, call.graph, call.wrt, call.batched, call.checkpoint, tuple(arrays))
 
 
 def _arrays(values: Mapping[str, Any]) -> dict[str, np.ndarray]:

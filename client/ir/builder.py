@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import gc
 import numbers
+import operator
 from typing import Any, Iterable
 
 import numpy as np
 
 from wengert.autodiff import simplify
 from wengert.errors import InvalidGraph, UnknownOp, WengertError, node_error
-from wengert.ir.graph import Graph, Literal, Node, TensorType, dtype_name, shape_problem
+from wengert.ir.graph import DTYPES, Graph, Literal, Node, TensorType, dtype_name, make_node, shape_problem
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "wengert_builder", default=None
@@ -30,6 +33,82 @@ _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
 
 # Folding constants is worth it only while the folded tensor stays small.
 _FOLD_LIMIT = 4096
+
+
+# A node's signature (op, input types, attributes as given) -> (normalized attributes, output
+# type), for signatures checked before: a traced loop or a derivative graph repeats a few
+# signatures many times, and shape rules are pure functions of types and attributes. Output
+# types are shared (`_TYPES`), so that keys mostly compare by identity. Signatures holding
+# tensors or graphs are not kept: a cache must not keep them alive, and they are few.
+_SIGNATURES: dict[tuple, tuple] = {}
+_TYPES: dict[TensorType, TensorType] = {}
+_SIGNATURES_KEPT = 1 << 16
+_PLAIN_ATTRS = frozenset({int, float, bool, str, type(None)})
+_INT = frozenset({int})
+_ID = operator.attrgetter("id")
+_TYPE = operator.attrgetter("type")
+
+
+def _attrs_key(attrs: dict[str, Any] | tuple) -> tuple | None:
+    """`attrs` as a cache key that tells apart what the schema tells apart (1, 1.0 and True
+    are equal in Python, not to a schema), or None when they hold anything else."""
+    if not attrs:
+        return ()
+    normalized = type(attrs) is tuple  # a recorded node's attributes
+    items = []
+    for name, value in attrs if normalized else attrs.items():
+        kind = type(value)
+        if kind is list or kind is tuple:
+            if not {*map(type, value)} <= _INT:
+                return None
+            value = tuple(value)
+        elif kind not in _PLAIN_ATTRS:
+            return None
+        items.append((name, kind, value))
+    return (normalized, tuple(items))
+
+
+def _shared(t: TensorType) -> TensorType:
+    """The one instance of type `t` kept with the signatures."""
+    if len(_TYPES) >= _SIGNATURES_KEPT:
+        _TYPES.clear()
+    return _TYPES.setdefault(t, t)
+
+
+def _signature(op, node_id: str, inputs: tuple[Value, ...], attrs: dict[str, Any] | tuple
+               ) -> tuple[tuple, TensorType]:
+    """(normalized attributes, output type) of `op` on `inputs`, checked against the op's
+    arity, attribute schema and shape rule (or found among the signatures checked before);
+    errors name the node and op."""
+    types = tuple(map(_TYPE, inputs))
+    attrs_key = _attrs_key(attrs)
+    key = None if attrs_key is None else (op.name, types, attrs_key)
+    if key is not None:
+        found = _SIGNATURES.get(key)
+        if found is not None and found[0] is op:
+            return found[1], found[2]
+    try:
+        op.check_arity(len(inputs))
+        norm = attrs if type(attrs) is tuple else op.normalize_attrs(attrs)
+    except Exception as exc:  # the op's schema refuses the arity or the attributes
+        raise node_error(InvalidGraph, node_id, op.name, str(exc)) from None
+    try:
+        out_type = op.infer(*types, **dict(norm))
+    except WengertError as exc:  # typed by a server (`wengert.server_ops`): keep its class
+        error = node_error(type(exc), node_id, op.name, str(exc), reason=exc.reason)
+        error.code = exc.code  # a status outside the error table travels on the instance
+        raise error from None
+    except Exception as exc:  # a shape rule's rejection, or a plugin's shape rule failing
+        raise node_error(InvalidGraph, node_id, op.name, str(exc), reason="SHAPE_MISMATCH") from None
+    problem = shape_problem(out_type.shape)
+    if problem is not None:
+        raise node_error(InvalidGraph, node_id, op.name, problem)
+    if key is not None:
+        if len(_SIGNATURES) >= _SIGNATURES_KEPT:
+            _SIGNATURES.clear()
+        out_type = _shared(out_type)
+        _SIGNATURES[key] = (op, norm, out_type)
+    return norm, out_type
 
 
 class Value:
@@ -182,6 +261,7 @@ class GraphBuilder:
             raise InvalidGraph(f"input names must be non-empty strings, got {name!r}")
         if name in self.types:
             raise InvalidGraph(f"input {name!r} is declared twice")
+        type_ = _shared(type_)
         self.inputs.append((name, type_))
         self.types[name] = type_
         if derived:
@@ -253,7 +333,7 @@ class GraphBuilder:
             key = simplify.memo_key(node.op, tuple(a.id for a in args), node.attrs)
             found = self._inlined.get(key)
             if found is None:
-                value = self.add(node.op, args, node.attr_dict)
+                value = self.add(node.op, args, node.attrs)
                 self._inlined[key] = value.id
             else:
                 value = self.value(found)
@@ -261,60 +341,52 @@ class GraphBuilder:
         return {name: env[vid] for name, vid in graph.outputs}
 
     def add(
-        self, op_name: str, inputs: Iterable[Value], attrs: dict[str, Any], node_id: str | None = None
+        self, op_name: str, inputs: Iterable[Value], attrs: dict[str, Any] | tuple, node_id: str | None = None
     ) -> Value:
-        """Check and record one node; returns its output value."""
+        """Check and record one node; returns its output value. `attrs` is a dict as given, or
+        a recorded node's `attrs` tuple (normalized already: replaying a checked graph)."""
         inputs = tuple(inputs)
         node_id = node_id if node_id is not None else self._fresh_id()
         try:
             op = self.registry.get(op_name)
         except UnknownOp as exc:
             raise node_error(UnknownOp, node_id, op_name, str(exc)) from None
-        try:
-            op.check_arity(len(inputs))
-            norm = op.normalize_attrs(attrs)
-        except Exception as exc:  # the op's schema refuses the arity or the attributes
-            raise node_error(InvalidGraph, node_id, op_name, str(exc)) from None
-        try:
-            out_type = op.infer(*(v.type for v in inputs), **dict(norm))
-        except WengertError as exc:  # typed by a server (`wengert.server_ops`): keep its class
-            error = node_error(type(exc), node_id, op_name, str(exc), reason=exc.reason)
-            error.code = exc.code  # a status outside the error table travels on the instance
-            raise error from None
-        except Exception as exc:  # a shape rule's rejection, or a plugin's shape rule failing
-            raise node_error(InvalidGraph, node_id, op_name, str(exc), reason="SHAPE_MISMATCH") from None
-        problem = shape_problem(out_type.shape)
-        if problem is not None:
-            raise node_error(InvalidGraph, node_id, op_name, problem)
+        norm, out_type = _signature(op, node_id, inputs, attrs)
+        input_ids = tuple(map(_ID, inputs))
         if self.simplify:
-            found = self._simplified(op, inputs, norm, out_type)
+            key = simplify.memo_key(op_name, input_ids, norm)
+            found = self._memo.get(key)
+            if found is not None:
+                return Value(self, found, self.types[found])
+            found = self._simplified(op, inputs, input_ids, norm, out_type)
             if found is not None:
                 return found
         if node_id in self.types:
             raise node_error(InvalidGraph, node_id, op_name, "id is already defined")
-        node = Node(node_id, op_name, tuple(v.id for v in inputs), norm, out_type)
-        self.nodes.append(node)
-        self._node_of[node_id] = node
-        self.types[node_id] = out_type
-        if op_name == "constant":
-            self.constants[node_id] = dict(norm)["value"]
-        if any(x in self.derived for x in node.inputs):
-            self.derived.add(node_id)
+        self._record(make_node(node_id, op_name, input_ids, norm, out_type))
         if self.simplify:
-            self._memo[simplify.memo_key(op_name, node.inputs, norm)] = node_id
+            self._memo[key] = node_id
         return Value(self, node_id, out_type)
 
-    def _simplified(self, op, inputs, attrs, out_type) -> Value | None:
-        """An existing or cheaper value equal to op(inputs), or None when a new node is needed."""
-        found = self._memo.get(simplify.memo_key(op.name, tuple(v.id for v in inputs), attrs))
-        if found is not None:
-            return self.value(found)
-        if (inputs and all(v.id in self.constants for v in inputs) and 0 <= out_type.size <= _FOLD_LIMIT
+    def _record(self, node: Node) -> None:
+        self.nodes.append(node)
+        self._node_of[node.id] = node
+        self.types[node.id] = node.type
+        if node.op == "constant":
+            self.constants[node.id] = dict(node.attrs)["value"]
+        derived = self.derived
+        if derived and not derived.isdisjoint(node.inputs):
+            derived.add(node.id)
+
+    def _simplified(self, op, inputs, input_ids, attrs, out_type) -> Value | None:
+        """A cheaper value equal to op(inputs) (folded, or rewritten), or None when a new node
+        is needed. (An identical node already recorded is found by `add`.)"""
+        if (inputs and all(map(self.constants.__contains__, input_ids)) and 0 <= out_type.size <= _FOLD_LIMIT
                 and op.bind is None):  # not a loop: its work is not bounded by its output's size
             folded = self._fold(op, inputs, attrs, out_type)
             if folded is not None:
                 return folded
-        return simplify.rewrite(self, op.name, inputs, out_type)
+        return simplify.rewrite(self, op.name, inputs, out_type) if op.name in simplify.REWRITTEN else None
 
     def _fold(self, op, inputs, attrs, out_type) -> Value | None:
         """op(inputs) computed now, as a constant; None when the op fails on these constants
@@ -372,6 +444,29 @@ class GraphBuilder:
 
 
 @contextlib.contextmanager
+def collector_paused():
+    """Python's cyclic garbage collector paused: building a graph allocates many small objects
+    that stay alive and almost no cycles, and the collector would walk all of them again and
+    again (40% of the time of a large derivative graph). Only whoever paused it resumes it."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def pausing_collector(fn):
+    """`fn` run with the garbage collector paused (see `collector_paused`)."""
+    @functools.wraps(fn)
+    def paused(*args, **kwargs):
+        with collector_paused():
+            return fn(*args, **kwargs)
+    return paused
+
+
+@contextlib.contextmanager
 def detached():
     """No builder is recording inside: for building a derivative graph of its own while a
     function is being traced (its rules must not record into the traced graph)."""
@@ -397,7 +492,7 @@ def current_builder(args: Iterable[Any] = ()) -> GraphBuilder | None:
     of the first of them (a derivative graph being built), else None."""
     current = _current.get()
     owners = [a.builder for a in args if isinstance(a, Value)]
-    if current is not None and all(current.sees(b) for b in owners):
+    if current is not None and all(b is current or current.sees(b) for b in owners):
         return current
     return owners[0] if owners else current
 
@@ -411,6 +506,15 @@ def apply(op_name: str, *args: Any, **attrs: Any) -> Value:
     """Record `op_name(*args, **attrs)`; numbers and arrays among `args` become constants,
     values of enclosing graphs are captured, and weakly typed values take their strongly typed
     peers' dtype."""
+    builder = _current.get()
+    if builder is None and args and type(args[0]) is Value:
+        builder = args[0].builder
+    for a in args:  # the usual case, strongly typed values of that graph, needs none of what follows
+        if type(a) is not Value or a.builder is not builder or a.weak:
+            break
+    else:
+        if builder is not None:
+            return builder.add(op_name, args, attrs)
     builder = current_builder(args)
     if builder is None:
         raise InvalidGraph(
@@ -434,7 +538,7 @@ def _conform(builder: GraphBuilder, v: Value, strong: list[Value]) -> Value:
     """A weakly typed value cast to the dtype a Python number would take among `strong`."""
     if not v.weak or not strong:
         return v
-    kind = np.dtype(v.dtype).kind
+    kind = _KINDS[v.dtype]
     dtype = _weak_dtype(True if kind == "b" else 0 if kind in "iu" else 0.0, strong)
     return v if dtype == v.dtype else builder.add("cast", [v], {"dtype": dtype})
 
@@ -443,7 +547,8 @@ def lift(builder: GraphBuilder, x: Any, peers: list[Value] = ()) -> Value:
     """`x` as a value of `builder`: Python numbers take their peers' dtype (weak typing)."""
     if isinstance(x, Value):
         return builder.own(x)
-    if isinstance(x, (numbers.Number, np.bool_)) and not isinstance(x, np.generic | np.ndarray):
+    if type(x) in _NUMBERS or (isinstance(x, (numbers.Number, np.bool_))
+                               and not isinstance(x, np.generic | np.ndarray)):
         return builder.number(x, _weak_dtype(x, peers))
     try:
         array = np.asarray(x)
@@ -453,13 +558,16 @@ def lift(builder: GraphBuilder, x: Any, peers: list[Value] = ()) -> Value:
     return builder.constant(array)
 
 
+_NUMBERS = frozenset({float, int, bool})  # the usual numbers, told apart without the ABCs
+_KINDS = {name: dtype.kind for name, dtype in DTYPES.items()}  # "float64" -> "f", ...
+
+
 def _weak_dtype(x: Any, peers: list[Value]) -> str:
-    kinds = [np.dtype(p.dtype) for p in peers]
     if isinstance(x, bool):
         return "bool"
     if isinstance(x, numbers.Integral):
-        return next((k.name for k in kinds if k.kind in "fi"), "int64")
-    return next((k.name for k in kinds if k.kind == "f"), "float64")
+        return next((p.dtype for p in peers if _KINDS[p.dtype] in "fi"), "int64")
+    return next((p.dtype for p in peers if _KINDS[p.dtype] == "f"), "float64")
 
 
 # -- tracing Python functions ------------------------------------------------------------
