@@ -400,3 +400,26 @@ def test_integer_ops_of_two_bools_give_the_dtype_their_shape_rule_promises(name)
     got = Engine(REGISTRY).evaluate(graph, dict(zip(graph.input_names, (x, y))))["y"]
     assert got.dtype.name == graph.output_type("y").dtype
     assert np.array_equal(got.astype(np.int64), getattr(np, name)(x, y))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.filterwarnings("ignore:divide by zero encountered")
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_pow_of_negative_bases_agrees_with_numpy():
+    """pow raises a negative base as |x| with the sign of (-1) ** y: C99's special values exactly,
+    NumPy's own results within an ulp elsewhere."""
+    pow_ = REGISTRY.get("pow").forward
+    bases = np.array([-np.inf, -3.5, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 2.0, np.inf, np.nan])
+    exponents = np.array([-np.inf, -3.0, -2.0, -1.5, -1.0, 0.0, 0.5, 1.0, 2.0, 3.0, 2.0 ** 53 + 2, np.inf, np.nan])
+    x, y = np.meshgrid(bases, exponents)
+    got, want = pow_(x, y), np.power(x, y)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got[~np.isnan(want)]), np.signbit(want[~np.isnan(want)]))
+    rng = np.random.default_rng(0)
+    for dtype, ulp in [("float64", 2.0 ** -52), ("float32", 2.0 ** -23)]:
+        x = rng.uniform(-1.5, 1.5, size=(300, 1)).astype(dtype)
+        y = np.arange(-4.0, 6.0, dtype=dtype)[None, :]
+        got, want = pow_(x, y), np.power(x, y)
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=ulp, atol=0)
+    np.testing.assert_array_equal(pow_(np.array([-2, 3]), np.array([3, 2])), [-8, 9])  # integers: NumPy's

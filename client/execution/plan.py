@@ -5,32 +5,29 @@ A plan can run over a batch: inputs named in `batched` carry one leading batch a
 value computed from them carries it too. That is how many JVP/VJP directions, and a whole
 Jacobian basis, go through the graph in one vectorized sweep. Elementwise ops broadcast over
 the batch axis by themselves; other ops use their `batched_forward`, or a loop as last resort.
+
+The steps run in an interpreter (`Plan._execute`) at first; a plan run often enough is compiled
+into straight-line Python (`wengert.execution.compiled`), bit for bit the same. The interpreter
+stays for keeping every value (traces) and for debugging (`run(..., interpret=True)`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from wengert.errors import (EvaluationError, InternalError, InvalidRequest, InvalidTensor, LimitExceeded,
-                            WengertError, node_error, quoted, short, within)
-from wengert.ir.graph import Graph, Node, TensorType, dtype_name, shape_text
+from wengert.errors import InvalidRequest, InvalidTensor, quoted, short
+from wengert.execution.compiled import CompiledPlan
+from wengert.execution.steps import Step, conform, step_error
+from wengert.ir.graph import Graph, Node, TensorType, dtype_name
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
-
-
-@dataclass(frozen=True)
-class _Step:
-    call: Callable[..., np.ndarray]
-    args: tuple[int, ...]
-    out: int
-    attrs: dict[str, Any]
-    node: Node
-    batched: bool
-    free: tuple[int, ...]
-    dtype: np.dtype
+# What compiling a plan costs per step, about (CPython's compiler on the generated lines). A plan
+# is compiled once the interpreter has spent as long on it: never more than twice the best
+# choice made knowing the future, and a plan run once (a one-off graph) never waits for it.
+COMPILE_SECONDS_PER_STEP = 25e-6
 
 
 class Plan:
@@ -63,29 +60,60 @@ class Plan:
             op = op.bound(registry, flags)
             is_batched[node.id] = any(flags)
             free = tuple(slot[x] for x in dict.fromkeys(node.inputs) if last_use[x] == k and x not in kept)
-            steps.append(_Step(_batched_call(op, node, flags) if any(flags) else op.forward,
+            steps.append(Step(_batched_call(op, node, flags) if any(flags) else op.forward,
                                tuple(slot[x] for x in node.inputs), slot[node.id],
                                node.attr_dict, node, any(flags), free, np.dtype(node.type.dtype)))
         self.steps = steps
         self.is_batched = is_batched
+        self._interpreting = 0.0  # seconds the interpreter has spent running this plan
+        self._compiled: list[CompiledPlan | None] = [None, None]  # unchecked, checked
 
     def run(self, feeds: Mapping[str, np.ndarray], check: Check | None = None,
-            keep_all: bool = False) -> dict[str, np.ndarray]:
-        """Output name -> array (with `keep_all`, value id -> array for every value)."""
-        values = self._template.copy()
-        batch = self._feed(feeds, values)
-        self._execute(values, check, batch)
-        if keep_all:
-            return {vid: values[i] for vid, i in self.slots.items()}
-        return {name: values[self.slots[vid]] for name, vid in self.graph.outputs}
+            keep_all: bool = False, interpret: bool = False) -> dict[str, np.ndarray]:
+        """Output name -> array (with `keep_all`, value id -> array for every value, which
+        only the interpreter keeps; `interpret` asks for it anyway, to debug)."""
+        if keep_all or interpret:
+            values = self._template.copy()
+            batch = self._feed(feeds, values)
+            self._execute(values, check, batch)
+            if keep_all:
+                return {vid: values[i] for vid, i in self.slots.items()}
+            return {name: values[self.slots[vid]] for name, vid in self.graph.outputs}
+        batch = check_feeds(self.graph, feeds, self.batched_inputs)
+        outs = self._runner(check)([feeds[name] for name in self.graph.input_names], batch, check)
+        return dict(zip(self.graph.output_names, outs))
 
     def run_arrays(self, arrays: Sequence[np.ndarray], batch: int | None = None) -> list[np.ndarray]:
         """The outputs, in order, for the inputs in order, unchecked: for a loop running its body
         step after step, whose operands' types its node checked once."""
+        return list(self._runner(None)(arrays, batch, None))
+
+    def compiled(self, checked: bool = False) -> CompiledPlan:
+        """The plan as straight-line Python (`checked`: calling a `Check` before every step),
+        compiled on first use and kept with the plan."""
+        key = int(checked)
+        if self._compiled[key] is None:
+            self._compiled[key] = CompiledPlan(
+                self.steps, [self.slots[n] for n in self.graph.input_names],
+                [self.slots[vid] for _, vid in self.graph.outputs], self._template,
+                [self.graph.types[vid] for vid in self.slots],  # slots number the values in order
+                [self.is_batched[vid] for vid in self.slots], checked)
+        return self._compiled[key]
+
+    def _runner(self, check: Check | None) -> Callable:
+        """The compiled plan once it pays (see COMPILE_SECONDS_PER_STEP), else the interpreter."""
+        checked = check is not None
+        if self._compiled[checked] is None and self._interpreting < COMPILE_SECONDS_PER_STEP * len(self.steps):
+            return self._interpreted
+        return self.compiled(checked)
+
+    def _interpreted(self, arrays: Sequence[np.ndarray], batch: int | None, check: Check | None) -> list:
+        start = time.perf_counter()
         values = self._template.copy()
-        for (name, _), array in zip(self.graph.inputs, arrays):
+        for name, array in zip(self.graph.input_names, arrays):
             values[self.slots[name]] = array
-        self._execute(values, None, batch)
+        self._execute(values, check, batch)
+        self._interpreting += time.perf_counter() - start
         return [values[self.slots[vid]] for _, vid in self.graph.outputs]
 
     def _execute(self, values: list[Any], check: Check | None, batch: int | None) -> None:
@@ -94,17 +122,9 @@ class Plan:
                 check(step.node)
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
-            except WengertError as exc:  # from a graph the op runs (a loop's body): name both nodes
-                raise within(f"node {quoted(step.node.id)} ({step.node.op})", exc) from exc
-            except MemoryError as exc:  # past the process's memory: a limit, not a bad input
-                error = node_error(LimitExceeded, step.node.id, step.node.op,
-                                   f"out of memory computing a {step.node.type} value ({exc})")
-                error.limit = "memory"
-                raise error from exc
             except Exception as exc:
-                raise node_error(EvaluationError, step.node.id, step.node.op,
-                                 f"{type(exc).__name__}: {exc}") from exc
-            values[step.out] = _conform(out, step, batch)
+                raise step_error(step, exc) from exc
+            values[step.out] = conform(out, step, batch)
             for i in step.free:
                 values[i] = None
 
@@ -158,24 +178,6 @@ def _check_tensor(t: TensorType, name: str, array: np.ndarray, skip: int, batch:
     if not t.accepts(array, skip):
         got = TensorType(dtype_name(array.dtype), array.shape[skip:])
         raise InvalidTensor(f"{what} {quoted(name)} must be {t}, got {got}", **at)
-
-
-def _conform(out: Any, step: _Step, batch: int | None) -> np.ndarray:
-    """The op's result as an array; a dtype or shape disagreeing with the shape rule is a plugin
-    bug, reported as such rather than passed on (a silent cast would hide a float32 forward
-    behind a float64 answer)."""
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    if out.dtype != step.dtype:
-        raise node_error(InternalError, step.node.id, step.node.op,
-                         f"op returned dtype {out.dtype}, its shape rule says {step.dtype}")
-    t = step.node.type
-    core = out.shape[1:] if step.batched else out.shape
-    if core != t.shape or (step.batched and out.shape[0] not in (1, batch)):
-        raise node_error(InternalError, step.node.id, step.node.op,
-                         f"op returned shape {shape_text(out.shape)}, its shape rule says {shape_text(t.shape)}"
-                         + (" after the batch axis" if step.batched else ""))
-    return out
 
 
 def _batched_call(op, node: Node, flags: tuple[bool, ...]) -> Callable[..., np.ndarray]:
