@@ -24,9 +24,9 @@ from wengert.optim.steepest import Settings
 from wengert.optim.wire import (norm_from_proto, progress_to_proto, schedule_from_proto,
                                 stop_from_proto)
 from wengert.server.limits import WireLimits
-from wengert.transport.wire import (DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES, attr_to_proto,
-                                    checkpoint_from_proto, enum_name, tensor_from_proto, tensor_to_proto,
-                                    type_to_proto)
+from wengert.transport.wire import (COLOURINGS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES,
+                                    attr_to_proto, checkpoint_from_proto, enum_name, tensor_from_proto,
+                                    tensor_to_proto, type_to_proto)
 from wengert.v1 import service_pb2 as pb
 from wengert.v1 import tensor_pb2
 
@@ -173,7 +173,10 @@ def _block_fields(block: np.ndarray | SparseBlock, dense_field: str) -> dict:
 
 
 def _sweep_info(result) -> pb.SweepInfo:
-    return pb.SweepInfo(sweeps=result.sweeps, nnz=result.nnz, chunk=result.chunk)
+    """A JacobianResult's or HessianResult's account of its sweeps."""
+    return pb.SweepInfo(sweeps=result.sweeps, nnz=result.nnz, chunk=result.chunk,
+                        colouring=COLOURINGS[result.colouring], pattern_found=result.pattern_found,
+                        note=result.note)
 
 
 def _jacobian_blocks(result: JacobianResult) -> list[pb.JacobianBlock]:
@@ -184,11 +187,14 @@ def _jacobian_blocks(result: JacobianResult) -> list[pb.JacobianBlock]:
 
 def _pieces(graph_id: str, stream: Sweeps) -> Iterator[pb.JacobianPiece]:
     """The header, then each chunk's piece as soon as it is computed, cut to PIECE_BYTES."""
-    layout = stream.strategy.layout
+    how = stream.strategy
+    layout = how.layout
     yield pb.JacobianPiece(header=pb.JacobianHeader(
-        graph_id=graph_id, mode=JACOBIAN_MODES[stream.strategy.mode],
+        graph_id=graph_id, mode=JACOBIAN_MODES[how.mode],
         outputs={k: tensor_to_proto(stream.values[k]) for k in layout.outputs},
-        sweep=pb.SweepInfo(sweeps=stream.strategy.directions, nnz=stream.strategy.nnz, chunk=stream.chunk),
+        sweep=pb.SweepInfo(sweeps=how.directions, nnz=how.nnz, chunk=stream.chunk,
+                           colouring=COLOURINGS[how.method], pattern_found=how.pattern is not None,
+                           note=how.note),
         rows=[pb.NamedType(name=k, type=type_to_proto(t)) for k, t in layout.outputs.items()],
         columns=[pb.NamedType(name=k, type=type_to_proto(t)) for k, t in layout.inputs.items()]))
     for piece in stream.pieces:

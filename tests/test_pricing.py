@@ -99,7 +99,7 @@ FACTOR = 1.5  # actual peak growth <= FACTOR * predicted + SLACK, and >= predict
 SLACK = 16 << 20  # the allocator's and the interpreter's own noise, in bytes
 
 MEASURE = textwrap.dedent('''
-    import json, sys
+    import ctypes, json, sys
     import numpy as np
     import wengert as wg
     from wengert.execution.call import Call
@@ -112,6 +112,9 @@ MEASURE = textwrap.dedent('''
             return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM"))
 
     def reset():
+        # freed memory glibc keeps (a dynamic mmap threshold moves large arrays onto the heap)
+        # would be reused unseen: give it back, so the peak measures what a run needs
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
 

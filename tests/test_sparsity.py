@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import wengert as wg
-from wengert.jacobians import sparsity
+from wengert.jacobians import colouring, sparsity
 from wengert.execution.engine import Engine
 from wengert.plugins.opdef import OpDef
 from wengert.plugins.registry import default_registry
@@ -177,23 +177,32 @@ def test_an_op_without_a_sparsity_rule_is_taken_as_dense():
                     vjp=(lambda g, ans, x: wg.flip(wg.op("mystery", wg.flip(g))),))
     registry = REGISTRY.with_ops([mystery])
     graph = wg.trace(lambda x: wg.op("mystery", x) * x, np.zeros(4), registry=registry)
-    pattern = sparsity.jacobian_pattern(graph, ["x"], ["y"], registry)
-    assert pattern.nnz == 16  # cumsum is lower triangular, but nothing says so: dense is safe
+    # cumsum is lower triangular, but nothing says so: dense is safe, and a full pattern is no use
+    with pytest.raises(sparsity.NoPattern, match="the pattern is full"):
+        sparsity.jacobian_pattern(graph, ["x"], ["y"], registry, useful_only=True)
     engine = Engine(registry)
     x = np.arange(1.0, 5.0)
-    np.testing.assert_allclose(engine.jacobian(graph, {"x": x}).blocks[("y", "x")],
+    result = engine.jacobian(graph, {"x": x})
+    assert (result.sweeps, result.nnz, result.pattern_found, result.colouring) == (4, 16, False, "basis")
+    assert "full" in result.note
+    np.testing.assert_allclose(result.blocks[("y", "x")],
                                np.tril(np.ones((4, 4))) * x[:, None] + np.diag(np.cumsum(x)))
 
 
-def test_patterns_too_large_to_track_fall_back_to_dense_sweeps(engine, monkeypatch):
-    monkeypatch.setattr(sparsity, "MAX_ENTRIES", 10)
+def test_patterns_too_large_to_track_fall_back_to_dense_sweeps_and_say_so():
     x = np.random.default_rng(6).uniform(-1, 1, 30)
     graph = wg.trace(tridiagonal, x)
-    assert sparsity.jacobian_pattern(graph, ["x"], ["y"], REGISTRY) is None
-    result = engine.jacobian(graph, {"x": x}, format="sparse")
-    assert result.sweeps == 30 and result.nnz == 900
+    with pytest.raises(sparsity.NoPattern, match="memory budget of 1000 bytes"):
+        sparsity.jacobian_pattern(graph, ["x"], ["y"], REGISTRY, budget=1000)
+    result = Engine().jacobian(graph, {"x": x}, format="sparse")
+    assert (result.sweeps, result.nnz, result.pattern_found) == (3, 88, True)
+    engine = Engine()
+    engine.memory_budget = 1000  # what sweeps and patterns may use, with no limit on requests
+    small = engine.jacobian(graph, {"x": x}, format="sparse")
+    assert (small.sweeps, small.nnz, small.pattern_found, small.colouring) == (30, 900, False, "basis")
+    assert "memory budget of 1000 bytes" in small.note
     expected = reference(engine, graph, {"x": x}, "x", "y")
-    np.testing.assert_allclose(result.blocks[("y", "x")].todense(), expected)
+    np.testing.assert_allclose(small.blocks[("y", "x")].todense(), expected)
 
 
 # -- colourings ------------------------------------------------------------------------------------
@@ -210,12 +219,12 @@ def test_column_and_row_colourings_are_structurally_orthogonal(seed):
     values = rng.standard_normal(pattern.nnz)
     full = np.zeros(dense.shape)
     full[pattern.rows, pattern.cols] = values
-    for colouring, forward in ((sparsity.columns(pattern), True), (sparsity.rows(pattern), False)):
-        members_of = np.eye(colouring.count)[colouring.seeds]  # column (row) -> its colour
+    for found, forward in ((colouring.columns(pattern), True), (colouring.rows(pattern), False)):
+        members_of = np.eye(found.count)[found.seeds]  # column (row) -> its colour
         overlap = (dense.astype(int) @ members_of) if forward else (members_of.T @ dense.astype(int))
         assert overlap.max() <= 1, "two members of a colour share a row (column)"
         swept = (full @ members_of).T if forward else members_of.T @ full
-        np.testing.assert_array_equal(swept[colouring.colour, colouring.position], values)
+        np.testing.assert_array_equal(swept[found.colour, found.position], values)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -225,13 +234,13 @@ def test_star_colouring_recovers_a_symmetric_matrix(seed):
     symmetric = dense | dense.T | np.eye(40, dtype=bool)
     rows, cols = np.nonzero(symmetric)
     pattern = sparsity.Pattern(rows, cols, (40, 40))
-    colouring = sparsity.star(pattern)
-    assert colouring.count <= sparsity.columns(pattern).count
+    found = colouring.star(pattern)
+    assert found.count <= colouring.columns(pattern).count
     h = np.zeros((40, 40))
     h[rows, cols] = rng.standard_normal(rows.size)
     h = h + h.T
-    swept = (h @ np.eye(colouring.count)[colouring.seeds]).T
-    np.testing.assert_allclose(swept[colouring.colour, colouring.position], h[rows, cols], rtol=1e-14)
+    swept = (h @ np.eye(found.count)[found.seeds]).T
+    np.testing.assert_allclose(swept[found.colour, found.position], h[rows, cols], rtol=1e-14)
 
 
 def test_star_colouring_of_an_arrowhead_needs_two_colours():
@@ -239,5 +248,5 @@ def test_star_colouring_of_an_arrowhead_needs_two_colours():
     first = np.arange(n) == 0
     rows, cols = np.nonzero(np.eye(n, dtype=bool) | first[:, None] | first[None, :])
     pattern = sparsity.Pattern(rows, cols, (n, n))
-    assert sparsity.star(pattern).count == 2
-    assert sparsity.columns(pattern).count == n
+    assert colouring.star(pattern).count == 2
+    assert colouring.columns(pattern).count == n

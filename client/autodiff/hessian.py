@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class HessianResult:
     """`blocks[(a, b)]` holds d²f / da db, shaped a's shape + b's shape (a `SparseBlock` when
-    `format` is "sparse"); `sweeps`, `nnz` and `chunk` as for `JacobianResult`."""
+    `format` is "sparse"); `sweeps`, `nnz`, `chunk`, `colouring`, `pattern_found` and `note`
+    as for `JacobianResult`."""
 
     value: np.ndarray
     gradient: dict[str, np.ndarray]
@@ -38,6 +39,9 @@ class HessianResult:
     sweeps: int
     nnz: int
     chunk: int
+    colouring: str = "basis"
+    pattern_found: bool = False
+    note: str = ""
 
 
 def prepare_hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], output: str | None,
@@ -59,7 +63,8 @@ def prepare_hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarra
         return HessianResult(
             result.values[output], {name: result.values[prefix + name] for name in wrt},
             {(a[len(prefix):], b): block for (a, b), block in result.blocks.items()},
-            format, result.sweeps, result.nnz, result.chunk)
+            format, result.sweeps, result.nnz, result.chunk, result.colouring, result.pattern_found,
+            result.note)
     return Prepared(price, run)
 
 

@@ -24,7 +24,8 @@ from wengert.execution.cost import Profile, Run
 from wengert.jacobians.chunking import chunk_size
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph, TensorType
-from wengert.jacobians.sparsity import Colouring, Pattern, columns, jacobian_pattern, min_colours, rows, star
+from wengert.jacobians.colouring import BASIS, CYCLIC, Colouring, columns, index_dtype, min_colours, rows, star
+from wengert.jacobians.sparsity import NoPattern, Pattern, jacobian_pattern
 
 if TYPE_CHECKING:
     from wengert.execution.engine import Engine
@@ -56,7 +57,9 @@ class JacobianResult:
     """`blocks[(output, input)]` is shaped `out_shape + in_shape` (a `SparseBlock` when
     `format` is "sparse"); `mode` is the one used, `sweeps` the directions pushed through the
     graph, `nnz` the structural nonzeros (m * n when no pattern was found), `chunk` the most
-    directions run at once."""
+    directions run at once. `colouring` says how the directions were chosen (a method of
+    `wengert.jacobians.colouring`; "basis": one per input or output element), `pattern_found`
+    whether the sparsity pattern was tracked, and `note` why a cheaper way was taken, if one was."""
 
     values: dict[str, np.ndarray]
     blocks: dict[tuple[str, str], Any]
@@ -65,6 +68,9 @@ class JacobianResult:
     sweeps: int = 0
     nnz: int = 0
     chunk: int = 0
+    colouring: str = BASIS
+    pattern_found: bool = False
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,16 +108,21 @@ class Layout:
         return {key: SparseBlock(indices, values[hit], shape)
                 for key, hit, indices, shape in index or self.coo_index(rows, cols)}
 
-    def coo_index(self, rows: np.ndarray, cols: np.ndarray) -> list:
+    def coo_index(self, rows: np.ndarray, cols: np.ndarray, by_row: bool = False) -> list:
         """Per block: its key, which of the entries (rows, cols) of J it holds, their
-        multi-indices within the block (read-only: results may share them), its shape."""
+        multi-indices within the block (read-only: results may share them), its shape.
+        `by_row`: the entries are sorted by row (a pattern's), so each output's are a run."""
         out = []
-        whole = len(self.rows) == len(self.cols) == 1
         for (o, ot, rs), (i, it, cs) in itertools.product(self.rows, self.cols):
-            hit = slice(None) if whole else np.flatnonzero(
-                (rows >= rs.start) & (rows < rs.stop) & (cols >= cs.start) & (cols < cs.stop))
+            lo, hi = np.searchsorted(rows, [rs.start, rs.stop]) if by_row else (0, rows.size)
+            if len(self.cols) == 1 and (by_row or len(self.rows) == 1):
+                hit = slice(lo, hi)
+            elif by_row:
+                hit = lo + np.flatnonzero((cols[lo:hi] >= cs.start) & (cols[lo:hi] < cs.stop))
+            else:
+                hit = np.flatnonzero((rows >= rs.start) & (rows < rs.stop) & (cols >= cs.start) & (cols < cs.stop))
             index = [*_unravel(rows[hit] - rs.start, ot.shape), *_unravel(cols[hit] - cs.start, it.shape)]
-            indices = (np.stack(index, axis=1).astype(np.int64) if index
+            indices = (np.stack(index, axis=1).astype(np.int64, copy=False) if index
                        else np.zeros((rows[hit].size, 0), np.int64))
             indices.setflags(write=False)
             out.append(((o, i), hit, indices, ot.shape + it.shape))
@@ -176,13 +187,20 @@ class Entries:
 class Strategy:
     """How a Jacobian is swept, found once per graph and selection: the mode, the number of
     directions, and the pattern and colouring when known (entry k of the pattern is entry
-    `flat[k]` of the flattened swept results)."""
+    `flat[k]` of the flattened swept results); `note` says why no pattern or a cheaper
+    colouring was used, if that is so."""
 
     layout: Layout
     mode: str
     directions: int
     pattern: Pattern | None = None
     colouring: Colouring | None = None
+    note: str = ""
+
+    @property
+    def method(self) -> str:
+        """How the directions were chosen (a colouring method, or "basis")."""
+        return self.colouring.method if self.colouring is not None else BASIS
 
     @cached_property
     def compressed(self) -> bool:
@@ -199,18 +217,13 @@ class Strategy:
     @cached_property
     def flat(self) -> np.ndarray:
         swept_length = self.layout.shape[0 if self.mode == "forward" else 1]
-        return self.colouring.colour * swept_length + self.colouring.position
-
-    @cached_property
-    def order(self) -> tuple[np.ndarray, np.ndarray]:
-        """Pattern entries sorted by colour, and where each colour starts: for chunks."""
-        order = np.argsort(self.colouring.colour, kind="stable")
-        return order, np.searchsorted(self.colouring.colour[order], np.arange(self.directions + 1))
+        dtype = index_dtype(max(self.directions, 1) * swept_length)
+        return self.colouring.colour.astype(dtype) * dtype.type(swept_length) + self.colouring.position.astype(dtype)
 
     @cached_property
     def coo(self) -> list:
         """The pattern's `Layout.coo_index`, found once for every result."""
-        return self.layout.coo_index(self.pattern.rows, self.pattern.cols)
+        return self.layout.coo_index(self.pattern.rows, self.pattern.cols, by_row=True)
 
 
 def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bool = False,
@@ -221,10 +234,12 @@ def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bo
     m, n = layout.shape
     if not (m and n):  # no rows or no columns (e.g. no float input): J is empty, nothing to sweep
         return Strategy(layout, "reverse" if mode == "reverse" else "forward", 0)
-    pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry, budget)
-    if pattern is None:
+    try:
+        pattern = jacobian_pattern(graph, list(layout.inputs), list(layout.outputs), registry, budget,
+                                   useful_only=True)
+    except NoPattern as reason:
         forward = mode == "forward" or (mode == "auto" and n <= m)
-        return Strategy(layout, "forward" if forward else "reverse", n if forward else m)
+        return Strategy(layout, "forward" if forward else "reverse", n if forward else m, note=str(reason))
     if symmetric:
         pattern = pattern.symmetrized()
         return _compressed(layout, "forward", pattern, star(pattern))
@@ -245,8 +260,9 @@ def _compressed(layout: Layout, mode: str, pattern: Pattern, colouring: Colourin
     size = layout.shape[1 if mode == "forward" else 0]
     if colouring is None or colouring.count >= size:  # plain basis vectors, read at the pattern
         swept, other = (pattern.cols, pattern.rows) if mode == "forward" else (pattern.rows, pattern.cols)
-        colouring = Colouring(np.arange(size), size, swept, other)
-    return Strategy(layout, mode, colouring.count, pattern, colouring)
+        note = colouring.note if colouring is not None and colouring.method != CYCLIC else ""  # a budget hit
+        return Strategy(layout, mode, size, pattern, Colouring(np.arange(size), size, swept, other, BASIS), note)
+    return Strategy(layout, mode, colouring.count, pattern, colouring, colouring.note)
 
 
 # -- running the sweeps ------------------------------------------------------------------------
@@ -276,7 +292,8 @@ class Sweeps:
             blocks = layout.dense_blocks(swept.T if mode == "forward" else swept)
         else:
             blocks = assemble(layout, mode, self.pieces, format)
-        return JacobianResult(self.values, blocks, mode, format, how.directions, how.nnz, self.chunk)
+        return JacobianResult(self.values, blocks, mode, format, how.directions, how.nnz, self.chunk,
+                              how.method, how.pattern is not None, how.note)
 
 
 def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries], format: str) -> dict:
@@ -419,7 +436,7 @@ def _read(how: Strategy, start: int, stop: int, swept: np.ndarray, slabs: bool) 
     pattern = how.pattern
     if (start, stop) == (0, how.directions):
         return Entries(pattern.rows, pattern.cols, np.take(swept, how.flat), slice(None))
-    order, bounds = how.order
-    at = order[bounds[start]:bounds[stop]]
+    colour = how.colouring.colour
+    at = np.flatnonzero((colour >= start) & (colour < stop))
     found = np.take(swept, how.flat[at] - start * swept.shape[1])  # this chunk's colours start at 0
     return Entries(pattern.rows[at], pattern.cols[at], found, at)

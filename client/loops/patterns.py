@@ -14,7 +14,7 @@ a superset of the pattern at every step count, exact when the pattern of P^n is 
 (an elementwise recurrence, say). fori_loop and while_loop are scans without x and y; a branch
 is the union of its branches' patterns; the reverse sweep `adjoint_scan` is treated the same
 way with time collapsed (each per-step result on every step's inputs). Patterns that grow past
-`MAX_ENTRIES` give up, and the Jacobian is swept densely.
+`MAX_ENTRIES` give up: the loop is then taken as dense, which is always safe.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from wengert.ir.graph import Graph, Node, TensorType
-from wengert.jacobians.sparsity import MAX_ENTRIES, jacobian_pattern
+from wengert.jacobians.sparsity import NoPattern, jacobian_pattern
 from wengert.loops.constructs import layout
 from wengert.loops.layout import CARRY, FLAG, INDEX, XS, Layout
+
+MAX_ENTRIES = 5_000_000  # entries of one block of a loop's pattern, as SciPy matrices
 
 Blocks = dict[tuple[str, str], sp.csr_array]  # (output group, input group) -> pattern
 
@@ -58,9 +60,10 @@ def local(registry, node: Node, types: Sequence[TensorType]) -> list[sp.csr_arra
 def _blocks(registry, graph: Graph, lay: Layout, body, sizes) -> Blocks:
     """The body's pattern cut into one block per (output group, input group)."""
     float_in = [name for name, t in graph.inputs if t.is_float]
-    pattern = jacobian_pattern(graph, float_in, list(graph.output_names), registry)
-    if pattern is None:
-        raise _TooDense
+    try:
+        pattern = jacobian_pattern(graph, float_in, list(graph.output_names), registry, 16 * MAX_ENTRIES)
+    except NoPattern:
+        raise _TooDense from None
     matrix = sp.hstack([pattern.matrix(), sp.csr_array((pattern.shape[0], 1), dtype=bool)], format="csr")
     starts = dict(zip(float_in, np.cumsum([0] + [graph.type_of(n).size for n in float_in])))
     zero = pattern.shape[1]  # the all-zero column, for inputs that carry no derivative

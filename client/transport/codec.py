@@ -22,8 +22,9 @@ from wengert.execution.cost import PlanCost, Quote
 from wengert.expectations.wire import expectation_to_proto, result_from_proto
 from wengert.v1 import service_pb2 as pb
 from wengert.plugins.opdef import REQUIRED, Attr
-from wengert.transport.wire import (ATTR_KINDS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES,
-                          attr_from_proto, checkpoint_to_proto, enum_name, graph_from_proto, signature_to_proto,
+from wengert.transport.wire import (ATTR_KINDS, COLOURINGS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES,
+                                    TRACE_MODES, attr_from_proto, checkpoint_to_proto, enum_name,
+                                    graph_from_proto, signature_to_proto,
                           tensor_from_proto, tensor_to_proto, type_from_proto)
 
 _REQUESTS = {
@@ -134,8 +135,11 @@ def _block(msg: Message, dense_field: str, what: str) -> np.ndarray | SparseBloc
     return tensor_from_proto(getattr(msg, dense_field), what)
 
 
-def _sweep(info: pb.SweepInfo) -> tuple[int, int, int]:
-    return info.sweeps, info.nnz, info.chunk
+def _sweep(info: pb.SweepInfo) -> tuple[int, int, int, str, bool, str]:
+    """The fields of `SweepInfo`, in the order results hold them (a colouring this client does
+    not know, or a server that does not say, gives "")."""
+    colouring = next((name for name, code in COLOURINGS.items() if code == info.colouring), "")
+    return info.sweeps, info.nnz, info.chunk, colouring, info.pattern_found, info.note
 
 
 def _assembled(format: str, stream) -> JacobianResult:

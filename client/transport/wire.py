@@ -65,6 +65,9 @@ TRACE_MODES = {"none": service_pb2.TRACE_MODE_NONE, "forward": service_pb2.TRACE
 FORMATS = {"dense": service_pb2.FORMAT_DENSE, "sparse": service_pb2.FORMAT_SPARSE}
 DERIVATIVE_KINDS = {"jvp": service_pb2.DERIVATIVE_KIND_JVP, "vjp": service_pb2.DERIVATIVE_KIND_VJP,
                     "gradient": service_pb2.DERIVATIVE_KIND_GRADIENT}
+COLOURINGS = {"basis": service_pb2.COLOURING_BASIS, "cyclic": service_pb2.COLOURING_CYCLIC,
+              "largest-first": service_pb2.COLOURING_LARGEST_FIRST, "star": service_pb2.COLOURING_STAR,
+              "hubs-apart": service_pb2.COLOURING_HUBS_APART}
 ATTR_KINDS = {name: service_pb2.AttrKind.Value(f"ATTR_KIND_{name.upper()}") for name in opdef.ATTR_KINDS}
 CHECKPOINT_POLICIES = {"auto": service_pb2.CHECKPOINT_POLICY_AUTO, "all": service_pb2.CHECKPOINT_POLICY_ALL,
                        "every_k": service_pb2.CHECKPOINT_POLICY_EVERY_K,

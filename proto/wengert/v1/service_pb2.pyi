@@ -62,6 +62,15 @@ class Format(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FORMAT_DENSE: _ClassVar[Format]
     FORMAT_SPARSE: _ClassVar[Format]
 
+class Colouring(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COLOURING_UNSPECIFIED: _ClassVar[Colouring]
+    COLOURING_BASIS: _ClassVar[Colouring]
+    COLOURING_CYCLIC: _ClassVar[Colouring]
+    COLOURING_LARGEST_FIRST: _ClassVar[Colouring]
+    COLOURING_STAR: _ClassVar[Colouring]
+    COLOURING_HUBS_APART: _ClassVar[Colouring]
+
 class DerivativeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DERIVATIVE_KIND_UNSPECIFIED: _ClassVar[DerivativeKind]
@@ -113,6 +122,12 @@ STOP_REASON_DIVERGED: StopReason
 STOP_REASON_WORK_LIMIT: StopReason
 FORMAT_DENSE: Format
 FORMAT_SPARSE: Format
+COLOURING_UNSPECIFIED: Colouring
+COLOURING_BASIS: Colouring
+COLOURING_CYCLIC: Colouring
+COLOURING_LARGEST_FIRST: Colouring
+COLOURING_STAR: Colouring
+COLOURING_HUBS_APART: Colouring
 DERIVATIVE_KIND_UNSPECIFIED: DerivativeKind
 DERIVATIVE_KIND_JVP: DerivativeKind
 DERIVATIVE_KIND_VJP: DerivativeKind
@@ -623,14 +638,20 @@ class SparseTensor(_message.Message):
     def __init__(self, shape: _Optional[_Iterable[int]] = ..., indices: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., values: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class SweepInfo(_message.Message):
-    __slots__ = ("sweeps", "nnz", "chunk")
+    __slots__ = ("sweeps", "nnz", "chunk", "colouring", "pattern_found", "note")
     SWEEPS_FIELD_NUMBER: _ClassVar[int]
     NNZ_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    COLOURING_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FOUND_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
     sweeps: int
     nnz: int
     chunk: int
-    def __init__(self, sweeps: _Optional[int] = ..., nnz: _Optional[int] = ..., chunk: _Optional[int] = ...) -> None: ...
+    colouring: Colouring
+    pattern_found: bool
+    note: str
+    def __init__(self, sweeps: _Optional[int] = ..., nnz: _Optional[int] = ..., chunk: _Optional[int] = ..., colouring: _Optional[_Union[Colouring, str]] = ..., pattern_found: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
 
 class HessianRequest(_message.Message):
     __slots__ = ("graph", "graph_id", "inputs", "output", "wrt", "format", "checkpoint")
