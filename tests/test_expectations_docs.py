@@ -1,7 +1,7 @@
 """docs/expectations.md runs: its Python blocks in order, in one namespace (as a reader would,
 and as test_docs.py runs every page), then the claims the page makes about their results. The
-plot block, which test_docs.py skips, runs where matplotlib (the `plot` extra) is installed,
-writing into a temporary folder."""
+plot block, which test_docs.py skips, runs here (matplotlib is a test dependency), writing into
+a temporary folder."""
 
 from __future__ import annotations
 
@@ -63,7 +63,6 @@ def test_the_plugin_distribution_checks_and_estimates(page):
 
 
 def test_the_plot_block_draws_the_figure(page, tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
     ns, (plot,) = page
     monkeypatch.chdir(tmp_path)
     (tmp_path / "docs").mkdir()
