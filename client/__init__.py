@@ -13,16 +13,19 @@
   nested inside a traced function;
 * the clients (`wg.Client` over gRPC, `wg.Client.local()` in-process, `wg.AsyncClient`),
   `wg.default_client`, `wg.optim` (steepest descent under any norm), `wg.save`/`wg.load`,
-  the typed errors, and `hookimpl`/`OpDef`/`NormDef` for plugin authors.
+  the typed errors, and `hookimpl`/`OpDef`/`NormDef` for plugin authors;
+* `wg.random` (samples drawn with explicit keys) and `client.expectation_grad`, gradients of
+  expectations with standard errors (`wg.Expectation`, docs/expectations.md).
 """
 
-from wengert import linalg, optim, tree
+from wengert import linalg, optim, random, tree
 from wengert.control_flow import checkpoint, checkpointing, cond, fori_loop, scan, switch, while_loop
 from wengert.aio import AsyncClient
 from wengert.api import OpInfo
 from wengert.ir.builder import GraphBuilder, Value, apply, spec
 from wengert.client import Client
 from wengert.execution.cost import Limits, Quote
+from wengert.expectations import Expectation, ExpectationResult
 from wengert.errors import (
     Cancelled,
     DataDependentShape,

@@ -22,6 +22,7 @@ function returns `(output, aux)`) adds the aux values to the result, where JAX d
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -31,19 +32,21 @@ from wengert import tree
 from wengert.batching import Split, axes_of
 from wengert.binding import Binding, Selection
 from wengert.errors import InvalidRequest
+from wengert.expectations.settings import Expectation
 from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Quote
 from wengert.execution.engine import MODES
 from wengert.ir.graph import Graph, TensorType, dtype_name
 from wengert.jacobians.sweeps import FORMATS
 from wengert.plugins.opdef import Attr
+from wengert.plugins.sampling import KEY_TYPE, key_array
 from wengert.server_ops import Ops, ServerOps
 from wengert.tables import Trace
 from wengert.tracing import as_function, leaf_array
 
 TRACE_MODES = ("none", "forward", "reverse")
 PRICED = ("evaluate", "jvp", "vjp", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "trace",
-          "derivative_graph", "vmap")
+          "derivative_graph", "vmap", "expectation_grad")
 DERIVATIVE_KINDS = ("jvp", "vjp", "gradient")
 
 
@@ -324,6 +327,27 @@ class ClientAPI:
         call = Call("Trace", bound.graph, bound.inputs, mode=mode, **seeds)
         return self._run(call, lambda r: Trace.of(bound.graph, mode, *r))
 
+    def expectation_grad(self, f, params, data=None, *, samples: int = 1000, key: int = 0,
+                         estimator: str = "auto", baseline: str = "none", decay: float = 0.9,
+                         output: str | None = None, key_input: str = "key"):
+        """The gradient of E[f(params, data, key)] (E[f(params, key)] when `data` is None) over
+        the random key `f` draws from with `wg.random`, estimated from `samples` samples in one
+        vectorised sweep (sample i with key (`key`, i)). Returns an `ExpectationResult`: the
+        estimate of E[f] (`value`), the gradient (`gradient`, in the structure of `params`),
+        the standard errors of both (`value_error`, `gradient_error`), and the estimator used
+        at each stochastic node (`nodes`). `estimator`: "auto", "pathwise", "score_function" or
+        "enumerate"; `baseline`: "none", "moving_average" (`decay`) or "leave_one_out" (see
+        `wg.Expectation` and docs/expectations.md). `f` may also be a graph: then `params` and
+        `data` are dicts by input name and `key_input` names its key input."""
+        bound, key_name = self._bind_stochastic(f, params, data, key_input)
+        settings = Expectation(samples=samples, key=key, estimator=estimator, baseline=baseline, decay=decay,
+                               key_input=key_name)
+        sel = bound.inputs_of(0, None) if bound.traced else Selection.by_name(tuple(params), False)
+        call = Call("ExpectationGradient", bound.graph, bound.inputs, wrt=sel.names, output=output or "",
+                    expectation=settings)
+        return self._run(call, lambda r: dataclasses.replace(r, gradient=sel.pack(r.gradient),
+                                                             gradient_error=sel.pack(r.gradient_error)))
+
     def list_ops(self) -> list[OpInfo]:
         """The ops the engine (local) or the server (remote) can run, sorted by name."""
         return self._run(Call("ListOps"), list)
@@ -332,6 +356,26 @@ class ClientAPI:
     def _bind(self, f, args: Sequence[Any], has_aux: bool = False) -> Binding:
         """`f`'s graph (traced, or from the cache, for a function) and `args` as its inputs."""
         return Binding.of(f, args, self._registry, has_aux)
+
+    def _bind_stochastic(self, f, params, data, key_input: str) -> tuple[Binding, str]:
+        """`f` bound to (params, data) plus a random key, which the estimator feeds: the
+        binding without the key, and the key's input name. A function takes the key as its
+        last argument; a graph as its input `key_input`."""
+        if isinstance(f, Graph):
+            if not isinstance(params, Mapping):
+                raise InvalidRequest("for a graph, give the parameters as a dict by input name")
+            given = {**params, **(data or {})}
+            if key_input in given:
+                raise InvalidRequest(f"{key_input!r} is the key input, which the estimator feeds: leave it out "
+                                     "and set the seed with key=")
+            return self._bind(f, (given,)), key_input
+        bound = self._bind(f, (params, key_array(0)) if data is None else (params, data, key_array(0)))
+        names = bound.traced.arg_names[-1]
+        if len(names) != 1 or bound.graph.types[names[0]] != KEY_TYPE:
+            raise InvalidRequest("a stochastic function takes the random key as its last argument, "
+                                 "f(params, key) or f(params, data, key)")
+        inputs = {k: v for k, v in bound.inputs.items() if k != names[0]}
+        return dataclasses.replace(bound, inputs=inputs), names[0]
 
     def _grad(self, f, args, argnums, wrt, has_aux) -> tuple[Call, Callable[[Any], Any]]:
         bound = self._bind(f, args, has_aux)

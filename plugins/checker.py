@@ -9,7 +9,8 @@ time. An op without `examples` is checked on inputs generated from its shape rul
 an op the checker finds no inputs for fails, since nothing was checked. `wengert check-plugin`,
 `wengert serve` (through `verify_registry`) and the test suite all call `check_op`. A rule that
 raises, or returns a value of the wrong shape, is a failure of its op like any numeric
-disagreement, never an exception out of the checker.
+disagreement, never an exception out of the checker. A sampling op is also checked as a
+distribution (`distribution_checker`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from wengert.ir.builder import GraphBuilder
 from wengert.execution.engine import Engine
 from wengert.errors import NoDerivative
 from wengert.ir.graph import Graph, TensorType
+from wengert.plugins.distribution_checker import check_distribution
 from wengert.plugins.opdef import Example, OpDef
 from wengert.plugins.registry import Registry, default_registry
 
@@ -111,6 +113,9 @@ def check_op(op: OpDef | str, registry: Registry | None = None, *, dtypes: Itera
             if not example.dtypes or dtype in example.dtypes:
                 _check_example(engine, op, example, dtype, second_order, reference, report, rng)
         _check_other_dtypes(engine.registry, op, example, report)
+    if op.sampler is not None:
+        report.failures += [Failure(check, "float64", (), worst, detail)
+                            for check, worst, detail in check_distribution(op, recording, seed)]
     if op.examples is None and any(f.check == "forward / shape rule" for f in report.failures):
         report.note("inputs were generated from the shape rule and `domain` (the op has no "
                     "`examples`); if they are outside the op's domain, give it `examples`")

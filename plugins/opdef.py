@@ -167,6 +167,10 @@ class OpDef:
     cotangent at once, computing only those `needed`. `sparsity(node, types, consts)` gives the
     local Jacobian pattern per input (see `wengert.jacobians.sparsity`) where the op's
     structure lies in its bodies.
+
+    `sampler` marks a sampling op, a stochastic node of expectations: its first input is a
+    random key, and the record (`wengert.plugins.sampling.Sampler`) names its log density and
+    says whether its rules are pathwise derivatives (see docs/expectations.md).
     """
 
     name: str
@@ -188,6 +192,7 @@ class OpDef:
     joint_jvp: Rule | None = None
     joint_vjp: Rule | None = None
     sparsity: Callable[..., list] | None = None
+    sampler: Any = None  # a wengert.plugins.sampling.Sampler for sampling ops
     plugin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from wengert.autodiff.transform import check_outputs
 from wengert.errors import InvalidRequest, WengertError, quoted, short
 from wengert.execution.call import Call
 from wengert.execution.cost import Limits, Quote
+from wengert.expectations.wire import expectation_from_proto, result_to_proto
 from wengert.ir.graph import Graph, format_value, wengert_list
 from wengert.jacobians.sweeps import PIECE_BYTES, JacobianResult, Slab, SparseBlock, Sweeps
 from wengert.optim.steepest import Settings
@@ -91,9 +92,14 @@ def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
             settings = Settings(stop=stop_from_proto(request.stop), norm=norm_from_proto(request.norm),
                                 lr=request.learning_rate, momentum=request.momentum,
                                 schedule=schedule_from_proto(request.schedule),
-                                every=request.report_every or 1, loss=request.loss or None)
+                                every=request.report_every or 1, loss=request.loss or None,
+                                expectation=(expectation_from_proto(request.expectation)
+                                             if request.HasField("expectation") else None))
             return Call(rpc, graph, inputs=tensors("parameters", "parameter"), data=tensors("data", "data"),
                         settings=settings, checkpoint=common["checkpoint"])
+        case "ExpectationGradient":
+            return Call(rpc, graph, output=request.output, expectation=expectation_from_proto(request.expectation),
+                        **common)
     raise InvalidRequest(f"unknown request {rpc!r}")
 
 
@@ -130,6 +136,8 @@ def encode(rpc: str, request, graph_id: str, graph: Graph, call: Call, result: A
             return _trace(graph_id, graph, call, result)
         case "Minimize":
             return (progress_to_proto(p, graph_id, request.report_parameters) for p in result)
+        case "ExpectationGradient":
+            return result_to_proto(result, graph_id)
     raise InvalidRequest(f"unknown request {rpc!r}")
 
 

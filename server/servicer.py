@@ -26,7 +26,8 @@ from wengert.v1 import service_pb2, service_pb2_grpc
 # CostRequest's fields, by the RPC whose request each holds.
 PRICED = {"evaluate": "Evaluate", "jvp": "Jvp", "vjp": "Vjp", "jacobian": "Jacobian",
           "jacobian_stream": "JacobianStream", "hessian": "Hessian", "hvp": "Hvp", "trace": "Trace",
-          "derivative_graph": "DerivativeGraph", "minimize": "Minimize"}
+          "derivative_graph": "DerivativeGraph", "minimize": "Minimize",
+          "expectation_gradient": "ExpectationGradient"}
 
 
 class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
@@ -66,6 +67,9 @@ class DifferentiationServicer(service_pb2_grpc.DifferentiationServiceServicer):
 
     def Minimize(self, request, context):
         yield from self._answer("Minimize", request, context)
+
+    def ExpectationGradient(self, request, context):
+        return self._answer("ExpectationGradient", request, context)
 
     def DerivativeGraph(self, request, context):
         graph_id, graph = self._graph(request, context)

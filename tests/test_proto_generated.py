@@ -44,5 +44,6 @@ def test_generated_modules_import_as_wengert_v1():
     assert graph_pb2.DESCRIPTOR.dependencies[0] is tensor_pb2.DESCRIPTOR
     assert hasattr(service_pb2_grpc, "DifferentiationServiceStub")
     methods = service_pb2.DESCRIPTOR.services_by_name["DifferentiationService"].methods_by_name
-    assert sorted(methods) == ["Cost", "DerivativeGraph", "Evaluate", "Hessian", "Hvp", "InferTypes", "Jacobian",
-                               "JacobianStream", "Jvp", "ListOps", "Minimize", "Trace", "Vjp"]
+    assert sorted(methods) == ["Cost", "DerivativeGraph", "Evaluate", "ExpectationGradient", "Hessian", "Hvp",
+                               "InferTypes", "Jacobian", "JacobianStream", "Jvp", "ListOps", "Minimize", "Trace",
+                               "Vjp"]

@@ -233,7 +233,7 @@ def test_an_op_the_server_does_not_have_is_unknown_with_close_matches(client, se
     assert "(close matches: acme_softsign)" in message
     assert f"called at {line_of(misspelt)} in misspelt" in message
     with pytest.raises(AttributeError, match=rf"no op 'acme_gramm' in the ops of the server at "
-                                             rf"{server.target} \(close matches: acme_gram\)"):
+                                             rf"{server.target} \(close matches: acme_gram[,)]"):
         client.ops.acme_gramm
     assert {"acme_gram", "acme_softsign", "sin"} <= set(dir(client.ops))
 

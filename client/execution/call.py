@@ -16,6 +16,7 @@ from wengert.ir.graph import Graph
 from wengert.loops.checkpointing import Checkpoint, current
 
 if TYPE_CHECKING:
+    from wengert.expectations.settings import Expectation
     from wengert.optim.steepest import Settings
     from wengert.server_ops import Signature
 
@@ -41,6 +42,7 @@ class Call:
     kind: str = ""  # DerivativeGraph: "jvp", "vjp" or "gradient"
     data: dict[str, np.ndarray] = field(default_factory=dict)  # Minimize: the inputs held fixed
     settings: Settings | None = None  # Minimize: the run (`inputs` are the parameters)
+    expectation: Expectation | None = None  # ExpectationGradient: samples, key, estimator, baseline
     signatures: tuple[Signature, ...] = ()  # InferTypes
     registry: Any = field(default=None, compare=False)  # DerivativeGraph: what checks the result
     batched_inputs: tuple[str, ...] = ()  # Evaluate: inputs with a leading batch axis (vmap)

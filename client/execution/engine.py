@@ -25,6 +25,7 @@ from wengert.errors import InvalidRequest
 from wengert.execution.call import Call
 from wengert.execution.cost import Again, Limits, Prepared, Price, Profile, Run, nbytes, profile
 from wengert.execution.plan import Check, Plan, check_feeds, check_tensors
+from wengert.expectations.estimate import prepare_expectation
 from wengert.ir.builder import GraphBuilder, collector_paused
 from wengert.ir.graph import Graph, Node, TensorType
 from wengert.jacobians.chunking import DEFAULT_BUDGET
@@ -194,6 +195,9 @@ class Engine:
                                                      call.outputs or None)
             case "Minimize":
                 return prepare_minimize(self, call.graph, call.inputs, call.data, call.settings, check)
+            case "ExpectationGradient":
+                return prepare_expectation(self, call.graph, call.inputs, call.wrt or None, call.output or None,
+                                           call.expectation, check)
         raise InvalidRequest(f"unknown request {call.rpc!r}")
 
     # -- requests: each one prepared, admitted, run ----------------------------------------

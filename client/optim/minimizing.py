@@ -18,6 +18,8 @@ import grpc
 import numpy as np
 
 from wengert.errors import InvalidRequest
+from wengert.expectations.settings import Expectation
+from wengert.expectations.wire import expectation_to_proto
 from wengert.ir.graph import Graph
 from wengert.optim import steepest
 from wengert.transport.local import LocalTransport
@@ -32,7 +34,8 @@ from wengert.transport.wire import checkpoint_to_proto, graph_to_proto, tensor_t
 def minimize(client, f, params: Any, data: Any = None, *, stop: Stop, loss: str | None = None,
              norm: NormSpec = "l2", lr: float = 0.01, momentum: float = 0.0,
              schedule: Schedule = Schedule(), report_every: int = 1, progress: bool = False,
-             callback: Callable[[Progress], bool | None] | None = None) -> Progress:
+             callback: Callable[[Progress], bool | None] | None = None,
+             expectation: Expectation | None = None) -> Progress:
     """Minimize `f(params, data)` (or `f(params)` when `data` is None), a function with a
     scalar output, over the float leaves of the pytree `params`, holding `data` (any pytree)
     fixed, by steepest descent under `norm` (see `wg.optim.SteepestDescent`) until `stop`.
@@ -46,9 +49,16 @@ def minimize(client, f, params: Any, data: Any = None, *, stop: Stop, loss: str 
     `reason`, which is "cancelled" when stopped early. The server reports every
     `report_every` steps; each report goes to `callback` (return True to stop) and, with
     `progress`, to a line on stderr.
+
+    With `expectation` (a `wg.Expectation`) the objective is stochastic: `f(params, data, key)`
+    (or `f(params, key)`) draws with `wg.random` from its last argument, a random key; each
+    step follows a gradient estimate of E[loss] from fresh samples, and the reported loss is
+    that step's estimate (for a graph, `expectation.key_input` names the key input).
     """
-    problem = _Problem.of(client, f, params, data)
+    problem = _Problem.of(client, f, params, data, expectation and expectation.key_input)
     norm = problem.norm(norm)
+    if expectation is not None:
+        expectation = dataclasses.replace(expectation, key_input=problem.key)
     checkpoint = current()  # wg.checkpointing: how reverse mode through loops keeps their states
     if isinstance(client._transport, LocalTransport):
         engine = client._transport.engine
@@ -56,14 +66,15 @@ def minimize(client, f, params: Any, data: Any = None, *, stop: Stop, loss: str 
         opt = steepest.SteepestDescent({k: np.array(v) for k, v in problem.start.items()}, norm=norm, lr=lr,
                                        momentum=momentum, schedule=schedule, registry=engine.registry)
         reports = steepest.minimize(engine, problem.graph, opt, problem.fixed, loss=loss, stop=stop,
-                                    every=report_every)
+                                    every=report_every, expectation=expectation)
         return _follow(problem.shaped(reports), reports.close, progress, callback)
     request = pb.MinimizeRequest(
         graph=graph_to_proto(problem.graph), loss=loss or "", norm=norm_to_proto(norm), learning_rate=lr,
         schedule=schedule_to_proto(schedule), momentum=momentum, stop=stop_to_proto(stop),
         parameters={k: tensor_to_proto(v) for k, v in problem.start.items()},
         data={k: tensor_to_proto(v) for k, v in problem.fixed.items()},
-        report_every=report_every, report_parameters=True, checkpoint=checkpoint_to_proto(checkpoint))
+        report_every=report_every, report_parameters=True, checkpoint=checkpoint_to_proto(checkpoint),
+        expectation=expectation_to_proto(expectation) if expectation is not None else None)
     transport = client._transport
     call = transport.stub.Minimize(request, timeout=transport.policy.timeout, metadata=transport.metadata)
     try:
@@ -75,28 +86,33 @@ def minimize(client, f, params: Any, data: Any = None, *, stop: Stop, loss: str 
 @dataclass(frozen=True)
 class _Problem:
     """A minimization bound to its graph: the parameters' inputs with their starting values,
-    the fixed inputs, each parameter's path, and how to shape parameters by input name back
-    into the structure the caller gave."""
+    the fixed inputs, each parameter's path, how to shape parameters by input name back into
+    the structure the caller gave, and for a stochastic objective its key input (which the
+    estimator feeds: neither a parameter nor fixed)."""
 
     graph: Graph
     start: dict[str, np.ndarray]
     fixed: dict[str, np.ndarray]
     paths: dict[str, str]  # parameter path -> input name
     pack: Callable[[Mapping[str, np.ndarray]], Any]
+    key: str | None = None
 
     @classmethod
-    def of(cls, client, f, params, data) -> _Problem:
+    def of(cls, client, f, params, data, key_input: str | None = None) -> _Problem:
+        key = None
+        if key_input is not None:
+            bound, key = client._bind_stochastic(f, params, data, key_input)
         if isinstance(f, Graph):
             if not isinstance(params, Mapping):
                 raise InvalidRequest("for a graph, give the parameters as a dict by input name")
-            bound = client._bind(f, ({**params, **(data or {})},))
+            bound = bound if key else client._bind(f, ({**params, **(data or {})},))
             names = tuple(params)
             paths = {n: n for n in names}
 
             def pack(arrays):
                 return {n: arrays[n] for n in names}
         else:
-            bound = client._bind(f, (params,) if data is None else (params, data))
+            bound = bound if key else client._bind(f, (params,) if data is None else (params, data))
             traced = bound.traced
             names = traced.arg_names[0]
             paths = {"/".join(p): n for p, n in zip(traced.args[0].paths(), names)}
@@ -105,7 +121,7 @@ class _Problem:
                 return traced.argument(0, arrays)
         inputs = bound.inputs
         return cls(bound.graph, {k: inputs[k] for k in names},
-                   {k: v for k, v in inputs.items() if k not in names}, paths, pack)
+                   {k: v for k, v in inputs.items() if k not in names}, paths, pack, key)
 
     def norm(self, norm: NormSpec) -> NormSpec:
         """A per-parameter norm keyed by input name instead of parameter path."""

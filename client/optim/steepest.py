@@ -34,6 +34,8 @@ from wengert import tree
 from wengert.autodiff.transform import scalar_output
 from wengert.errors import InvalidRequest
 from wengert.execution.cost import Prepared, Price
+from wengert.expectations.estimate import stochastic_objective
+from wengert.expectations.settings import Expectation
 from wengert.ir.graph import Graph, shape_text
 from wengert.plugins.normdef import NormDef, product
 from wengert.plugins.registry import default_registry
@@ -197,7 +199,8 @@ class Progress:
 @dataclass(frozen=True)
 class Settings:
     """A minimization as the SDK and the Minimize RPC describe it: the stopping rule, the
-    geometry and step size, how often to report, and the scalar output to minimize."""
+    geometry and step size, how often to report, and the scalar output to minimize (its
+    expectation over the graph's key, stepping along gradient estimates, with `expectation`)."""
 
     stop: Stop
     norm: NormSpec = "l2"
@@ -206,63 +209,92 @@ class Settings:
     schedule: Schedule = Schedule()
     every: int = 1
     loss: str | None = None
+    expectation: Expectation | None = None
+
+
+Objective = Callable[[Mapping[str, np.ndarray], int], tuple[float, Mapping[str, np.ndarray]]]
 
 
 def prepare_minimize(engine, graph: Graph, parameters: Mapping[str, Any], data: Mapping[str, Any],
                      settings: Settings, check=None) -> Prepared:
     """A minimization of `graph` from `parameters` (not modified), priced before its first
-    step: one step is a VJP, so the run costs `stop.max_steps` of them. A run stopped by time
-    alone does as many steps as the engine's work limit allows, then ends with "work_limit"."""
+    step: one step is a VJP (or a gradient estimate), so the run costs `stop.max_steps` of them.
+    A run stopped by time alone does as many steps as the engine's work limit allows, then ends
+    with "work_limit"."""
     data = dict(data)
     loss = scalar_output(graph, settings.loss, "loss")
-    _check_inputs(graph, parameters, data)
+    expectation = settings.expectation
+    _check_inputs(graph, parameters, data, expectation and expectation.key_input)
     # In graph input order, as an SDK user's dict built from the graph would be: sums over the
     # parameters then round alike, and the results agree to the last bit.
     order = {name: i for i, name in enumerate(graph.input_names)}
     names = sorted(parameters, key=lambda k: order.get(k, len(order)))
     out = graph.output_type(loss)
-    step = engine.prepare_vjp(graph, {**data, **parameters}, {loss: np.ones(out.shape, out.dtype)},
-                              names, check=check)
-    per_step = step.price.work
+    if expectation is None:
+        step_price = engine.prepare_vjp(graph, {**data, **parameters}, {loss: np.ones(out.shape, out.dtype)},
+                                        names, check=check).price
+    else:
+        step_price, objective = stochastic_objective(engine, graph, {**data, **parameters}, names, loss,
+                                                     expectation, check)
+    per_step = step_price.work
     allowed = engine.limits.work // per_step if engine.limits.work is not None and per_step else None
     steps = settings.stop.max_steps or allowed or 1
     params_bytes = sum(np.asarray(parameters[k]).nbytes for k in names)
-    price = engine.priced((step.price, steps, params_bytes, bool(settings.momentum)), lambda: Price(
-        tuple(dataclasses.replace(run, times=run.times * steps) for run in step.price.runs),
+    price = engine.priced((step_price, steps, params_bytes, bool(settings.momentum)), lambda: Price(
+        tuple(dataclasses.replace(run, times=run.times * steps) for run in step_price.runs),
         params_bytes, held=params_bytes * (3 if settings.momentum else 2)))
 
     def run() -> Iterator[Progress]:
         optimizer = SteepestDescent({k: np.array(parameters[k]) for k in names}, norm=settings.norm,
                                     lr=settings.lr, momentum=settings.momentum,
                                     schedule=settings.schedule, registry=engine.registry)
-        return _run(engine, graph, optimizer, data, loss, settings.stop, settings.every, check,
-                    None if settings.stop.max_steps else allowed)
+        gradient = _loss_gradient(engine, graph, data, loss, names, check) if expectation is None else objective
+        return _run(optimizer, gradient, settings.stop, settings.every, None if settings.stop.max_steps else allowed)
     return Prepared(price, run)
 
 
 def minimize(engine, graph: Graph, optimizer: SteepestDescent, data: Mapping[str, Any] | None = None,
-             *, loss: str | None = None, stop: Stop, every: int = 1, check=None) -> Iterator[Progress]:
+             *, loss: str | None = None, stop: Stop, every: int = 1, check=None,
+             expectation: Expectation | None = None) -> Iterator[Progress]:
     """Minimize `graph`'s scalar output `loss` (default: its only output) with `optimizer`,
     whose parameters (a dict keyed by graph input name) are the starting point and are updated
     in place; `data` holds every other input. Yields the start, every `every`-th step and the
     last, which has a `reason`. `check` is the engine's cancellation callback. A request that
-    does not fit the graph is refused at once, before the first step."""
+    does not fit the graph is refused at once, before the first step. With `expectation`, the
+    objective is E[loss] over the graph's key input, and each step follows a gradient estimate
+    (`wengert.expectations`)."""
     data = dict(data or {})
     loss = scalar_output(graph, loss, "loss")
-    _check_inputs(graph, optimizer.params, data)
-    return _run(engine, graph, optimizer, data, loss, stop, every, check)
+    _check_inputs(graph, optimizer.params, data, expectation and expectation.key_input)
+    if expectation is None:
+        gradient = _loss_gradient(engine, graph, data, loss, optimizer.keys, check)
+    else:
+        _, gradient = stochastic_objective(engine, graph, {**data, **optimizer.params}, optimizer.keys, loss,
+                                           expectation, check)
+    return _run(optimizer, gradient, stop, every)
 
 
-def _run(engine, graph: Graph, optimizer: SteepestDescent, data: dict[str, Any], loss: str,
-         stop: Stop, every: int, check, work_steps: int | None = None) -> Iterator[Progress]:
-    """The loop; `work_steps`, when given, is the most steps the work limit allows."""
-    params = optimizer.params
+def _loss_gradient(engine, graph: Graph, data: dict[str, Any], loss: str, keys: Sequence[str],
+                   check) -> Objective:
+    """The deterministic objective: the loss and its gradient by one VJP."""
     out = graph.output_type(loss)
     seed = {loss: np.ones(out.shape, out.dtype)}
+
+    def gradient(params: Mapping[str, np.ndarray], step: int) -> tuple[float, Mapping[str, np.ndarray]]:
+        values, grads = engine.vjp(graph, {**data, **params}, seed, keys, check=check)
+        return values[loss].item(), grads  # one element, any shape
+    return gradient
+
+
+def _run(optimizer: SteepestDescent, gradient: Objective, stop: Stop, every: int,
+         work_steps: int | None = None) -> Iterator[Progress]:
+    """The loop, stepping along `gradient(params, step)`; `work_steps`, when given, is the
+    most steps the work limit allows."""
+    params = optimizer.params
     started = time.monotonic()
     for step in itertools.count():
-        values, grads = engine.vjp(graph, {**data, **params}, seed, optimizer.keys, check=check)
-        value, g = values[loss].item(), [grads[k] for k in optimizer.keys]  # one element, any shape
+        value, grads = gradient(params, step)
+        g = [grads[k] for k in optimizer.keys]
         finite = all(np.all(np.isfinite(b)) for b in g)  # an SVD, say, would raise on NaNs
         gradient_norm = optimizer.norm.dual_norm(g) if finite else math.inf
         reason = stop.reason(step, value, gradient_norm, time.monotonic() - started)
@@ -275,8 +307,9 @@ def _run(engine, graph: Graph, optimizer: SteepestDescent, data: dict[str, Any],
         optimizer.step(grads)
 
 
-def _check_inputs(graph: Graph, params: Any, data: Mapping[str, Any]) -> None:
-    """Every graph input is exactly one of: a float parameter, or data."""
+def _check_inputs(graph: Graph, params: Any, data: Mapping[str, Any], key: str | None = None) -> None:
+    """Every graph input is exactly one of: a float parameter, or data (or the random `key`
+    of a stochastic objective, which the estimator feeds)."""
     if not isinstance(params, Mapping):
         raise InvalidRequest("minimize needs the parameters as a dict keyed by graph input name")
     inputs = dict(graph.inputs)
@@ -286,7 +319,7 @@ def _check_inputs(graph: Graph, params: Any, data: Mapping[str, Any]) -> None:
     for name, t in inputs.items():
         if name in params and name in data:
             raise InvalidRequest(f"input {name!r} is given both as a parameter and as data")
-        if name not in params and name not in data:
+        if name not in params and name not in data and name != key:
             raise InvalidRequest(f"input {name!r} is neither a parameter nor data")
         if name in params and not t.is_float:
             raise InvalidRequest(f"parameter {name!r} is {t}: only float inputs can be optimized")

@@ -19,6 +19,7 @@ from wengert.autodiff.hessian import HessianResult
 from wengert.jacobians.sweeps import Entries, Layout, Slab, SparseBlock, assemble
 from wengert.errors import InvalidRequest
 from wengert.execution.cost import PlanCost, Quote
+from wengert.expectations.wire import expectation_to_proto, result_from_proto
 from wengert.v1 import service_pb2 as pb
 from wengert.plugins.opdef import REQUIRED, Attr
 from wengert.transport.wire import (ATTR_KINDS, COLOURINGS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES,
@@ -31,12 +32,13 @@ _REQUESTS = {
     "Jacobian": pb.JacobianRequest, "Trace": pb.TraceRequest, "ListOps": pb.ListOpsRequest,
     "JacobianStream": pb.JacobianRequest, "Hessian": pb.HessianRequest, "Hvp": pb.HvpRequest,
     "DerivativeGraph": pb.DerivativeGraphRequest, "InferTypes": pb.InferTypesRequest,
+    "ExpectationGradient": pb.ExpectationGradientRequest,
 }
 STREAMS = frozenset({"JacobianStream"})  # server-streaming RPCs: their response is an iterator
 # The field of CostRequest that carries each RPC's request, to price it.
 COST_FIELDS = {"Evaluate": "evaluate", "Jvp": "jvp", "Vjp": "vjp", "Jacobian": "jacobian",
                "JacobianStream": "jacobian_stream", "Hessian": "hessian", "Hvp": "hvp", "Trace": "trace",
-               "DerivativeGraph": "derivative_graph"}
+               "DerivativeGraph": "derivative_graph", "ExpectationGradient": "expectation_gradient"}
 _MODES = {"Jacobian": JACOBIAN_MODES, "JacobianStream": JACOBIAN_MODES, "Trace": TRACE_MODES}
 
 
@@ -64,6 +66,8 @@ def encode(call: Call) -> Message:
         msg.kind = DERIVATIVE_KINDS[call.kind]
     if "checkpoint" in fields:
         msg.checkpoint.CopyFrom(checkpoint_to_proto(call.checkpoint))
+    if "expectation" in fields and call.expectation is not None:
+        msg.expectation.CopyFrom(expectation_to_proto(call.expectation))
     if "signatures" in fields:
         msg.signatures.extend(signature_to_proto(s.op, s.inputs, s.attrs) for s in call.signatures)
     return msg
@@ -109,6 +113,8 @@ def decode(call: Call, response: Message) -> Any:
                            tuple(a.name for a in op.attrs), op.doc, op.has_jvp, op.has_vjp,
                            tuple(_attr(a, f"op {op.name!r}: attribute {a.name!r}") for a in op.attrs))
                     for op in response.ops]
+        case "ExpectationGradient":
+            return result_from_proto(response)
         case "InferTypes":  # each a type, or the SignatureError the server refused it with
             return [type_from_proto(r.type) if r.WhichOneof("result") == "type" else r.error
                     for r in response.results]

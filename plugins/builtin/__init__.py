@@ -2,7 +2,8 @@
 entry point. Read these modules to learn how to write ops (and norms): one stanza each."""
 
 from wengert.plugins.builtin import (
-    control_flow, decompositions, discrete, einsum, elementwise, linalg, norms, reductions, shape, sorting,
+    control_flow, decompositions, discrete, distributions, einsum, elementwise, linalg, norms, reductions,
+    shape, sorting, special,
 )
 from wengert.plugins.spec import hookimpl
 
@@ -10,7 +11,8 @@ from wengert.plugins.spec import hookimpl
 @hookimpl
 def wengert_ops():
     return [*elementwise.OPS, *discrete.OPS, *reductions.OPS, *sorting.OPS, *linalg.OPS,
-            *decompositions.OPS, *einsum.OPS, *shape.OPS, *control_flow.OPS]
+            *decompositions.OPS, *einsum.OPS, *shape.OPS, *control_flow.OPS, *special.OPS,
+            *distributions.OPS]
 
 
 @hookimpl

@@ -17,11 +17,12 @@ from wengert.plugins.shapes import arithmetic, broadcasting, comparison, float_a
 
 
 def in_float(forward):
-    """`forward` computed on its inputs converted to the float dtype `floating` promises. On
-    inputs all of one float dtype that is `forward` itself, which compiled plans then call
-    directly (`ufunc_on_floats`, see wengert.execution.steps)."""
-    def run(*arrays):
-        return forward(*float_arrays(*arrays))
+    """`forward` computed on its inputs converted to the float dtype `floating` promises (its
+    attributes passed on as they are). On inputs all of one float dtype that is `forward`
+    itself, which compiled plans then call directly (`ufunc_on_floats`, see
+    wengert.execution.steps)."""
+    def run(*arrays, **attrs):
+        return forward(*float_arrays(*arrays), **attrs)
     run.ufunc_on_floats = forward
     return run
 

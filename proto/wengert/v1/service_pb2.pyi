@@ -77,6 +77,19 @@ class DerivativeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DERIVATIVE_KIND_JVP: _ClassVar[DerivativeKind]
     DERIVATIVE_KIND_VJP: _ClassVar[DerivativeKind]
     DERIVATIVE_KIND_GRADIENT: _ClassVar[DerivativeKind]
+
+class Estimator(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ESTIMATOR_AUTO: _ClassVar[Estimator]
+    ESTIMATOR_PATHWISE: _ClassVar[Estimator]
+    ESTIMATOR_SCORE_FUNCTION: _ClassVar[Estimator]
+    ESTIMATOR_ENUMERATE: _ClassVar[Estimator]
+
+class Baseline(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BASELINE_NONE: _ClassVar[Baseline]
+    BASELINE_MOVING_AVERAGE: _ClassVar[Baseline]
+    BASELINE_LEAVE_ONE_OUT: _ClassVar[Baseline]
 CHECKPOINT_POLICY_AUTO: CheckpointPolicy
 CHECKPOINT_POLICY_ALL: CheckpointPolicy
 CHECKPOINT_POLICY_EVERY_K: CheckpointPolicy
@@ -119,6 +132,13 @@ DERIVATIVE_KIND_UNSPECIFIED: DerivativeKind
 DERIVATIVE_KIND_JVP: DerivativeKind
 DERIVATIVE_KIND_VJP: DerivativeKind
 DERIVATIVE_KIND_GRADIENT: DerivativeKind
+ESTIMATOR_AUTO: Estimator
+ESTIMATOR_PATHWISE: Estimator
+ESTIMATOR_SCORE_FUNCTION: Estimator
+ESTIMATOR_ENUMERATE: Estimator
+BASELINE_NONE: Baseline
+BASELINE_MOVING_AVERAGE: Baseline
+BASELINE_LEAVE_ONE_OUT: Baseline
 
 class EvaluateRequest(_message.Message):
     __slots__ = ("graph", "graph_id", "inputs", "outputs", "batched_inputs")
@@ -539,7 +559,7 @@ class StopRule(_message.Message):
     def __init__(self, max_steps: _Optional[int] = ..., gradient_tolerance: _Optional[float] = ..., max_seconds: _Optional[float] = ...) -> None: ...
 
 class MinimizeRequest(_message.Message):
-    __slots__ = ("graph", "graph_id", "loss", "parameters", "data", "norm", "learning_rate", "schedule", "momentum", "stop", "report_every", "report_parameters", "checkpoint")
+    __slots__ = ("graph", "graph_id", "loss", "parameters", "data", "norm", "learning_rate", "schedule", "momentum", "stop", "report_every", "report_parameters", "checkpoint", "expectation")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -567,6 +587,7 @@ class MinimizeRequest(_message.Message):
     REPORT_EVERY_FIELD_NUMBER: _ClassVar[int]
     REPORT_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTATION_FIELD_NUMBER: _ClassVar[int]
     graph: _graph_pb2.Graph
     graph_id: str
     loss: str
@@ -580,7 +601,8 @@ class MinimizeRequest(_message.Message):
     report_every: int
     report_parameters: bool
     checkpoint: Checkpointing
-    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., loss: _Optional[str] = ..., parameters: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., data: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., norm: _Optional[_Union[Norm, _Mapping]] = ..., learning_rate: _Optional[float] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., momentum: _Optional[float] = ..., stop: _Optional[_Union[StopRule, _Mapping]] = ..., report_every: _Optional[int] = ..., report_parameters: _Optional[bool] = ..., checkpoint: _Optional[_Union[Checkpointing, _Mapping]] = ...) -> None: ...
+    expectation: Expectation
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., loss: _Optional[str] = ..., parameters: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., data: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., norm: _Optional[_Union[Norm, _Mapping]] = ..., learning_rate: _Optional[float] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., momentum: _Optional[float] = ..., stop: _Optional[_Union[StopRule, _Mapping]] = ..., report_every: _Optional[int] = ..., report_parameters: _Optional[bool] = ..., checkpoint: _Optional[_Union[Checkpointing, _Mapping]] = ..., expectation: _Optional[_Union[Expectation, _Mapping]] = ...) -> None: ...
 
 class MinimizeResponse(_message.Message):
     __slots__ = ("graph_id", "step", "loss", "gradient_norm", "parameters", "stop_reason")
@@ -833,7 +855,7 @@ class DerivativeGraphResponse(_message.Message):
     def __init__(self, graph_id: _Optional[str] = ..., graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., derivative_graph_id: _Optional[str] = ...) -> None: ...
 
 class CostRequest(_message.Message):
-    __slots__ = ("evaluate", "jvp", "vjp", "jacobian", "jacobian_stream", "hessian", "hvp", "trace", "derivative_graph", "minimize")
+    __slots__ = ("evaluate", "jvp", "vjp", "jacobian", "jacobian_stream", "hessian", "hvp", "trace", "derivative_graph", "minimize", "expectation_gradient")
     EVALUATE_FIELD_NUMBER: _ClassVar[int]
     JVP_FIELD_NUMBER: _ClassVar[int]
     VJP_FIELD_NUMBER: _ClassVar[int]
@@ -844,6 +866,7 @@ class CostRequest(_message.Message):
     TRACE_FIELD_NUMBER: _ClassVar[int]
     DERIVATIVE_GRAPH_FIELD_NUMBER: _ClassVar[int]
     MINIMIZE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTATION_GRADIENT_FIELD_NUMBER: _ClassVar[int]
     evaluate: EvaluateRequest
     jvp: JvpRequest
     vjp: VjpRequest
@@ -854,7 +877,8 @@ class CostRequest(_message.Message):
     trace: TraceRequest
     derivative_graph: DerivativeGraphRequest
     minimize: MinimizeRequest
-    def __init__(self, evaluate: _Optional[_Union[EvaluateRequest, _Mapping]] = ..., jvp: _Optional[_Union[JvpRequest, _Mapping]] = ..., vjp: _Optional[_Union[VjpRequest, _Mapping]] = ..., jacobian: _Optional[_Union[JacobianRequest, _Mapping]] = ..., jacobian_stream: _Optional[_Union[JacobianRequest, _Mapping]] = ..., hessian: _Optional[_Union[HessianRequest, _Mapping]] = ..., hvp: _Optional[_Union[HvpRequest, _Mapping]] = ..., trace: _Optional[_Union[TraceRequest, _Mapping]] = ..., derivative_graph: _Optional[_Union[DerivativeGraphRequest, _Mapping]] = ..., minimize: _Optional[_Union[MinimizeRequest, _Mapping]] = ...) -> None: ...
+    expectation_gradient: ExpectationGradientRequest
+    def __init__(self, evaluate: _Optional[_Union[EvaluateRequest, _Mapping]] = ..., jvp: _Optional[_Union[JvpRequest, _Mapping]] = ..., vjp: _Optional[_Union[VjpRequest, _Mapping]] = ..., jacobian: _Optional[_Union[JacobianRequest, _Mapping]] = ..., jacobian_stream: _Optional[_Union[JacobianRequest, _Mapping]] = ..., hessian: _Optional[_Union[HessianRequest, _Mapping]] = ..., hvp: _Optional[_Union[HvpRequest, _Mapping]] = ..., trace: _Optional[_Union[TraceRequest, _Mapping]] = ..., derivative_graph: _Optional[_Union[DerivativeGraphRequest, _Mapping]] = ..., minimize: _Optional[_Union[MinimizeRequest, _Mapping]] = ..., expectation_gradient: _Optional[_Union[ExpectationGradientRequest, _Mapping]] = ...) -> None: ...
 
 class PlanCost(_message.Message):
     __slots__ = ("what", "times", "peak_bytes", "work")
@@ -944,3 +968,84 @@ class InferTypesResponse(_message.Message):
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[InferredType]
     def __init__(self, results: _Optional[_Iterable[_Union[InferredType, _Mapping]]] = ...) -> None: ...
+
+class Expectation(_message.Message):
+    __slots__ = ("samples", "key", "estimator", "baseline", "baseline_decay", "key_input")
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATOR_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_DECAY_FIELD_NUMBER: _ClassVar[int]
+    KEY_INPUT_FIELD_NUMBER: _ClassVar[int]
+    samples: int
+    key: int
+    estimator: Estimator
+    baseline: Baseline
+    baseline_decay: float
+    key_input: str
+    def __init__(self, samples: _Optional[int] = ..., key: _Optional[int] = ..., estimator: _Optional[_Union[Estimator, str]] = ..., baseline: _Optional[_Union[Baseline, str]] = ..., baseline_decay: _Optional[float] = ..., key_input: _Optional[str] = ...) -> None: ...
+
+class ExpectationGradientRequest(_message.Message):
+    __slots__ = ("graph", "graph_id", "inputs", "wrt", "output", "expectation")
+    class InputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    WRT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTATION_FIELD_NUMBER: _ClassVar[int]
+    graph: _graph_pb2.Graph
+    graph_id: str
+    inputs: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    wrt: _containers.RepeatedScalarFieldContainer[str]
+    output: str
+    expectation: Expectation
+    def __init__(self, graph: _Optional[_Union[_graph_pb2.Graph, _Mapping]] = ..., graph_id: _Optional[str] = ..., inputs: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., wrt: _Optional[_Iterable[str]] = ..., output: _Optional[str] = ..., expectation: _Optional[_Union[Expectation, _Mapping]] = ...) -> None: ...
+
+class StochasticNode(_message.Message):
+    __slots__ = ("node", "op", "estimator")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATOR_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    op: str
+    estimator: Estimator
+    def __init__(self, node: _Optional[str] = ..., op: _Optional[str] = ..., estimator: _Optional[_Union[Estimator, str]] = ...) -> None: ...
+
+class ExpectationGradientResponse(_message.Message):
+    __slots__ = ("graph_id", "value", "value_error", "gradient", "gradient_error", "nodes", "samples")
+    class GradientEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    class GradientErrorEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _tensor_pb2.Tensor
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    GRAPH_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_ERROR_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_ERROR_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    graph_id: str
+    value: float
+    value_error: float
+    gradient: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    gradient_error: _containers.MessageMap[str, _tensor_pb2.Tensor]
+    nodes: _containers.RepeatedCompositeFieldContainer[StochasticNode]
+    samples: int
+    def __init__(self, graph_id: _Optional[str] = ..., value: _Optional[float] = ..., value_error: _Optional[float] = ..., gradient: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., gradient_error: _Optional[_Mapping[str, _tensor_pb2.Tensor]] = ..., nodes: _Optional[_Iterable[_Union[StochasticNode, _Mapping]]] = ..., samples: _Optional[int] = ...) -> None: ...

@@ -100,6 +100,11 @@ class DifferentiationServiceStub:
                 request_serializer=wengert_dot_v1_dot_service__pb2.InferTypesRequest.SerializeToString,
                 response_deserializer=wengert_dot_v1_dot_service__pb2.InferTypesResponse.FromString,
                 _registered_method=True)
+        self.ExpectationGradient = channel.unary_unary(
+                '/wengert.v1.DifferentiationService/ExpectationGradient',
+                request_serializer=wengert_dot_v1_dot_service__pb2.ExpectationGradientRequest.SerializeToString,
+                response_deserializer=wengert_dot_v1_dot_service__pb2.ExpectationGradientResponse.FromString,
+                _registered_method=True)
 
 
 class DifferentiationServiceServicer:
@@ -209,6 +214,14 @@ class DifferentiationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExpectationGradient(self, request, context):
+        """The gradient of an expectation E[f] over the graph's random key, estimated from samples
+        drawn in one vectorised sweep, with standard errors. See ExpectationGradientRequest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DifferentiationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -276,6 +289,11 @@ def add_DifferentiationServiceServicer_to_server(servicer, server):
                     servicer.InferTypes,
                     request_deserializer=wengert_dot_v1_dot_service__pb2.InferTypesRequest.FromString,
                     response_serializer=wengert_dot_v1_dot_service__pb2.InferTypesResponse.SerializeToString,
+            ),
+            'ExpectationGradient': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpectationGradient,
+                    request_deserializer=wengert_dot_v1_dot_service__pb2.ExpectationGradientRequest.FromString,
+                    response_serializer=wengert_dot_v1_dot_service__pb2.ExpectationGradientResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -630,6 +648,33 @@ class DifferentiationService:
             '/wengert.v1.DifferentiationService/InferTypes',
             wengert_dot_v1_dot_service__pb2.InferTypesRequest.SerializeToString,
             wengert_dot_v1_dot_service__pb2.InferTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpectationGradient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wengert.v1.DifferentiationService/ExpectationGradient',
+            wengert_dot_v1_dot_service__pb2.ExpectationGradientRequest.SerializeToString,
+            wengert_dot_v1_dot_service__pb2.ExpectationGradientResponse.FromString,
             options,
             channel_credentials,
             insecure,
