@@ -19,13 +19,15 @@ gives one array, a list of names a dict by name.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from wengert.errors import InvalidRequest
-from wengert.ir.graph import Graph
+from wengert.ir.graph import DTYPES, Graph, TensorType
 from wengert.tracing import Traced, as_function
 
 Pack = Callable[[Mapping[str, Any]], Any]
@@ -107,7 +109,7 @@ class Binding:
             pairs = given.items()
         else:
             pairs = self.traced.like_arguments(given, what)
-        declared = dict(self.graph.inputs)
+        declared = self.graph.input_types
         return {k: _as_array(v, declared[k].dtype if k in declared else None) for k, v in pairs if v is not None}
 
     # -- the output side -------------------------------------------------------------------
@@ -163,8 +165,7 @@ class Binding:
     def unit_seed(self) -> dict[str, np.ndarray]:
         """Cotangent 1 on the loss output."""
         name = self.loss()
-        t = self.graph.output_type(name)
-        return {name: np.ones(t.shape, t.dtype)}
+        return {name: _one(self.graph.output_type(name)).copy()}
 
 
 def _up_to(structure, given, what: str) -> list[Any]:
@@ -181,12 +182,20 @@ def _graph_inputs(graph: Graph, given: Sequence[Any] | Mapping[str, Any]) -> dic
         if len(given) != len(names):
             raise InvalidRequest(f"the graph takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}")
         given = dict(zip(names, given))
-    declared = dict(graph.inputs)
+    declared = graph.input_types
     return {k: _as_array(v, declared[k].dtype if k in declared else None) for k, v in given.items()}
 
 
 def _as_array(value: Any, dtype: str | None = None) -> np.ndarray:
     """NumPy values as they are; Python numbers and lists in the declared dtype."""
+    if type(value) is np.ndarray:
+        return value
     if isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value)
-    return np.asarray(value, dtype=dtype)
+    return np.asarray(value, dtype=DTYPES.get(dtype, dtype))  # a dtype object: no name to parse
+
+
+@functools.lru_cache(maxsize=256)
+def _one(t: TensorType) -> np.ndarray:
+    """Ones of type `t`, to copy (copying is cheaper than making them)."""
+    return np.ones(t.shape, t.dtype)

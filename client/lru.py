@@ -27,9 +27,10 @@ class LRU(Generic[K, V]):
 
     def get(self, key: K, default: V | None = None) -> V | None:
         with self._lock:
-            if key not in self._items:
+            try:
+                self._items.move_to_end(key)
+            except KeyError:
                 return default
-            self._items.move_to_end(key)
             return self._items[key]
 
     def setdefault(self, key: K, value: V) -> V:

@@ -53,7 +53,8 @@ def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
     match rpc:
         case "Evaluate":
             batched = tuple(request.batched_inputs)
-            limits.check_tensors({k: v for k, v in request.inputs.items() if k in batched}, "input", True)
+            if batched:
+                limits.check_tensors({k: v for k, v in request.inputs.items() if k in batched}, "input", True)
             return Call(rpc, graph, batched_inputs=batched, **common)
         case "Jvp":
             check_outputs(graph, request.outputs)

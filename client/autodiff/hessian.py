@@ -19,7 +19,8 @@ from wengert.autodiff.transform import COTANGENT, check_wrt, jvp_graph, prefix_f
 from wengert.ir.builder import GraphBuilder
 from wengert.errors import InvalidRequest, NoDerivative, node_error
 from wengert.ir.graph import Graph
-from wengert.execution.cost import Prepared, Price, nbytes
+from wengert.execution.cost import Again, Prepared, Price, nbytes
+from wengert.execution.plan import check_feeds
 from wengert.jacobians.sweeps import plan_sweep, sweep
 
 if TYPE_CHECKING:
@@ -58,14 +59,18 @@ def prepare_hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarra
     response = nbytes(graph.output_type(output)) + sum(nbytes(graph.type_of(a)) for a in wrt) + planned.held
     price = engine.priced((planned, format, response), lambda: Price((planned.run,), response, planned.held, hint))
 
-    def run() -> HessianResult:
-        result = sweep(engine, gradient, inputs, planned, check).collect(format)
-        return HessianResult(
-            result.values[output], {name: result.values[prefix + name] for name in wrt},
-            {(a[len(prefix):], b): block for (a, b), block in result.blocks.items()},
-            format, result.sweeps, result.nnz, result.chunk, result.colouring, result.pattern_found,
-            result.note)
-    return Prepared(price, run)
+    def runner(inputs, seeds, check):
+        check_feeds(graph, inputs)
+
+        def run() -> HessianResult:
+            result = sweep(engine, gradient, inputs, planned, check).collect(format)
+            return HessianResult(
+                result.values[output], {name: result.values[prefix + name] for name in wrt},
+                {(a[len(prefix):], b): block for (a, b), block in result.blocks.items()},
+                format, result.sweeps, result.nnz, result.chunk, result.colouring, result.pattern_found,
+                result.note)
+        return run
+    return Again(price, runner)(inputs, {}, check)
 
 
 def prepare_hvp(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray],

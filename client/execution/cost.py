@@ -181,7 +181,21 @@ class Prepared:
 
     price: Price
     run: Callable[[], Any]
-    again: Callable[..., Prepared] | None = None
+    again: Again | None = None
+
+
+@dataclass(frozen=True)
+class Again:
+    """How to prepare a request of a shape prepared before: its `price`, and `runner(inputs,
+    seeds, check)` making the function that runs it on those values (and checks them). A record
+    rather than a closure handing itself on: that would be a reference cycle, keeping its plans
+    alive after a cache drops it, until a full garbage collection."""
+
+    price: Price
+    runner: Callable[[Mapping[str, Any], Mapping[str, Any], Any], Callable[[], Any]]
+
+    def __call__(self, inputs: Mapping[str, Any], seeds: Mapping[str, Any], check) -> Prepared:
+        return Prepared(self.price, self.runner(inputs, seeds, check), self)
 
 
 LOCAL_NAMES = {"memory": "Limits(memory=...)", "work": "Limits(work=...)",

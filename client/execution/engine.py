@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import types
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
@@ -22,7 +23,7 @@ from wengert.autodiff.transform import (COTANGENT, TANGENT, check_outputs, check
                                         prefix_for, vjp_graph)
 from wengert.errors import InvalidRequest
 from wengert.execution.call import Call
-from wengert.execution.cost import Limits, Prepared, Price, Profile, Run, nbytes, profile
+from wengert.execution.cost import Again, Limits, Prepared, Price, Profile, Run, nbytes, profile
 from wengert.execution.plan import Check, Plan, check_feeds, check_tensors
 from wengert.expectations.estimate import prepare_expectation
 from wengert.ir.builder import GraphBuilder, collector_paused
@@ -272,15 +273,18 @@ class Engine:
         response = _output_bytes(graph, names) * (batch or 1)
         price = self.priced((plan, tuple(names), batch), lambda: Price(
             (Run("the graph", self.profile(plan), batch or 1),), response))
+        outs = dict(plan.graph.outputs)
+        broadcast = {name for name in names if batch is not None and not plan.is_batched[outs[name]]}
 
-        def run():
-            values = plan.run(inputs, check)
-            if batch is None:
-                return {name: values[name] for name in names}
-            outs = dict(plan.graph.outputs)
-            return {name: values[name] if plan.is_batched[outs[name]] else
-                    np.broadcast_to(values[name], (batch,) + values[name].shape) for name in names}
-        return Prepared(price, run)
+        def runner(inputs, seeds, check):
+            def run():
+                values = plan.run(inputs, check)  # checks the inputs
+                if not broadcast:
+                    return {name: values[name] for name in names}
+                return {name: np.broadcast_to(values[name], (batch,) + values[name].shape) if name in broadcast
+                        else values[name] for name in names}
+            return run
+        return Again(price, runner)(inputs, {}, check)
 
     def prepare_jvp(self, graph: Graph, inputs: Mapping[str, Any], tangents: Mapping[str, Any], *,
                     batched: bool = False, check: Check | None = None) -> Prepared:
@@ -325,11 +329,12 @@ class Engine:
         price = self.priced((plan, batch, response), lambda: Price((Run(what, self.profile(plan), batch),),
                                                                   response))
 
-        def again(inputs, seeds, check) -> Prepared:
+        derivatives = _derivatives(plan, prefix, batched)
+
+        def runner(inputs, seeds, check):
             feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}  # `plan.run` checks them
-            return Prepared(price, lambda: _split(plan.run(feeds, check), plan, graph.output_names, prefix,
-                                                  batch if batched else None), again)
-        return again(inputs, seeds, check)
+            return lambda: _split(plan.run(feeds, check), graph.output_names, derivatives, batch)
+        return Again(price, runner)(inputs, seeds, check)
 
     def prepare_jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
                          outputs: Sequence[str] | None = None, mode: str = "auto",
@@ -340,7 +345,11 @@ class Engine:
         response = _output_bytes(graph, graph.output_names) + planned.held
         hint = STREAM_HINT + ("" if format == "sparse" else ", " + SPARSE_HINT)
         price = self.priced((planned, format), lambda: Price((planned.run,), response, planned.held, hint))
-        return Prepared(price, lambda: sweep(self, graph, inputs, planned, check).collect(format))
+
+        def runner(inputs, seeds, check):
+            check_feeds(graph, inputs)
+            return lambda: sweep(self, graph, inputs, planned, check).collect(format)
+        return Again(price, runner)(inputs, {}, check)
 
     def prepare_jacobian_stream(self, graph: Graph, inputs: Mapping[str, Any],
                                 wrt: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
@@ -434,8 +443,10 @@ class Engine:
 
 def footprint(value: Any, depth: int = 2) -> int:
     """Bytes a cached entry holds, roughly: a graph's or plan's tensors and nodes, the arrays
-    of a record (a sparsity pattern, a colouring, a profile) and of the records it holds, and
-    what a key tuple holds (a graph or plan it names stays alive with the entry)."""
+    of a record (a sparsity pattern, a colouring, a profile) and of the records it holds, what a
+    closure holds (a lean path's plans stay alive with it, however long ago their own entries
+    were used), and what a key tuple holds (a graph or plan it names stays alive with the
+    entry)."""
     if isinstance(value, tuple):
         return sum(footprint(v, depth) for v in value)
     if isinstance(value, Graph):
@@ -446,6 +457,8 @@ def footprint(value: Any, depth: int = 2) -> int:
         return footprint(value.graph) + 256 * len(value.steps)
     if isinstance(value, np.ndarray):
         return value.nbytes
+    if depth and isinstance(value, types.FunctionType):  # a lean path's runner: the plans it holds
+        return 64 + sum(footprint(cell.cell_contents, depth - 1) for cell in value.__closure__ or ())
     if depth and hasattr(value, "__dict__"):
         return 64 + sum(footprint(v, depth - 1) for v in vars(value).values())
     return 64
@@ -459,17 +472,19 @@ def _rebuild(graph: Graph, input_types: tuple[TensorType, ...], registry) -> Gra
     return builder.build({name: env[vid] for name, vid in graph.outputs})
 
 
-_SEEDS = {"Jvp": "tangents", "Vjp": "cotangents"}  # the requests with a lean path, and their seeds
+# The requests with a lean path, and the field holding their seeds ("": none).
+_SEEDS = {"Evaluate": "", "Jvp": "tangents", "Vjp": "cotangents", "Jacobian": "", "Hessian": ""}
 
 
 def _seeds(call: Call) -> dict[str, Any]:
-    return getattr(call, _SEEDS[call.rpc])
+    field = _SEEDS[call.rpc]
+    return getattr(call, field) if field else {}
 
 
 def _request_shape(call: Call) -> tuple | None:
-    """What preparing a JVP or VJP request depends on besides its values (the names, dtypes
-    and shapes of its arrays), as a cache key; None for other requests, or arrays not yet
-    arrays."""
+    """What preparing a request with a lean path depends on besides its values (the names,
+    dtypes and shapes of its arrays), as a cache key; None for other requests, or arrays not
+    yet arrays."""
     if call.rpc not in _SEEDS:
         return None
     arrays = []
@@ -478,7 +493,9 @@ def _request_shape(call: Call) -> tuple | None:
             if not isinstance(a, (np.ndarray, np.generic)):
                 return None
             arrays.append((name, a.dtype, a.shape))
-    return ("lean", call.rpc, call.graph, call.wrt, call.batched, call.checkpoint, tuple(arrays))
+    checkpoint = call.checkpoint
+    return ("lean", call.rpc, call.graph, call.outputs, call.wrt, call.batched, call.batched_inputs, call.mode,
+            call.format, call.output, checkpoint.policy, checkpoint.every, checkpoint.snapshots, tuple(arrays))
 
 
 def _arrays(values: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -496,19 +513,21 @@ def _check_names(given: Mapping[str, Any], allowed: Sequence[str], what: str) ->
                              f"(it has {', '.join(map(repr, allowed))})")
 
 
-def _split(out: dict[str, np.ndarray], plan: Plan, names: Sequence[str], prefix: str,
-           batch: int | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Separate primal outputs from derivative outputs; in a batched run every derivative gets
-    the batch axis (one that does not depend on the directions is broadcast along it)."""
-    values = {k: out[k] for k in names}
-    derivs = {}
-    for name, vid in plan.graph.outputs:
-        if name.startswith(prefix):
-            v = out[name]
-            if batch is not None and not plan.is_batched[vid]:
-                v = np.broadcast_to(v, (batch,) + v.shape)
-            derivs[name[len(prefix):]] = v
-    return values, derivs
+def _derivatives(plan: Plan, prefix: str, batched: bool) -> list[tuple[str, str, bool]]:
+    """The derivative outputs of a JVP or VJP plan (those named with `prefix`): each one's
+    name in the plan, its name in the response, and whether a batched run broadcasts it along
+    the batch axis (it does not depend on the directions)."""
+    return [(name, name[len(prefix):], batched and not plan.is_batched[vid])
+            for name, vid in plan.graph.outputs if name.startswith(prefix)]
+
+
+def _split(out: dict[str, np.ndarray], names: Sequence[str], derivatives: list[tuple[str, str, bool]],
+           batch: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Separate primal outputs from `derivatives` (see `_derivatives`), broadcasting along the
+    batch axis those that need it, so that in a batched run every derivative has it."""
+    return {k: out[k] for k in names}, {
+        short: np.broadcast_to(out[name], (batch,) + out[name].shape) if broadcast else out[name]
+        for name, short, broadcast in derivatives}
 
 
 def _strip(out: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -79,9 +79,10 @@ class Plan:
             if keep_all:
                 return {vid: values[i] for vid, i in self.slots.items()}
             return {name: values[self.slots[vid]] for name, vid in self.graph.outputs}
-        batch = check_feeds(self.graph, feeds, self.batched_inputs)
-        outs = self._runner(check)([feeds[name] for name in self.graph.input_names], batch, check)
-        return dict(zip(self.graph.output_names, outs))
+        graph = self.graph
+        batch = check_feeds(graph, feeds, self.batched_inputs)
+        outs = self._runner(check)([feeds[name] for name in graph.input_names], batch, check)
+        return dict(zip(graph.output_names, outs))
 
     def run_arrays(self, arrays: Sequence[np.ndarray], batch: int | None = None) -> list[np.ndarray]:
         """The outputs, in order, for the inputs in order, unchecked: for a loop running its body
@@ -140,14 +141,16 @@ def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray], batched: frozense
                 ) -> int | None:
     """Check `feeds` against `graph`'s inputs (names, dtypes, shapes; those in `batched` carry
     a leading batch axis of one common size, which is returned: None when nothing is batched)."""
-    unknown = sorted(set(feeds) - set(graph.input_names))
-    if unknown:
-        raise InvalidRequest(f"unknown input(s) {', '.join(map(quoted, unknown))}; the graph takes "
-                             f"{', '.join(map(quoted, graph.input_names))}")
-    for name, t in graph.inputs:
-        if name not in feeds:
-            raise InvalidRequest(f"missing input {quoted(name)} ({t})", input=name, field="inputs")
-    return check_tensors(dict(graph.inputs), feeds, batched, "input", "inputs")
+    types = graph.input_types
+    if len(feeds) != len(types) or not all(name in feeds for name in types):
+        unknown = sorted(set(feeds) - set(types))
+        if unknown:
+            raise InvalidRequest(f"unknown input(s) {', '.join(map(quoted, unknown))}; the graph takes "
+                                 f"{', '.join(map(quoted, graph.input_names))}")
+        for name, t in graph.inputs:
+            if name not in feeds:
+                raise InvalidRequest(f"missing input {quoted(name)} ({t})", input=name, field="inputs")
+    return check_tensors(types, feeds, batched, "input", "inputs")
 
 
 def check_tensors(types: Mapping[str, TensorType], arrays: Mapping[str, np.ndarray], batched, what: str,

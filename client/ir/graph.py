@@ -202,6 +202,11 @@ class Graph:
         return tuple(name for name, _ in self.inputs)
 
     @cached_property
+    def input_types(self) -> dict[str, TensorType]:
+        """Input name -> type, in order (read-only by convention)."""
+        return dict(self.inputs)
+
+    @cached_property
     def output_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.outputs)
 
