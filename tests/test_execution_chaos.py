@@ -130,6 +130,10 @@ def test_a_deadline_kills_an_op_stuck_in_c_and_others_are_served(server, stub, m
 
 def test_a_cancelled_call_kills_its_worker(server, stub, metrics_port):
     before = metric(metrics_port, "wengert_worker_restarts_total", cause="cancelled")
+    # a slot whose worker is being replaced (an earlier test killed it) counts as busy: wait until
+    # every worker is up and idle, so "busy" below means this call runs (a queued call cancelled
+    # never reaches a worker, and nothing is killed)
+    wait_for(lambda: metric(metrics_port, "wengert_busy_workers") == 0, timeout=SLOW / 2)
     call = stub.Evaluate.future(op_request("stuck"))
     wait_for(lambda: metric(metrics_port, "wengert_busy_workers") >= 1)
     call.cancel()
