@@ -148,11 +148,12 @@ def refusals() -> None:
         "20 MB attribute string": ("Evaluate", pb.EvaluateRequest(
             graph=string, inputs={"x": tensor_to_proto(np.ones(2))})),
     }
-    print("\nrefusals through a server (time to RESOURCE_EXHAUSTED vs a health check round trip)")
-    with start_server() as server, server.channel() as channel:
-        stub = server.stub(channel)
-        health = median_seconds(lambda: server.health(channel), repeat=9)
-        for name, (rpc, request) in bombs.items():
+    print("\nrefusals through a server (time to RESOURCE_EXHAUSTED vs a health check round trip; "
+          "each bomb on a fresh server, so no earlier one's high-water mark hides its memory)")
+    for name, (rpc, request) in bombs.items():
+        with start_server() as server, server.channel() as channel:
+            stub = server.stub(channel)
+            health = median_seconds(lambda: server.health(channel), repeat=9)
             before = server.peak_rss()
 
             def send(method=getattr(stub, rpc), request=request):
