@@ -38,16 +38,22 @@ H = 2.0 / S
 
 
 # -- the integrator, four ways ---------------------------------------------------------------------
-def rhs(x, y):
-    return wg.concatenate([x[:1], x[1:] * y[:-1]])
+def rhs(concatenate, x):
+    """y' = (x0, x1 y0, x2 y1, ...) in the array library whose `concatenate` is given."""
+    return lambda y: concatenate([x[:1], x[1:] * y[:-1]])
+
+
+def step(f, y):
+    """One RK4 step of y' = f(y): the same arithmetic for every library."""
+    k1 = f(y)
+    k2 = f(y + H / 2 * k1)
+    k3 = f(y + H / 2 * k2)
+    k4 = f(y + H * k3)
+    return y + H / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
 def rk4(x, y):
-    k1 = rhs(x, y)
-    k2 = rhs(x, y + H / 2 * k1)
-    k3 = rhs(x, y + H / 2 * k2)
-    k4 = rhs(x, y + H * k3)
-    return y + H / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return step(rhs(wg.concatenate, x), y)
 
 
 def looped(x):
@@ -62,14 +68,9 @@ def unrolled(x):
 
 
 def numpy_value(x):
-    f = lambda y: np.concatenate([x[:1], x[1:] * y[:-1]])  # noqa: E731
-    y = np.zeros_like(x)
+    f, y = rhs(np.concatenate, x), np.zeros_like(x)
     for _ in range(S):
-        k1 = f(y)
-        k2 = f(y + H / 2 * k1)
-        k3 = f(y + H / 2 * k2)
-        k4 = f(y + H * k3)
-        y = y + H / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        y = step(f, y)
     return y
 
 
@@ -106,17 +107,8 @@ def ode() -> None:
 
         jax.config.update("jax_enable_x64", True)
 
-        def jrhs(x, y):
-            return jnp.concatenate([x[:1], x[1:] * y[:-1]])
-
-        def jstep(i, y, x):
-            k1 = jrhs(x, y)
-            k2 = jrhs(x, y + H / 2 * k1)
-            k3 = jrhs(x, y + H / 2 * k2)
-            k4 = jrhs(x, y + H * k3)
-            return y + H / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-
-        value = jax.jit(lambda x: jax.lax.fori_loop(0, S, lambda i, y: jstep(i, y, x), jnp.zeros_like(x)))
+        value = jax.jit(lambda x: jax.lax.fori_loop(0, S, lambda i, y: step(rhs(jnp.concatenate, x), y),
+                                                    jnp.zeros_like(x)))
         grad = jax.jit(jax.grad(lambda x: value(x)[N - 1]))
         jx = jnp.asarray(x)
         print(row("JAX lax.fori_loop, jit: compile + first value", first_call(lambda: value(jx).block_until_ready()),
@@ -128,14 +120,9 @@ def ode() -> None:
         import torch
 
         def tvalue(x):
-            f = lambda y: torch.cat([x[:1], x[1:] * y[:-1]])  # noqa: E731
-            y = torch.zeros_like(x)
+            f, y = rhs(torch.cat, x), torch.zeros_like(x)
             for _ in range(S):
-                k1 = f(y)
-                k2 = f(y + H / 2 * k1)
-                k3 = f(y + H / 2 * k2)
-                k4 = f(y + H * k3)
-                y = y + H / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+                y = step(f, y)
             return y
 
         tx = torch.tensor(x)

@@ -73,6 +73,17 @@ def _twin_body(lay: Layout, body, active: dict[str, list[bool]], registry) -> Gr
     return relayout(jvp, inputs, outputs)
 
 
+def _set_body(attrs: dict[str, Any], body, graph: Graph) -> None:
+    """Put `graph` in `body`'s place among `attrs`: the attribute itself, or one item of it (a
+    switch's branches)."""
+    if body.item is None:
+        attrs[body.attr] = graph
+    else:
+        items = list(attrs[body.attr])
+        items[body.item] = graph
+        attrs[body.attr] = tuple(items)
+
+
 def _twinned(lay: Layout, groups: Sequence[str], positions, names: Sequence[str], active, prefix: str) -> list[str]:
     """Names in twin layout: per group, the tangents of its active members before (carries)
     or after (the rest) the members."""
@@ -109,12 +120,7 @@ def joint_jvp(op: str, tangents: Sequence[Value | None], ans: Value, *primals: V
     new_attrs = SPECS[op].sized(dict(attrs), sizes)
     for body in lay.bodies:
         twin = _twin_body(lay, body, active, b.registry)
-        if body.item is None:
-            new_attrs[body.attr] = twin
-        else:
-            items = list(new_attrs[body.attr])
-            items[body.item] = twin
-            new_attrs[body.attr] = tuple(items)
+        _set_body(new_attrs, body, twin)
     node = b.add(op, operands, new_attrs)
     # Where each original result and each twin sits in the new packed result.
     new_starts = offsets(layout(op, new_attrs, len(operands)).result_types([v.type for v in operands]))
@@ -237,12 +243,7 @@ def branch_vjp(op: str, g: Value, ans: Value, *primals: Value, needed: Sequence[
         prefix = prefix_for(graph, COTANGENT)
         reverse = relayout(vjp, list(names) + [prefix + graph.output_names[k] for k in float_r],
                            [prefix + names[k] for k in wanted])
-        if body.item is None:
-            new_attrs[body.attr] = reverse
-        else:
-            items = list(new_attrs[body.attr])
-            items[body.item] = reverse
-            new_attrs[body.attr] = tuple(items)
+        _set_body(new_attrs, body, reverse)
     node = b.add(op, ops.get("I", []) + operands + seeds, new_attrs)
     cotangents = iter(unpack(node, [operands[k].type for k in wanted]))
     first = len(ops.get("I", []))
