@@ -88,6 +88,7 @@ def create_server(config: Config, *, registry: Registry | None = None, health=No
     )
     wire = WireLimits(config.max_nodes, config.max_inputs, config.max_tensor_elements, config.max_batch,
                       config.max_string_length)
+    calls.wire = wire
     cache = GraphCache(config.cache_size, config.graph_cache_mb << 20, record=calls.metrics.record_cache)
     engine = Engine(registry, limits=request_limits(config), cache_bytes=config.graph_cache_mb << 20,
                     response_copies=3)

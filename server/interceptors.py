@@ -16,11 +16,13 @@ import threading
 import time
 
 import grpc
+from google.protobuf import descriptor_pool
 from google.protobuf.message import DecodeError, EncodeError
 from grpc_status import rpc_status
 
 from wengert.errors import (InternalError, InvalidRequest, LimitExceeded, Unauthenticated, Unavailable,
                             WengertError)
+from wengert.server.limits import WireLimits
 from wengert.server.metrics import Metrics
 from wengert.transport.status import to_status
 
@@ -42,6 +44,7 @@ class CallInterceptor(grpc.ServerInterceptor):
 
     def __init__(self, metrics: Metrics):
         self.metrics = metrics
+        self.wire: WireLimits | None = None  # set by create_server: requests are screened before parsing
         self._open = True
         self._active = 0
         self._idle = threading.Condition()
@@ -81,21 +84,39 @@ class CallInterceptor(grpc.ServerInterceptor):
         # takes and gives raw bytes, and parsing and encoding happen in the guarded call, where
         # a request that does not parse is INVALID_ARGUMENT like any other bad request.
         parse, encode = handler.request_deserializer, handler.response_serializer
+        parsed = self._parser(parse, method, details.method)
         if handler.unary_unary is not None:
             def unary(raw: bytes, context):
                 with self._guarded(method, raw, context) as call:
-                    call.request = _parsed(parse, raw, method)
+                    call.request = parsed(raw)
                     call.response = handler.unary_unary(call.request, context)
                     return _encoded(encode, call.response)
             return grpc.unary_unary_rpc_method_handler(unary)
         if handler.unary_stream is not None:
             def stream(raw: bytes, context):
                 with self._guarded(method, raw, context) as call:
-                    call.request = _parsed(parse, raw, method)
+                    call.request = parsed(raw)
                     for call.response in handler.unary_stream(call.request, context):
                         yield _encoded(encode, call.response)
             return grpc.unary_stream_rpc_method_handler(stream)
         return handler
+
+    def _parser(self, parse, method: str, path: str):
+        """`parse` for `method` (`path` in full): the request message from its bytes, screened
+        first by the wire limits (a huge string is refused before the parser copies it);
+        InvalidRequest when the bytes are not a message."""
+        wire = self.wire
+        request_type = descriptor_pool.Default().FindMethodByName(path[1:].replace("/", ".")).input_type
+
+        def parsed(raw: bytes):
+            if wire is not None:
+                wire.check_request_bytes(raw, request_type)
+            try:
+                return parse(raw)
+            except DecodeError as exc:
+                raise InvalidRequest(f"the {method} request does not parse: {exc}",
+                                     reason="MALFORMED_REQUEST") from None
+        return parsed
 
     @contextlib.contextmanager
     def _guarded(self, method: str, raw: bytes, context):
@@ -135,14 +156,6 @@ class _Call:
 
     def __init__(self):
         self.code, self.request, self.response = "OK", None, None
-
-
-def _parsed(parse, raw: bytes, method: str):
-    """The request message; InvalidRequest when the bytes are not one."""
-    try:
-        return parse(raw)
-    except DecodeError as exc:
-        raise InvalidRequest(f"the {method} request does not parse: {exc}", reason="MALFORMED_REQUEST") from None
 
 
 def _encoded(encode, response) -> bytes:

@@ -11,8 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from google.protobuf.descriptor import Descriptor
+
 from wengert.errors import over_limit, quoted, short
+from wengert.server.wire_strings import long_string
 from wengert.v1 import graph_pb2, tensor_pb2
+
+SCREEN_FROM = 1 << 20  # bytes: smaller requests are cheap to parse, and checked once parsed
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,18 @@ class WireLimits:
     max_tensor_elements: int
     max_batch: int
     max_string_length: int
+
+    def check_request_bytes(self, raw: bytes, request_type: Descriptor) -> None:
+        """Before parsing: a string longer than the limit in a request of more than a MiB is
+        refused from its bytes, so a huge attribute is not copied twice more (by the parser,
+        then by Python) on its way to `check_graph`."""
+        if len(raw) <= SCREEN_FROM:
+            return
+        found = long_string(raw, request_type, self.max_string_length)
+        if found is not None:
+            raise over_limit("string length", found.characters, self.max_string_length,
+                             f"characters in {'.'.join(found.path)} {found.start[:24]!r}...",
+                             "--max-string-length", node=found.node, op=found.op)
 
     def check_graph(self, graph: graph_pb2.Graph) -> None:
         """Node and input counts, every name and string attribute's length, and the size of
