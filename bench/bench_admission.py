@@ -134,7 +134,7 @@ def refusals() -> None:
     string = graph([], (2,))
     cast = string.nodes.add(id="c", op="cast", inputs=["x"])
     cast.attrs["dtype"].s = "f" * (20 << 20)
-    bombs = {
+    bombs = {  # name: (RPC, request[, server flags])
         "2 GiB output": ("Evaluate", pb.EvaluateRequest(graph=graph(big), inputs=one)),
         "3 GiB intermediates": ("Evaluate", pb.EvaluateRequest(graph=graph(
             big + [("s", "sin", ["b"], {}), ("t", "sum", ["s"], {})]), inputs=one)),
@@ -147,11 +147,13 @@ def refusals() -> None:
             matmuls + [("t", "sum", ["p59"], {})]), inputs=one)),
         "20 MB attribute string": ("Evaluate", pb.EvaluateRequest(
             graph=string, inputs={"x": tensor_to_proto(np.ones(2))})),
+        "20 MB attribute string, --max-message-mb 64": ("Evaluate", pb.EvaluateRequest(
+            graph=string, inputs={"x": tensor_to_proto(np.ones(2))}), ("--max-message-mb", "64")),
     }
     print("\nrefusals through a server (time to RESOURCE_EXHAUSTED vs a health check round trip; "
           "each bomb on a fresh server, so no earlier one's high-water mark hides its memory)")
-    for name, (rpc, request) in bombs.items():
-        with start_server() as server, server.channel() as channel:
+    for name, (rpc, request, *flags) in bombs.items():
+        with start_server(*(flags[0] if flags else ())) as server, server.channel() as channel:
             stub = server.stub(channel)
             health = median_seconds(lambda: server.health(channel), repeat=9)
             before = server.peak_rss()

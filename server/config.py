@@ -29,7 +29,7 @@ class Config:
     skip_broken_plugins: bool = False
     verify_plugins: bool = True
     verification_cache: str = ""
-    max_message_mb: int = 64
+    max_message_mb: int = 16
     max_nodes: int = 10_000
     max_inputs: int = 4_096
     max_string_length: int = 1_024
@@ -37,7 +37,7 @@ class Config:
     max_batch: int = 4_096
     memory_budget_mb: int = 1024
     max_work: float = 2e10
-    max_response_mb: int = 64
+    max_response_mb: int = 16
     cache_size: int = 256
     graph_cache_mb: int = 512
     grace_period: float = 10.0
@@ -84,7 +84,8 @@ HELP = {
                       "--no-verify-plugins serves every op unchecked, and says so",
     "verification_cache": "folder of cached verification results; '' is $XDG_CACHE_HOME/wengert/verification, "
                           "else ~/.cache/wengert/verification",
-    "max_message_mb": "largest request or response message, in MiB",
+    "max_message_mb": "largest request or response message, in MiB (gRPC holds a request about "
+                      "three times while receiving it, before any other check)",
     "max_nodes": "largest graph, in nodes",
     "max_inputs": "most inputs a graph may declare",
     "max_string_length": "longest name, id or string attribute in a graph, in characters",

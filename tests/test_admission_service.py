@@ -119,14 +119,34 @@ def test_a_huge_jacobian_of_a_tiny_graph_is_refused_by_its_size_not_computed(ser
     refused(server, stub.Jacobian, request, "limit exceeded")
 
 
-def test_a_20_mb_attribute_is_refused_with_a_short_message(server, stub):
+def string_bomb() -> pb.EvaluateRequest:
+    """A cast whose dtype attribute is 20 MB of text."""
     graph = graph_of({"x": [2]}, [], "x")
     node = graph.nodes.add(id="c", op="cast", inputs=["x"])
     node.attrs["dtype"].s = "f" * (20 << 20)
     graph.outputs[0].value = "c"
-    request = pb.EvaluateRequest(graph=graph, inputs={"x": tensor_to_proto(np.ones(2))})
-    details = refused(server, stub.Evaluate, request, "string length limit exceeded: 20971520 characters",
-                      "--max-string-length", bound=4 * request.ByteSize())  # received, parsed: held twice
+    return pb.EvaluateRequest(graph=graph, inputs={"x": tensor_to_proto(np.ones(2))})
+
+
+def test_a_20_mb_attribute_is_over_the_default_message_size(server, stub):
+    refused(server, stub.Evaluate, string_bomb(), "larger than max (20971", "16777216)")
+
+
+def test_the_sdk_names_the_flag_when_grpc_refuses_a_message_by_size(server):
+    with wg.Client(server.target) as client, pytest.raises(wg.LimitExceeded, match="--max-message-mb"):
+        client.evaluate(lambda x: x * 2.0, np.ones(3 << 20))  # 24 MiB
+
+
+def test_a_20_mb_attribute_in_a_message_allowed_is_refused_from_its_bytes_with_a_short_message():
+    request = string_bomb()
+    with start_server("--max-message-mb", "64") as fresh:  # its peak memory not raised by other bombs
+        with fresh.channel() as channel:
+            # gRPC holds the message three times while receiving it (a bare grpcio server too);
+            # refused from its bytes, it is not parsed and copied again
+            details = refused(fresh, fresh.stub(channel).Evaluate, request,
+                              "string length limit exceeded: node 'c' (cast): 20971520 characters in "
+                              "graph.nodes['c'].attrs['dtype'].s 'ffff", "--max-string-length",
+                              bound=int(3.5 * request.ByteSize()))
     assert len(details) < 400
 
 

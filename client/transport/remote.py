@@ -119,7 +119,10 @@ class Attempt:
 
 def error_from_rpc(exc: grpc.RpcError) -> WengertError:
     """The typed error for a failed call, from its status and its structured details."""
-    return from_rpc(exc.code().name, exc.details() or "", exc.trailing_metadata())
+    code, message = exc.code().name, exc.details() or ""
+    if code == "RESOURCE_EXHAUSTED" and "larger than max" in message:  # gRPC's own refusal: no details
+        message += " (the server's --max-message-mb limits every message)"
+    return from_rpc(code, message, exc.trailing_metadata())
 
 
 class RemoteTransport:
