@@ -106,7 +106,8 @@ def test_an_evicted_graph_is_resent_in_full(tight_server):
 # -- retries and deadlines --------------------------------------------------------------------
 def test_the_client_waits_for_a_late_server_and_survives_a_restart(worked_graph):
     port = free_port()
-    with wg.Client(f"127.0.0.1:{port}", retries=12, timeout=30) as client:
+    # retries back off to 2 s apart: 100 of them outlast the slowest start-up on a loaded machine
+    with wg.Client(f"127.0.0.1:{port}", retries=100, timeout=30) as client:
         recorder = recorded(client)
         for _ in range(2):  # the second server knows nothing of the first one's graph ids
             server = launch("--port", str(port))  # the last --port wins

@@ -72,7 +72,7 @@ def test_a_server_sent_60_graphs_of_8_mb_stops_growing_at_its_cache_bound():
     """After the caches fill (20 graphs), 40 more graphs of 8 MB (320 MB unbounded) add no more
     than allocator noise to the server's and its workers' peak memory."""
     with start_server("--graph-cache-mb", "64") as server, wg.Client(server.target) as client:
-        x = np.ones(MB)  # 8 MB of float64: the constant each graph carries is as large
+        x = np.ones(1)  # broadcast against the constant each graph carries: 8 MB of float64
 
         def send(k: int) -> None:
             constant = np.full(MB, float(k))
