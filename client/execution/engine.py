@@ -487,19 +487,20 @@ def _seeds(call: Call) -> dict[str, Any]:
 
 def _request_shape(call: Call) -> tuple | None:
     """What preparing a request with a lean path depends on besides its values (the names,
-    dtypes and shapes of its arrays), as a cache key; None for other requests, or arrays not
-    yet arrays."""
-    if call.rpc not in _SEEDS:
+    dtypes and shapes of its arrays, inputs then seeds), as a cache key; None for other
+    requests, or arrays not yet arrays."""
+    field = _SEEDS.get(call.rpc)
+    if field is None:
         return None
-    arrays = []
-    for given in (call.inputs, _seeds(call)):
-        for name, a in given.items():
-            if not isinstance(a, (np.ndarray, np.generic)):
-                return None
-            arrays.append((name, a.dtype, a.shape))
     checkpoint = call.checkpoint
-    return ("lean", call.rpc, call.graph, call.outputs, call.wrt, call.batched, call.batched_inputs, call.mode,
-            call.format, call.output, checkpoint.policy, checkpoint.every, checkpoint.snapshots, tuple(arrays))
+    key = ["lean", call.rpc, call.graph, call.outputs, call.wrt, call.batched, call.batched_inputs, call.mode,
+           call.format, call.output, checkpoint.policy, checkpoint.every, checkpoint.snapshots, len(call.inputs)]
+    for given in (call.inputs, getattr(call, field) if field else {}):
+        for name, a in given.items():
+            if type(a) is not np.ndarray and not isinstance(a, np.generic):
+                return None
+            key += (name, a.dtype, a.shape)
+    return tuple(key)
 
 
 def _arrays(values: Mapping[str, Any]) -> dict[str, np.ndarray]:
