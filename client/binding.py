@@ -177,11 +177,11 @@ def _up_to(structure, given, what: str) -> list[Any]:
 
 def _graph_inputs(graph: Graph, given: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
     """A graph's inputs given in order or by name, as arrays."""
-    names = graph.input_names
-    if not isinstance(given, Mapping):
+    if type(given) is tuple or not isinstance(given, Mapping):
+        names = graph.input_names
         if len(given) != len(names):
             raise InvalidRequest(f"the graph takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}")
-        given = dict(zip(names, given))
+        return {name: _as_array(v, t.dtype) for (name, t), v in zip(graph.inputs, given)}
     declared = graph.input_types
     return {k: _as_array(v, declared[k].dtype if k in declared else None) for k, v in given.items()}
 
