@@ -255,8 +255,8 @@ class Function:
         return tuple(sorted(out))
 
     def _key(self, args: Sequence[Any], static: tuple[int, ...], registry, has_aux: bool) -> tuple[Hashable, list]:
-        dynamic = tuple(a for i, a in enumerate(args) if i not in static)
-        leaves, structure = tree.flatten(dynamic)
+        dynamic = tuple(a for i, a in enumerate(args) if i not in static) if static else tuple(args)
+        leaves, structure = tree.flatten_arguments(dynamic)
         try:
             types = tuple(map(_leaf_key, leaves))
         except InvalidRequest:  # a leaf that is not an array: say which, by its input name
