@@ -503,8 +503,13 @@ def _request_shape(call: Call) -> tuple | None:
     return tuple(key)
 
 
-def _arrays(values: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return {name: np.asarray(v) for name, v in values.items()}
+def _arrays(values: Mapping[str, Any]) -> Mapping[str, np.ndarray]:
+    """`values` as arrays: `values` itself when they are already (nothing changes a request's
+    mappings), else a dict of them."""
+    for v in values.values():
+        if type(v) is not np.ndarray:
+            return {name: np.asarray(v) for name, v in values.items()}
+    return values
 
 
 def _output_bytes(graph: Graph, names: Sequence[str]) -> int:
