@@ -68,9 +68,12 @@ class Traced:
 
     def argument(self, i: int, arrays: Mapping[str, Any]) -> Any:
         """Argument `i`'s structure holding the arrays given for its inputs, by name."""
-        if self.args[i] is None:
+        structure = self.args[i]
+        if structure is None:
             raise InvalidRequest(f"argument {i} is static: it has no derivative")
-        return self.args[i].unflatten(arrays[n] for n in self.arg_names[i])
+        if structure.kind is None:  # an array: no structure to rebuild
+            return arrays[self.arg_names[i][0]]
+        return structure.unflatten(arrays[n] for n in self.arg_names[i])
 
     def like_arguments(self, given: Sequence[Any], what: str) -> list[tuple[str, Any]]:
         """(input name, leaf) for `given` (tangents, directions): a tuple with one entry per
