@@ -155,12 +155,13 @@ class Binding:
     def loss(self) -> str:
         """The one output a gradient is of, which must be a float scalar."""
         names = self.traced.out_names if self.traced is not None else self.graph.output_names
-        types = [self.graph.output_type(n) for n in names]
-        if len(types) != 1 or types[0].size != 1 or not types[0].is_float:
-            shown = ", ".join(f"{n}: {t}" for n, t in zip(names, types))
-            what = "graph" if self.traced is None else "function"
-            raise InvalidRequest(f"a gradient needs one scalar float output; the {what} has {shown}")
-        return names[0]
+        if len(names) == 1:
+            t = self.graph.output_type(names[0])
+            if t.size == 1 and t.is_float:
+                return names[0]
+        shown = ", ".join(f"{n}: {self.graph.output_type(n)}" for n in names)
+        what = "graph" if self.traced is None else "function"
+        raise InvalidRequest(f"a gradient needs one scalar float output; the {what} has {shown}")
 
     def unit_seed(self) -> dict[str, np.ndarray]:
         """Cotangent 1 on the loss output."""
@@ -177,11 +178,11 @@ def _up_to(structure, given, what: str) -> list[Any]:
 
 def _graph_inputs(graph: Graph, given: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
     """A graph's inputs given in order or by name, as arrays."""
-    names = graph.input_names
-    if not isinstance(given, Mapping):
+    if type(given) is tuple or not isinstance(given, Mapping):
+        names = graph.input_names
         if len(given) != len(names):
             raise InvalidRequest(f"the graph takes {len(names)} input(s) ({', '.join(names)}), got {len(given)}")
-        given = dict(zip(names, given))
+        return {name: _as_array(v, t.dtype) for (name, t), v in zip(graph.inputs, given)}
     declared = graph.input_types
     return {k: _as_array(v, declared[k].dtype if k in declared else None) for k, v in given.items()}
 

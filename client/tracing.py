@@ -68,9 +68,12 @@ class Traced:
 
     def argument(self, i: int, arrays: Mapping[str, Any]) -> Any:
         """Argument `i`'s structure holding the arrays given for its inputs, by name."""
-        if self.args[i] is None:
+        structure = self.args[i]
+        if structure is None:
             raise InvalidRequest(f"argument {i} is static: it has no derivative")
-        return self.args[i].unflatten(arrays[n] for n in self.arg_names[i])
+        if structure.kind is None:  # an array: no structure to rebuild
+            return arrays[self.arg_names[i][0]]
+        return structure.unflatten(arrays[n] for n in self.arg_names[i])
 
     def like_arguments(self, given: Sequence[Any], what: str) -> list[tuple[str, Any]]:
         """(input name, leaf) for `given` (tangents, directions): a tuple with one entry per
@@ -255,8 +258,8 @@ class Function:
         return tuple(sorted(out))
 
     def _key(self, args: Sequence[Any], static: tuple[int, ...], registry, has_aux: bool) -> tuple[Hashable, list]:
-        dynamic = tuple(a for i, a in enumerate(args) if i not in static)
-        leaves, structure = tree.flatten(dynamic)
+        dynamic = tuple(a for i, a in enumerate(args) if i not in static) if static else tuple(args)
+        leaves, structure = tree.flatten_arguments(dynamic)
         try:
             types = tuple(map(_leaf_key, leaves))
         except InvalidRequest:  # a leaf that is not an array: say which, by its input name

@@ -17,6 +17,7 @@ paths, so the graph stays readable, and usable from its `.proto` form alone.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Sequence
@@ -214,6 +215,20 @@ def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[li
     """`(leaves, treedef)`; `is_leaf(x)` true stops the descent at `x`."""
     leaves: list[Any] = []
     return leaves, _flatten(tree, leaves, is_leaf)
+
+
+def flatten_arguments(args: tuple) -> tuple[list[Any], TreeDef]:
+    """`flatten(args)` for a tuple of a call's arguments; when each is a leaf (an array, a
+    number), without walking them: the structure of n leaves in a tuple is made once."""
+    for arg in args:
+        if _node_type(type(arg)) is not None:
+            return flatten(args)
+    return list(args), _leaves_in_a_tuple(len(args))
+
+
+@functools.lru_cache(maxsize=32)
+def _leaves_in_a_tuple(count: int) -> TreeDef:
+    return TreeDef(tuple, None, (_LEAF,) * count)
 
 
 def _flatten(x: Any, leaves: list[Any], is_leaf) -> TreeDef:

@@ -121,6 +121,17 @@ def test_a_chain_of_scalars_of_mixed_dtypes_matches_the_interpreter():
                {**feeds, "cotangent:y": np.asarray(1.0)})
 
 
+def test_a_0d_float_input_enters_as_a_scalar_and_leaves_as_the_interpreters_array():
+    """The worked example's gradient plan reads its 0-d float inputs as NumPy scalars (NumPy's
+    scalar math, not a ufunc call per operator); an input that is also an output still comes
+    back as a 0-d array, and every result has the interpreter's bits."""
+    graph = wg.trace(lambda x1, x2: {"y": wg.log(x1) + x1 * x2 - wg.sin(x2), "x2": x2}, 2.0, 5.0)
+    vjp = ENGINE.derivative_graph(graph, "vjp", None, seeds=["y"])
+    plan = Plan(vjp, REGISTRY)
+    assert "v0 = v0[()]" in plan.compiled().source
+    both_agree(vjp, {"x1": np.asarray(2.0), "x2": np.asarray(5.0), "cotangent:y": np.asarray(1.0)})
+
+
 def test_a_long_elementwise_chain_on_a_large_array_runs_fused_with_the_same_bits():
     x = np.random.default_rng(0).normal(size=fusion.MIN_SIZE + 5)
     graph = wg.trace(lambda x: {"y": wg.sin(x) * x + wg.exp(-x * x), "z": wg.sum(wg.tanh(x) * 2.0 - x)}, x)

@@ -96,6 +96,12 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
 
     fused = chains(steps, types, outputs)
     lines = [f"def plan({''.join(f'v{i}, ' for i in inputs)}batch, check):"]
+    # A 0-d float input a ufunc reads enters as the NumPy scalar it holds, like a 0-d ufunc result.
+    for i in inputs:
+        if zero_d[i] and types[i].is_float and any(i in step.args and _ufunc(step, types) is not None
+                                                   for step in steps):
+            scalar.add(i)
+            lines.append(f"    v{i} = v{i}[()]")
     at: dict[int, Step] = {}
     k = 0
     while k < len(steps):
@@ -115,7 +121,7 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
             namespace[f"n{k}"] = step.node
             lines.append(f"    check(n{k})")
         dtypes = [np.dtype(types[i].dtype) for i in step.args]
-        ufunc = None if step.batched or step.attrs else elementwise_ufunc(step.call, dtypes)
+        ufunc = _ufunc(step, types)
         args = [name(i, ufunc is not None) for i in step.args]
         if ufunc in _OPERATORS and len(args) == ufunc.nin:
             call = _OPERATORS[ufunc].format(*args)
@@ -142,3 +148,10 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
     lines.append(f"    return ({''.join(name(i, False) + ', ' for i in outputs)})")
     return lines, namespace, at
 
+
+
+def _ufunc(step: Step, types: Sequence[TensorType]) -> np.ufunc | None:
+    """The ufunc `step` computes on its operands' types, when it is one (see `elementwise_ufunc`)."""
+    if step.batched or step.attrs:
+        return None
+    return elementwise_ufunc(step.call, [np.dtype(types[i].dtype) for i in step.args])

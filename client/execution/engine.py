@@ -323,17 +323,21 @@ class Engine:
         holds the outputs and the derivatives of `derived`, each with the batch axis."""
         feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}
         plan = self.plan(dgraph, frozenset(prefix + k for k in seeds) if batched else frozenset())
-        batch = check_feeds(dgraph, feeds, plan.batched_inputs) or 1
+        plan_batch = check_feeds(dgraph, feeds, plan.batched_inputs)
+        batch = plan_batch or 1
         response = _output_bytes(graph, graph.output_names) + batch * sum(
             nbytes(dgraph.output_type(prefix + name)) for name in derived)
         price = self.priced((plan, batch, response), lambda: Price((Run(what, self.profile(plan), batch),),
                                                                   response))
-
-        derivatives = _derivatives(plan, prefix, batched)
+        # The plan's inputs in order, each from the inputs (False) or the seeds (True) by name.
+        sources = [(name.startswith(prefix) and name[len(prefix):] in seeds, name) for name in dgraph.input_names]
+        sources = [(True, name[len(prefix):]) if seed else (False, name) for seed, name in sources]
+        split = _splitter(plan, graph.output_names, prefix, batched, batch)
 
         def runner(inputs, seeds, check):
-            feeds = {**inputs, **{prefix + k: v for k, v in seeds.items()}}  # `plan.run` checks them
-            return lambda: _split(plan.run(feeds, check), graph.output_names, derivatives, batch)
+            # Checked above, or by the request's shape on the lean path: the same names, dtypes and shapes.
+            arrays = [seeds[name] if seed else inputs[name] for seed, name in sources]
+            return lambda: split(plan.run_arrays(arrays, plan_batch, check))
         return Again(price, runner)(inputs, seeds, check)
 
     def prepare_jacobian(self, graph: Graph, inputs: Mapping[str, Any], wrt: Sequence[str] | None = None,
@@ -483,23 +487,29 @@ def _seeds(call: Call) -> dict[str, Any]:
 
 def _request_shape(call: Call) -> tuple | None:
     """What preparing a request with a lean path depends on besides its values (the names,
-    dtypes and shapes of its arrays), as a cache key; None for other requests, or arrays not
-    yet arrays."""
-    if call.rpc not in _SEEDS:
+    dtypes and shapes of its arrays, inputs then seeds), as a cache key; None for other
+    requests, or arrays not yet arrays."""
+    field = _SEEDS.get(call.rpc)
+    if field is None:
         return None
-    arrays = []
-    for given in (call.inputs, _seeds(call)):
-        for name, a in given.items():
-            if not isinstance(a, (np.ndarray, np.generic)):
-                return None
-            arrays.append((name, a.dtype, a.shape))
     checkpoint = call.checkpoint
-    return ("lean", call.rpc, call.graph, call.outputs, call.wrt, call.batched, call.batched_inputs, call.mode,
-            call.format, call.output, checkpoint.policy, checkpoint.every, checkpoint.snapshots, tuple(arrays))
+    key = ["lean", call.rpc, call.graph, call.outputs, call.wrt, call.batched, call.batched_inputs, call.mode,
+           call.format, call.output, checkpoint.policy, checkpoint.every, checkpoint.snapshots, len(call.inputs)]
+    for given in (call.inputs, getattr(call, field) if field else {}):
+        for name, a in given.items():
+            if type(a) is not np.ndarray and not isinstance(a, np.generic):
+                return None
+            key += (name, a.dtype, a.shape)
+    return tuple(key)
 
 
-def _arrays(values: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return {name: np.asarray(v) for name, v in values.items()}
+def _arrays(values: Mapping[str, Any]) -> Mapping[str, np.ndarray]:
+    """`values` as arrays: `values` itself when they are already (nothing changes a request's
+    mappings), else a dict of them."""
+    for v in values.values():
+        if type(v) is not np.ndarray:
+            return {name: np.asarray(v) for name, v in values.items()}
+    return values
 
 
 def _output_bytes(graph: Graph, names: Sequence[str]) -> int:
@@ -513,21 +523,25 @@ def _check_names(given: Mapping[str, Any], allowed: Sequence[str], what: str) ->
                              f"(it has {', '.join(map(repr, allowed))})")
 
 
-def _derivatives(plan: Plan, prefix: str, batched: bool) -> list[tuple[str, str, bool]]:
-    """The derivative outputs of a JVP or VJP plan (those named with `prefix`): each one's
-    name in the plan, its name in the response, and whether a batched run broadcasts it along
-    the batch axis (it does not depend on the directions)."""
-    return [(name, name[len(prefix):], batched and not plan.is_batched[vid])
-            for name, vid in plan.graph.outputs if name.startswith(prefix)]
+def _splitter(plan: Plan, names: Sequence[str], prefix: str, batched: bool, batch: int
+              ) -> Callable[[Sequence[np.ndarray]], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
+    """What separates the outputs of a JVP or VJP plan (in order) into the primal outputs
+    `names` and the derivatives (those named with `prefix`, by their names without it); in a
+    batched run, a derivative that does not depend on the directions is broadcast along the
+    batch axis, so that every derivative has it."""
+    position = {name: i for i, name in enumerate(plan.graph.output_names)}
+    primal = [(name, position[name]) for name in names]
+    derivatives = [(name[len(prefix):], position[name]) for name in plan.graph.output_names
+                   if name.startswith(prefix)]
+    broadcast = [(short, i) for short, i in derivatives
+                 if batched and not plan.is_batched[plan.graph.outputs[i][1]]]
 
-
-def _split(out: dict[str, np.ndarray], names: Sequence[str], derivatives: list[tuple[str, str, bool]],
-           batch: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Separate primal outputs from `derivatives` (see `_derivatives`), broadcasting along the
-    batch axis those that need it, so that in a batched run every derivative has it."""
-    return {k: out[k] for k in names}, {
-        short: np.broadcast_to(out[name], (batch,) + out[name].shape) if broadcast else out[name]
-        for name, short, broadcast in derivatives}
+    def split(outs):
+        values, grads = {name: outs[i] for name, i in primal}, {short: outs[i] for short, i in derivatives}
+        for short, i in broadcast:
+            grads[short] = np.broadcast_to(outs[i], (batch,) + outs[i].shape)
+        return values, grads
+    return split
 
 
 def _strip(out: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -84,10 +84,12 @@ class Plan:
         outs = self._runner(check)([feeds[name] for name in graph.input_names], batch, check)
         return dict(zip(graph.output_names, outs))
 
-    def run_arrays(self, arrays: Sequence[np.ndarray], batch: int | None = None) -> list[np.ndarray]:
+    def run_arrays(self, arrays: Sequence[np.ndarray], batch: int | None = None,
+                   check: Check | None = None) -> list[np.ndarray]:
         """The outputs, in order, for the inputs in order, unchecked: for a loop running its body
-        step after step, whose operands' types its node checked once."""
-        return list(self._runner(None)(arrays, batch, None))
+        step after step, whose operands' types its node checked once, and for a request of a
+        shape the engine checked before (its lean path)."""
+        return list(self._runner(check)(arrays, batch, check))
 
     def compiled(self, checked: bool = False) -> CompiledPlan:
         """The plan as straight-line Python (`checked`: calling a `Check` before every step),
