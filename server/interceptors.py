@@ -9,7 +9,6 @@ INTERNAL, so nothing about the server's insides leaks.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import logging
 import threading
@@ -48,6 +47,8 @@ class CallInterceptor(grpc.ServerInterceptor):
         self._open = True
         self._active = 0
         self._idle = threading.Condition()
+        self._wrapped: dict[str, tuple] = {}  # method path: (its handler, the handler wrapping it)
+        metrics.in_flight.set_function(lambda: self._active)
 
     def close(self) -> None:
         with self._idle:
@@ -61,42 +62,50 @@ class CallInterceptor(grpc.ServerInterceptor):
                 self._idle.wait(min(0.1, max(deadline - time.monotonic(), 0)))
             return not self._active
 
-    @contextlib.contextmanager
-    def _admitted(self):
+    def _admit(self) -> bool:
         with self._idle:
             if not self._open:
-                raise Unavailable("the server is shutting down; retry on another replica",
-                                  reason="SHUTTING_DOWN", retry_delay=0.0)
+                return False
             self._active += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._active -= 1
+            return True
+
+    def _release(self) -> None:
+        with self._idle:
+            self._active -= 1
+            if not self._active:
                 self._idle.notify_all()
 
     def intercept_service(self, continuation, details):
         handler = continuation(details)
         if handler is None or not details.method.startswith(SERVICE_PREFIX):
             return handler
-        method = details.method.rsplit("/", 1)[-1]
-        # grpcio answers INTERNAL when a handler's (de)serializer raises, so the wrapped handler
-        # takes and gives raw bytes, and parsing and encoding happen in the guarded call, where
-        # a request that does not parse is INVALID_ARGUMENT like any other bad request.
-        parse, encode = handler.request_deserializer, handler.response_serializer
-        parsed = self._parser(parse, method, details.method)
+        wrapped = self._wrapped.get(details.method)  # wrapped once per method: this runs every call
+        if wrapped is None or wrapped[0] is not handler:
+            wrapped = self._wrapped[details.method] = (handler, self._wrap(handler, details.method))
+        return wrapped[1]
+
+    def _wrap(self, handler, path: str):
+        """`handler` taking and giving raw bytes, its calls guarded. grpcio answers INTERNAL
+        when a handler's (de)serializer raises, so parsing and encoding happen in the guarded
+        call, where a request that does not parse is INVALID_ARGUMENT like any other bad one."""
+        method = path.rsplit("/", 1)[-1]
+        parsed, encode = self._parser(handler.request_deserializer, method, path), handler.response_serializer
         if handler.unary_unary is not None:
+            behavior = handler.unary_unary
+
             def unary(raw: bytes, context):
-                with self._guarded(method, raw, context) as call:
+                with _Guard(self, method, raw, context) as call:
                     call.request = parsed(raw)
-                    call.response = handler.unary_unary(call.request, context)
+                    call.response = behavior(call.request, context)
                     return _encoded(encode, call.response)
             return grpc.unary_unary_rpc_method_handler(unary)
         if handler.unary_stream is not None:
+            behavior = handler.unary_stream
+
             def stream(raw: bytes, context):
-                with self._guarded(method, raw, context) as call:
+                with _Guard(self, method, raw, context) as call:
                     call.request = parsed(raw)
-                    for call.response in handler.unary_stream(call.request, context):
+                    for call.response in behavior(call.request, context):
                         yield _encoded(encode, call.response)
             return grpc.unary_stream_rpc_method_handler(stream)
         return handler
@@ -118,44 +127,60 @@ class CallInterceptor(grpc.ServerInterceptor):
                                      reason="MALFORMED_REQUEST") from None
         return parsed
 
-    @contextlib.contextmanager
-    def _guarded(self, method: str, raw: bytes, context):
-        """Around one call (a whole stream, for a streaming RPC): admission, the status code of
-        whatever it raises, its metrics and its log line."""
-        start = time.perf_counter()
-        call = _Call()
-        self.metrics.in_flight.inc()
-        try:
-            with self._admitted():
-                yield call
-        except WengertError as exc:
-            call.code = exc.code
-            if exc.code == "INTERNAL":  # a plugin's bug (an op disagreeing with its shape rule)
-                log.error("internal error in %s: %s", method, exc)
-            abort(context, exc, call.request)
-        except MemoryError:  # what pricing did not foresee: the request's fault, not a bug
-            call.code = "RESOURCE_EXHAUSTED"
-            log.warning("out of memory in %s", method, exc_info=True)
-            abort(context, LimitExceeded("the server ran out of memory computing this request", limit="memory"))
-        except Exception:
-            call.code = "INTERNAL"
-            log.exception("internal error in %s", method)
-            abort(context, InternalError(INTERNAL_MESSAGE))
-        finally:
-            seconds = time.perf_counter() - start
-            self.metrics.in_flight.dec()
-            self.metrics.record_call(method, call.code, seconds)
-            if request_log.isEnabledFor(logging.INFO):
-                request_log.info("rpc method=%s code=%s ms=%.3f %s", method, call.code, seconds * 1e3,
-                                 describe(call.request, call.response, len(raw)))
 
+class _Guard:
+    """Around one call (a whole stream, for a streaming RPC): admission, the status code of
+    whatever it raises, its metrics and its log line. Entered, it is what the log line reports:
+    the call's status code, its request once parsed and its (last) response. (A class rather
+    than a generator: this runs on every call.)"""
 
-class _Call:
-    """What the log line reports of a call: its status code, its request once parsed and its
-    (last) response."""
+    __slots__ = ("calls", "method", "raw", "context", "start", "code", "request", "response")
 
-    def __init__(self):
+    def __init__(self, calls: CallInterceptor, method: str, raw: bytes, context):
+        self.calls, self.method, self.raw, self.context = calls, method, raw, context
         self.code, self.request, self.response = "OK", None, None
+
+    def __enter__(self) -> _Guard:
+        self.start = time.perf_counter()
+        if not self.calls._admit():
+            self.code = "UNAVAILABLE"
+            self._record()
+            abort(self.context, Unavailable("the server is shutting down; retry on another replica",
+                                            reason="SHUTTING_DOWN", retry_delay=0.0))
+        return self
+
+    def __exit__(self, kind, exc, traceback) -> bool:
+        self.calls._release()
+        try:
+            if exc is not None:
+                self._abort(exc)
+        finally:
+            self._record()
+        return False
+
+    def _abort(self, exc: BaseException) -> None:
+        """End the call with the status `exc` calls for."""
+        if isinstance(exc, WengertError):
+            self.code = exc.code
+            if exc.code == "INTERNAL":  # a plugin's bug (an op disagreeing with its shape rule)
+                log.error("internal error in %s: %s", self.method, exc)
+            abort(self.context, exc, self.request)
+        elif isinstance(exc, MemoryError):  # what pricing did not foresee: the request's fault
+            self.code = "RESOURCE_EXHAUSTED"
+            log.warning("out of memory in %s", self.method, exc_info=exc)
+            abort(self.context, LimitExceeded("the server ran out of memory computing this request",
+                                              limit="memory"))
+        elif isinstance(exc, Exception):
+            self.code = "INTERNAL"
+            log.error("internal error in %s", self.method, exc_info=exc)
+            abort(self.context, InternalError(INTERNAL_MESSAGE))
+
+    def _record(self) -> None:
+        seconds = time.perf_counter() - self.start
+        self.calls.metrics.record_call(self.method, self.code, seconds)
+        if request_log.isEnabledFor(logging.INFO):
+            request_log.info("rpc method=%s code=%s ms=%.3f %s", self.method, self.code, seconds * 1e3,
+                             describe(self.request, self.response, len(self.raw)))
 
 
 def _encoded(encode, response) -> bytes:
