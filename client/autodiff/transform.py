@@ -88,7 +88,7 @@ def _replay(graph: Graph, builder: GraphBuilder) -> dict[str, Value]:
     """Record the primal graph in `builder`; returns id -> value."""
     env = {name: builder.input(name, t) for name, t in graph.inputs}
     for node in graph.nodes:
-        env[node.id] = builder.add(node.op, [env[i] for i in node.inputs], node.attrs)
+        env[node.id] = builder.replay(node, tuple([env[i] for i in node.inputs]))
     return env
 
 
