@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from wengert.ir.builder import GraphBuilder, Value
 
@@ -69,7 +67,7 @@ def _collapse_scalings(b, op_name, inputs):
         (base_x, scale_x), (base_y, scale_y) = _scaled(b, inputs[0]), _scaled(b, inputs[1])
         if base_x.id != base_y.id or (scale_x is None and scale_y is None):
             return None
-        one = b.constant(np.ones((), dtype=base_x.dtype))
+        one = b.number(1, base_x.dtype)  # the constant 1, shared (kept by the builder)
         combine = wg.add if op_name == "add" else wg.sub
         return wg.mul(base_x, combine(_or(scale_x, one), _or(scale_y, one)))
     return None
