@@ -10,6 +10,7 @@ function this turns a forward-mode Jacobian into one batched multiply.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def _collapse_scalings(b, op_name, inputs):
     return None
 
 
+@functools.cache
 def _api():
     from wengert import numpy_api  # it records through the builder, which imports this module
 
