@@ -31,7 +31,8 @@ def memo_key(op_name: str, input_ids: tuple[str, ...], attrs: tuple) -> tuple:
 
 
 def rewrite(b: GraphBuilder, op_name: str, inputs: tuple[Value, ...], out_type) -> Value | None:
-    """A value equal to `op_name(*inputs)` built more cheaply, or None to record it as is."""
+    """A value equal to `op_name(*inputs)` built more cheaply, or None to record it as is.
+    (Only an input that is a constant or derived can make one: `b` asks only then.)"""
     found = _drop_neutral(b, op_name, inputs, out_type)
     if found is None:  # not `or`: a Value has no truth value
         found = _collapse_scalings(b, op_name, inputs)
@@ -85,9 +86,9 @@ def _scaled(b, v):
     """(base, scale) when `v` is `base * scale` with only `base` derived, else (v, None)."""
     node = b.node_of(v)
     if node is not None and node.op == "mul":
-        x, y = (b.value(i) for i in node.inputs)
-        if b.is_derived(x) != b.is_derived(y):
-            return (x, y) if b.is_derived(x) else (y, x)
+        x, y = node.inputs
+        if (x in b.derived) != (y in b.derived):
+            return (b.value(x), b.value(y)) if x in b.derived else (b.value(y), b.value(x))
     return v, None
 
 

@@ -402,7 +402,10 @@ class GraphBuilder:
             if folded is not None:
                 self._memo[key] = folded.id
                 return folded
-        return simplify.rewrite(self, op.name, inputs, out_type) if op.name in simplify.REWRITTEN else None
+        if op.name in simplify.REWRITTEN and not (self.derived.isdisjoint(input_ids)
+                                                  and self.constants.keys().isdisjoint(input_ids)):
+            return simplify.rewrite(self, op.name, inputs, out_type)
+        return None
 
     def _fold(self, op, inputs, attrs, out_type) -> Value | None:
         """op(inputs) computed now, as a constant; None when the op fails on these constants
