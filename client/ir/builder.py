@@ -542,6 +542,12 @@ def apply(op_name: str, *args: Any, **attrs: Any) -> Value:
     else:
         if builder is not None:
             return builder.add(op_name, args, attrs)
+    if builder is not None and len(args) == 2:  # next commonest: such a value and a Python number
+        x, y = args
+        if type(y) in _NUMBERS and type(x) is Value and x.builder is builder and not x.weak:
+            return builder.add(op_name, (x, builder.number(y, _weak_dtype(y, (x,)))), attrs)
+        if type(x) in _NUMBERS and type(y) is Value and y.builder is builder and not y.weak:
+            return builder.add(op_name, (builder.number(x, _weak_dtype(x, (y,))), y), attrs)
     builder = current_builder(args)
     if builder is None:
         raise InvalidGraph(
