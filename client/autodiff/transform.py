@@ -102,6 +102,8 @@ def _or_zeros(value: Value | None, t: TensorType, builder: GraphBuilder) -> Valu
 
 def _fit(value: Value, t: TensorType, *, reduce: bool) -> Value:
     """`value` made into type `t`: cast, and broadcast up (tangents) or summed down (cotangents)."""
+    if value.type is t:  # the usual case, asked first: types of one graph are mostly shared
+        return value
     if value.dtype != t.dtype:
         value = wg.cast(value, t.dtype)
     if value.shape == t.shape:
