@@ -45,6 +45,9 @@ class _Part:
 
 def getitem(x: Value, key: Any) -> Value:
     """`x[key]` exactly as NumPy computes it (see the module docstring)."""
+    found = _first_axis(x, key)
+    if found is not None:
+        return found
     parts = _parse(x, key if isinstance(key, tuple) else (key,))
     advanced = any(p.kind == "array" for p in parts)
     if advanced:  # next to an array, an int is an advanced index too (it decides axis order)
@@ -54,6 +57,27 @@ def getitem(x: Value, key: Any) -> Value:
     if not advanced:
         return _reshaped(sliced, tuple(d for p in parts for d in _dims(p, sliced.shape)))
     return _take(sliced, parts)
+
+
+def _first_axis(x: Value, key: Any) -> Value | None:
+    """`x[i]` or `x[start:stop:step]` (Python ints) for `x` of concrete shape, the commonest keys
+    of traced loops, built as the general path builds them without parsing the key; None for any
+    other key, or an int out of range (the general path reports it)."""
+    shape = x.shape
+    if not shape or -1 in shape:
+        return None
+    if type(key) is int:
+        if not -shape[0] <= key < shape[0]:
+            return None
+        start = key + shape[0] if key < 0 else key
+        sliced = _slice_node(x, [start] + [0] * (len(shape) - 1), [start + 1, *shape[1:]], [1] * len(shape))
+        return _reshaped(sliced, sliced.shape[1:])
+    if type(key) is slice and key.step != 0 and all(
+            b is None or type(b) is int for b in (key.start, key.stop, key.step)):
+        start, stop, step = key.indices(shape[0])
+        zeros = [0] * (len(shape) - 1)
+        return _slice_node(x, [start, *zeros], [stop, *shape[1:]], [step] + [1] * len(zeros))
+    return None
 
 
 # -- reading the key ---------------------------------------------------------------------------
@@ -162,6 +186,11 @@ def _slice(x: Value, parts: list[_Part]) -> Value:
         elif p.kind == "int":
             (a,) = p.axes
             starts[a], stops[a] = int(p.key), int(p.key) + 1
+    return _slice_node(x, starts, stops, steps)
+
+
+def _slice_node(x: Value, starts: list[int], stops: list[int], steps: list[int]) -> Value:
+    """`x` sliced (normalized bounds, one per axis): `x` itself when that keeps every axis whole."""
     if starts == [0] * x.ndim and stops == list(x.shape) and steps == [1] * x.ndim:
         return x
     if -1 in x.shape:

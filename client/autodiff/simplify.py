@@ -10,9 +10,8 @@ function this turns a forward-mode Jacobian into one batched multiply.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 if TYPE_CHECKING:
     from wengert.ir.builder import GraphBuilder, Value
@@ -32,7 +31,8 @@ def memo_key(op_name: str, input_ids: tuple[str, ...], attrs: tuple) -> tuple:
 
 
 def rewrite(b: GraphBuilder, op_name: str, inputs: tuple[Value, ...], out_type) -> Value | None:
-    """A value equal to `op_name(*inputs)` built more cheaply, or None to record it as is."""
+    """A value equal to `op_name(*inputs)` built more cheaply, or None to record it as is.
+    (Only an input that is a constant or derived can make one: `b` asks only then.)"""
     found = _drop_neutral(b, op_name, inputs, out_type)
     if found is None:  # not `or`: a Value has no truth value
         found = _collapse_scalings(b, op_name, inputs)
@@ -69,12 +69,13 @@ def _collapse_scalings(b, op_name, inputs):
         (base_x, scale_x), (base_y, scale_y) = _scaled(b, inputs[0]), _scaled(b, inputs[1])
         if base_x.id != base_y.id or (scale_x is None and scale_y is None):
             return None
-        one = b.constant(np.ones((), dtype=base_x.dtype))
+        one = b.number(1, base_x.dtype)  # the constant 1, shared (kept by the builder)
         combine = wg.add if op_name == "add" else wg.sub
         return wg.mul(base_x, combine(_or(scale_x, one), _or(scale_y, one)))
     return None
 
 
+@functools.cache
 def _api():
     from wengert import numpy_api  # it records through the builder, which imports this module
 
@@ -85,9 +86,9 @@ def _scaled(b, v):
     """(base, scale) when `v` is `base * scale` with only `base` derived, else (v, None)."""
     node = b.node_of(v)
     if node is not None and node.op == "mul":
-        x, y = (b.value(i) for i in node.inputs)
-        if b.is_derived(x) != b.is_derived(y):
-            return (x, y) if b.is_derived(x) else (y, x)
+        x, y = node.inputs
+        if (x in b.derived) != (y in b.derived):
+            return (b.value(x), b.value(y)) if x in b.derived else (b.value(y), b.value(x))
     return v, None
 
 

@@ -88,7 +88,7 @@ def _replay(graph: Graph, builder: GraphBuilder) -> dict[str, Value]:
     """Record the primal graph in `builder`; returns id -> value."""
     env = {name: builder.input(name, t) for name, t in graph.inputs}
     for node in graph.nodes:
-        env[node.id] = builder.add(node.op, [env[i] for i in node.inputs], node.attrs)
+        env[node.id] = builder.replay(node, tuple([env[i] for i in node.inputs]))
     return env
 
 
@@ -102,6 +102,8 @@ def _or_zeros(value: Value | None, t: TensorType, builder: GraphBuilder) -> Valu
 
 def _fit(value: Value, t: TensorType, *, reduce: bool) -> Value:
     """`value` made into type `t`: cast, and broadcast up (tangents) or summed down (cotangents)."""
+    if value.type is t:  # the usual case, asked first: types of one graph are mostly shared
+        return value
     if value.dtype != t.dtype:
         value = wg.cast(value, t.dtype)
     if value.shape == t.shape:

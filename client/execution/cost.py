@@ -55,43 +55,59 @@ class Profile:
 
 def profile(plan: Plan, registry) -> Profile:
     """Walk `plan`'s steps, adding each value when computed and dropping it when freed. A view
-    shares its input's storage, which is freed when the last value using it is."""
+    shares its input's storage, which is freed when the last value using it is.
+
+    Ops are bound, and their costs asked, once per signature (op, batch flags, types,
+    attributes): a graph of a hundred thousand nodes has a few hundred."""
     types = plan.graph.types
-    slot_type = {slot: types[vid] for vid, slot in plan.slots.items()}
-    batched = {slot: plan.is_batched[vid] for vid, slot in plan.slots.items()}
-    base = {slot: slot for slot in slot_type}  # the slot whose storage a value uses
-    users = {slot: 1 for slot in slot_type}  # live values using each storage
+    slot_type = [types[vid] for vid in plan.slots]  # slots number the values in order
+    batched = [plan.is_batched[vid] for vid in plan.slots]
+    base = list(range(len(slot_type)))  # the slot whose storage a value uses
+    users = [1] * len(slot_type)  # live values using each storage
+    allocated = [False] * len(slot_type)  # storages this run allocates (not inputs, nor constants)
     live = [0, 0]  # bytes (fixed, per direction)
     work = [0, 0]
     for name in plan.graph.input_names:  # the caller holds these for the whole run
         slot = plan.slots[name]
         live[batched[slot]] += nbytes(slot_type[slot])
     fixed, per, work_fixed, work_per, nodes = [live[0]], [live[1]], [0], [0], [None]
-    allocated = set()  # storages this run allocates (not inputs, nor the plan's constants)
+    bound: dict[tuple, Any] = {}  # (op name, batch flags) -> the op as it runs
+    costs: dict[tuple, Any] = {}  # signature -> the op's Cost
     for step in plan.steps:
-        op = registry.get(step.node.op).bound(registry, tuple(batched[i] for i in step.args))
-        out_t, is_b = slot_type[step.out], batched[step.out]
-        cost = op.cost(out_t, *(slot_type[i] for i in step.args), **step.attrs)
-        scratch = [0, 0]
+        node, args, out = step.node, step.args, step.out
+        flags = tuple([batched[i] for i in args])
+        key = (node.op, flags)
+        op = bound.get(key)
+        if op is None:
+            op = bound[key] = registry.get(node.op).bound(registry, flags)
         if op.view:
-            base[step.out] = base[step.args[0]]
-            users[base[step.out]] += 1
+            storage = base[out] = base[args[0]]
+            users[storage] += 1
+            fixed.append(live[0])
+            per.append(live[1])
         else:
-            allocated.add(step.out)
-            live[is_b] += nbytes(out_t)
-            scratch[is_b] = nbytes(out_t) if cost.scratch is None else cost.scratch
+            out_t, is_b = slot_type[out], batched[out]
+            signature = (key, out_t, tuple([slot_type[i] for i in args]), node.attrs)
+            cost = costs.get(signature)
+            if cost is None:
+                cost = costs[signature] = op.cost(out_t, *signature[2], **step.attrs)
+            allocated[out] = True
+            size = nbytes(out_t)
+            live[is_b] += size
+            scratch = [0, 0]
+            scratch[is_b] = size if cost.scratch is None else cost.scratch
             scratch[0] += cost.fixed_scratch
             work[is_b] += cost.work
             work[0] += cost.fixed_work
-        fixed.append(live[0] + scratch[0])
-        per.append(live[1] + scratch[1])
+            fixed.append(live[0] + scratch[0])
+            per.append(live[1] + scratch[1])
         work_fixed.append(work[0])
         work_per.append(work[1])
-        nodes.append(step.node)
-        for slot in set(step.free):
+        nodes.append(node)
+        for slot in step.free:
             storage = base[slot]
             users[storage] -= 1
-            if users[storage] == 0 and storage in allocated:
+            if users[storage] == 0 and allocated[storage]:
                 live[batched[storage]] -= nbytes(slot_type[storage])
     # Python integers (object arrays): byte and work counts of absurd shapes must not wrap around.
     as_array = lambda xs: np.array(xs, dtype=object)  # noqa: E731

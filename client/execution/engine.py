@@ -461,6 +461,9 @@ def footprint(value: Any, depth: int = 2) -> int:
         return footprint(value.graph) + 256 * len(value.steps)
     if isinstance(value, np.ndarray):
         return value.nbytes
+    if depth and isinstance(value, Profile):  # its arrays, and the nodes it names (64 each, as below)
+        return 64 + sum(a.nbytes for a in (value.fixed, value.per_direction, value.work_fixed,
+                                           value.work_per_direction)) + 64 * len(value.nodes)
     if depth and isinstance(value, types.FunctionType):  # a lean path's runner: the plans it holds
         return 64 + sum(footprint(cell.cell_contents, depth - 1) for cell in value.__closure__ or ())
     if depth and hasattr(value, "__dict__"):

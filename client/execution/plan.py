@@ -37,32 +37,47 @@ class Plan:
                  keep_all: bool = False):
         self.graph = graph
         self.batched_inputs = frozenset(batched)
+        nodes = graph.nodes
         slot = {name: i for i, (name, _) in enumerate(graph.inputs)}
-        for node in graph.nodes:
+        for node in nodes:
             slot[node.id] = len(slot)
         self.slots = slot
-        is_batched = {name: name in batched for name in graph.input_names}
-        last_use: dict[str, int] = {}
-        for k, node in enumerate(graph.nodes):
-            for x in node.inputs:
-                last_use[x] = k
+        # Whether each value carries the batch axis (none does in an unbatched plan).
+        is_batched = {name: name in batched for name in graph.input_names} if batched else dict.fromkeys(slot, False)
+        # What each step frees: the values it uses last, found walking the nodes backwards.
         kept = set(graph.types) if keep_all else {vid for _, vid in graph.outputs}
+        frees: list[tuple[int, ...]] = [()] * len(nodes)
+        for k in range(len(nodes) - 1, -1, -1):
+            inputs = nodes[k].inputs
+            last = [x for x in inputs if x not in kept]
+            if last:
+                kept.update(last)  # an earlier use is not the last one
+                frees[k] = tuple(slot[x] for x in dict.fromkeys(last))
         # Nodes without inputs (constants) are computed here, once, not on every run.
         self._template: list[Any] = [None] * len(slot)
         steps = []
-        for k, node in enumerate(graph.nodes):
-            op = registry.get(node.op)
+        ops: dict[str, Any] = {}  # op name -> OpDef, looked up once per op
+        dtypes: dict[str, np.dtype] = {}
+        for k, node in enumerate(nodes):
+            op = ops.get(node.op)
+            if op is None:
+                op = ops[node.op] = registry.get(node.op)
             if not node.inputs:
                 self._template[slot[node.id]] = np.asarray(op.forward(**node.attr_dict), node.type.dtype)
                 is_batched[node.id] = False
                 continue
-            flags = tuple(is_batched[x] for x in node.inputs)
-            op = op.bound(registry, flags)
-            is_batched[node.id] = any(flags)
-            free = tuple(slot[x] for x in dict.fromkeys(node.inputs) if last_use[x] == k and x not in kept)
-            steps.append(Step(_batched_call(op, node, flags) if any(flags) else op.forward,
-                               tuple(slot[x] for x in node.inputs), slot[node.id],
-                               node.attr_dict, node, any(flags), free, np.dtype(node.type.dtype)))
+            flags = tuple([is_batched[x] for x in node.inputs])
+            batched_step = True in flags
+            if op.bind is not None:
+                op = op.bound(registry, flags)
+            if batched:
+                is_batched[node.id] = batched_step
+            dtype = dtypes.get(node.type.dtype)
+            if dtype is None:
+                dtype = dtypes[node.type.dtype] = np.dtype(node.type.dtype)
+            steps.append(Step(_batched_call(op, node, flags) if batched_step else op.forward,
+                              tuple([slot[x] for x in node.inputs]), slot[node.id],
+                              dict(node.attrs), node, batched_step, frees[k], dtype))
         self.steps = steps
         self.is_batched = is_batched
         self._interpreting = 0.0  # seconds the interpreter has spent running this plan

@@ -248,6 +248,7 @@ class GraphBuilder:
         self._captured: dict[tuple[int, str], Value] = {}
         self._node_of: dict[str, Node] = {}
         self._memo: dict[tuple, str] = {}
+        self._constant_is: dict[tuple, bool] = {}  # (constant id, scalar) -> equal everywhere
         self._literals: dict[Literal, Value] = {}
         self._numbers: dict[tuple, Value] = {}
         self._inlined: dict[tuple, str] = {}
@@ -347,46 +348,64 @@ class GraphBuilder:
         a recorded node's `attrs` tuple (normalized already: replaying a checked graph)."""
         inputs = tuple(inputs)
         node_id = node_id if node_id is not None else self._fresh_id()
+        op = self._op(op_name, node_id)
+        norm, out_type = _signature(op, node_id, inputs, attrs)
+        return self._add(op, op_name, inputs, norm, out_type, node_id)
+
+    def replay(self, node: Node, inputs: tuple[Value, ...]) -> Value:
+        """`add` for `node` of a graph built (and so checked) before, on `inputs` of the types its
+        inputs had there: its attributes and type are taken as they are, not checked again."""
+        node_id = self._fresh_id()
+        return self._add(self._op(node.op, node_id), node.op, inputs, node.attrs, node.type, node_id)
+
+    def _op(self, op_name: str, node_id: str):
         try:
-            op = self.registry.get(op_name)
+            return self.registry.get(op_name)
         except UnknownOp as exc:
             raise node_error(UnknownOp, node_id, op_name, str(exc)) from None
-        norm, out_type = _signature(op, node_id, inputs, attrs)
+
+    def _add(self, op, op_name: str, inputs: tuple[Value, ...], attrs: tuple, out_type: TensorType,
+             node_id: str) -> Value:
+        """Record the checked node `node_id` = op(inputs, attrs) of type `out_type` (simplifying:
+        or find a value equal to it)."""
         input_ids = tuple(map(_ID, inputs))
         if self.simplify:
-            key = simplify.memo_key(op_name, input_ids, norm)
+            key = simplify.memo_key(op_name, input_ids, attrs)
             found = self._memo.get(key)
             if found is not None:
                 return Value(self, found, self.types[found])
-            found = self._simplified(op, inputs, input_ids, norm, out_type)
+            found = self._simplified(op, inputs, input_ids, attrs, out_type, key)
             if found is not None:
                 return found
         if node_id in self.types:
             raise node_error(InvalidGraph, node_id, op_name, "id is already defined")
-        self._record(make_node(node_id, op_name, input_ids, norm, out_type))
         if self.simplify:
             self._memo[key] = node_id
+        node = make_node(node_id, op_name, input_ids, attrs, out_type)
+        self.nodes.append(node)
+        self._node_of[node_id] = node
+        self.types[node_id] = out_type
+        if not input_ids:
+            if op_name == "constant":
+                self.constants[node_id] = dict(attrs)["value"]
+        elif self.derived and not self.derived.isdisjoint(input_ids):
+            self.derived.add(node_id)
         return Value(self, node_id, out_type)
 
-    def _record(self, node: Node) -> None:
-        self.nodes.append(node)
-        self._node_of[node.id] = node
-        self.types[node.id] = node.type
-        if node.op == "constant":
-            self.constants[node.id] = dict(node.attrs)["value"]
-        derived = self.derived
-        if derived and not derived.isdisjoint(node.inputs):
-            derived.add(node.id)
-
-    def _simplified(self, op, inputs, input_ids, attrs, out_type) -> Value | None:
+    def _simplified(self, op, inputs, input_ids, attrs, out_type, key) -> Value | None:
         """A cheaper value equal to op(inputs) (folded, or rewritten), or None when a new node
-        is needed. (An identical node already recorded is found by `add`.)"""
+        is needed. (An identical node already recorded is found by `add`; a folded one is kept
+        under its `key` too, as folding it again would give the same constant.)"""
         if (inputs and all(map(self.constants.__contains__, input_ids)) and 0 <= out_type.size <= _FOLD_LIMIT
                 and op.bind is None):  # not a loop: its work is not bounded by its output's size
             folded = self._fold(op, inputs, attrs, out_type)
             if folded is not None:
+                self._memo[key] = folded.id
                 return folded
-        return simplify.rewrite(self, op.name, inputs, out_type) if op.name in simplify.REWRITTEN else None
+        if op.name in simplify.REWRITTEN and not (self.derived.isdisjoint(input_ids)
+                                                  and self.constants.keys().isdisjoint(input_ids)):
+            return simplify.rewrite(self, op.name, inputs, out_type)
+        return None
 
     def _fold(self, op, inputs, attrs, out_type) -> Value | None:
         """op(inputs) computed now, as a constant; None when the op fails on these constants
@@ -397,12 +416,20 @@ class GraphBuilder:
                                dtype=out_type.dtype)
         except Exception:
             return None
+        if array.shape != out_type.shape:  # a forward disagreeing with its shape rule: not folded
+            return None
         return self.constant(array)
 
     def is_constant(self, v: Value, scalar: float) -> bool:
-        """True when `v` is a (small) constant equal to `scalar` everywhere."""
-        lit = self.constants.get(v.id)
-        return lit is not None and lit.array.size <= _FOLD_LIMIT and bool(np.all(lit.array == scalar))
+        """True when `v` is a (small) constant equal to `scalar` everywhere (known once per
+        constant and scalar: derivative rules ask it of the same few constants again and again)."""
+        key = (v.id, scalar)
+        found = self._constant_is.get(key)
+        if found is None:
+            lit = self.constants.get(v.id)
+            found = self._constant_is[key] = (lit is not None and lit.array.size <= _FOLD_LIMIT
+                                              and bool(np.all(lit.array == scalar)))
+        return found
 
     def is_derived(self, v: Value) -> bool:
         return v.id in self.derived
@@ -515,6 +542,12 @@ def apply(op_name: str, *args: Any, **attrs: Any) -> Value:
     else:
         if builder is not None:
             return builder.add(op_name, args, attrs)
+    if builder is not None and len(args) == 2:  # next commonest: such a value and a Python number
+        x, y = args
+        if type(y) in _NUMBERS and type(x) is Value and x.builder is builder and not x.weak:
+            return builder.add(op_name, (x, builder.number(y, _weak_dtype(y, (x,)))), attrs)
+        if type(x) in _NUMBERS and type(y) is Value and y.builder is builder and not y.weak:
+            return builder.add(op_name, (builder.number(x, _weak_dtype(x, (y,))), y), attrs)
     builder = current_builder(args)
     if builder is None:
         raise InvalidGraph(

@@ -127,7 +127,8 @@ def _stack_infer(*xs: TensorType, axis) -> TensorType:
 
 def _pad_axis(x, axis: int, before: int, after: int):
     """`x` with `before` and `after` zeros added along `axis`."""
-    return wg.pad(x, [(before, after) if a == axis else (0, 0) for a in range(x.ndim)])
+    return wg.op("pad", x, pad_width=[w for a in range(x.ndim) for w in ((before, after) if a == axis else (0, 0))],
+                 constant_value=0.0)  # as `wg.pad` records it, without its NumPy round trip
 
 
 def _slice_axis(x, axis: int, start: int, stop: int):
