@@ -5,8 +5,8 @@ would cost the server its size twice more before `WireLimits` could refuse it fr
 message. This walks the protobuf wire format instead, guided by the request's descriptor, and
 descends only into fields longer than the limit: a shorter field cannot hold a longer string, so
 a request with no long field costs nothing and a large one costs one step per field on the path
-to its large fields, at most MAX_FIELDS of them. Bytes that are not well-formed, and requests
-with more fields than that on those paths (far more than the largest graph allowed), are left to
+to its large fields, at most `max_fields` of them. Bytes that are not well-formed, and requests
+with more fields than that on those paths (more than the largest graph allowed has), are left to
 the parser and the checks of the parsed message.
 """
 
@@ -20,7 +20,6 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 LABELS = ("id", "op", "name", "key")  # short strings that say which message a long one sits in
 COUNT_CHUNK = 1 << 20  # bytes per step when counting a long string's characters
-MAX_FIELDS = 200_000  # fields walked at most: about 0.1 s
 
 
 @dataclass
@@ -40,13 +39,13 @@ class _Stop(Exception):
     """Bytes the scan cannot follow, or too many fields to walk: the parser takes over."""
 
 
-def long_string(raw: bytes, descriptor: Descriptor, limit: int) -> LongString | None:
+def long_string(raw: bytes, descriptor: Descriptor, limit: int, max_fields: int) -> LongString | None:
     """The first string field of `raw` (a serialized `descriptor` message) with more than `limit`
-    characters, or None."""
+    characters, or None (also when finding out would take walking more than `max_fields`)."""
     if len(raw) <= limit:
         return None
     try:
-        _scan(raw, 0, len(raw), descriptor, limit, [MAX_FIELDS])
+        _scan(raw, 0, len(raw), descriptor, limit, [max_fields])
     except LongString as found:
         return found
     except (_Stop, IndexError):

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from fuzzing import catalogue, cases, mutants
 from wengert.plugins.registry import default_registry
-from wengert.server import wire_strings
 from wengert.server.servicer import catalogue as list_ops
 from wengert.server.wire_strings import long_string
 from wengert.transport.wire import tensor_to_proto
@@ -63,7 +62,7 @@ def requests(draw) -> pb.EvaluateRequest:
 @given(requests())
 def test_the_scan_finds_a_long_string_exactly_when_the_parsed_message_has_one(request):
     raw = request.SerializeToString()
-    found = long_string(raw, REQUEST, LIMIT)
+    found = long_string(raw, REQUEST, LIMIT, 10_000)
     too_long = [n for n in lengths(pb.EvaluateRequest.FromString(raw)) if n > LIMIT]
     if not too_long:
         assert found is None
@@ -77,7 +76,7 @@ def test_the_scan_finds_a_long_string_exactly_when_the_parsed_message_has_one(re
 def test_the_scan_of_mutated_bytes_returns_or_gives_up(data):
     raw = data.draw(requests()).SerializeToString()
     for payload in data.draw(mutants(raw, 4)):
-        found = long_string(payload, REQUEST, LIMIT)
+        found = long_string(payload, REQUEST, LIMIT, 10_000)
         assert found is None or found.characters > LIMIT
 
 
@@ -85,24 +84,24 @@ def test_the_path_names_the_node_its_op_and_the_attribute():
     graph = graph_pb2.Graph()
     graph.nodes.add(id="n1", op="sin", inputs=["x"])
     graph.nodes.add(id="n2", op="cast", inputs=["n1"]).attrs["dtype"].s = "é" * 40  # 80 bytes
-    found = long_string(pb.EvaluateRequest(graph=graph).SerializeToString(), REQUEST, 39)
+    found = long_string(pb.EvaluateRequest(graph=graph).SerializeToString(), REQUEST, 39, 100)
     assert (found.characters, found.node, found.op) == (40, "n2", "cast")
     assert found.path == ["graph", "nodes['n2']", "attrs['dtype']", "s"]
-    assert long_string(pb.EvaluateRequest(graph=graph).SerializeToString(), REQUEST, 40) is None
+    assert long_string(pb.EvaluateRequest(graph=graph).SerializeToString(), REQUEST, 40, 100) is None
 
 
 def test_a_long_map_key_and_a_long_id_are_found():
     key = pb.EvaluateRequest(inputs={"k" * 50: tensor_to_proto(np.ones(2))}).SerializeToString()
-    assert long_string(key, REQUEST, 20).path == ["inputs (a key)"]
-    assert long_string(pb.EvaluateRequest(graph_id="g" * 50).SerializeToString(), REQUEST, 20).path == ["graph_id"]
+    assert long_string(key, REQUEST, 20, 100).path == ["inputs (a key)"]
+    graph_id = pb.EvaluateRequest(graph_id="g" * 50).SerializeToString()
+    assert long_string(graph_id, REQUEST, 20, 100).path == ["graph_id"]
 
 
-def test_more_fields_than_the_scan_walks_are_left_to_the_parser(monkeypatch):
-    monkeypatch.setattr(wire_strings, "MAX_FIELDS", 100)
+def test_more_fields_than_the_scan_walks_are_left_to_the_parser():
     graph = graph_pb2.Graph()
     for i in range(200):
         graph.nodes.add(id=f"n{i}")
     graph.nodes.add(id="long" * 100)
-    assert long_string(pb.EvaluateRequest(graph=graph).SerializeToString(), REQUEST, 20) is None
-    monkeypatch.setattr(wire_strings, "MAX_FIELDS", 1000)
-    assert long_string(pb.EvaluateRequest(graph=graph).SerializeToString(), REQUEST, 20).characters == 400
+    raw = pb.EvaluateRequest(graph=graph).SerializeToString()
+    assert long_string(raw, REQUEST, 20, max_fields=100) is None
+    assert long_string(raw, REQUEST, 20, max_fields=1000).characters == 400
