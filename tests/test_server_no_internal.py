@@ -194,6 +194,18 @@ def test_a_rule_that_needs_concrete_shapes_is_unimplemented_for_open_ones(stub, 
     assert stub.DerivativeGraph(pb.DerivativeGraphRequest(graph=square, kind=kind)).graph.nodes
 
 
+# -- derivative rules build no constant from a declared shape (what the long fuzz run found) ----
+def test_einsum_derivative_graphs_of_huge_declared_shapes_build_nothing_large(server, stub):
+    before = server.peak_rss()
+    summed = graph({"x": (FLOAT64, [2**31])}, [("e", "einsum", ["x"], {"subscripts": {"s": "i->"}})], "e")
+    vjp = stub.DerivativeGraph(pb.DerivativeGraphRequest(graph=summed, kind=pb.DERIVATIVE_KIND_VJP))
+    assert vjp.graph.nodes  # its vector of 2^31 ones is a broadcast in the graph, not a constant
+    diagonal = graph({"x": (FLOAT64, [2**28, 2**28])}, [("e", "einsum", ["x"], {"subscripts": {"s": "ii->"}})], "e")
+    refused(stub.DerivativeGraph, pb.DerivativeGraphRequest(graph=diagonal, kind=pb.DERIVATIVE_KIND_VJP),
+            grpc.StatusCode.RESOURCE_EXHAUSTED, "einsum", "identity matrix")
+    assert server.peak_rss() - before < 50 << 20
+
+
 # -- inputs are checked before anything is planned from the graph's types -------------------------
 @pytest.mark.parametrize("call", ["Jacobian", "JacobianStream", "Hessian"])
 def test_an_input_unlike_its_declared_type_is_refused_before_sparsity_is_planned(stub, call):

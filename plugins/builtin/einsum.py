@@ -24,10 +24,12 @@ import string
 import numpy as np
 
 import wengert as wg
-from wengert.errors import NoDerivative
+from wengert.errors import LimitExceeded, NoDerivative
 from wengert.ir.graph import TensorType
 from wengert.plugins.opdef import Attr, Cost, Example, OpDef, ShapeError
 from wengert.plugins.shapes import result_dtype, same_dim
+
+IDENTITY_LIMIT = 1 << 24  # elements of the identity a derivative may build (what --max-tensor-elements allows)
 
 LETTERS = string.ascii_letters
 
@@ -149,13 +151,17 @@ def _einsum_vjp(g, ans, *xs, subscripts, argnum):
         fresh = next(spare, None)
         if fresh is None:
             raise NoDerivative(f"einsum {subscripts!r}: no letters left to write its derivative")
+        if shape[pos] ** 2 > IDENTITY_LIMIT:  # built now, as a constant: as large as the operand's diagonal block
+            raise LimitExceeded(f"einsum {subscripts!r}: its derivative needs a {shape[pos]} x {shape[pos]} "
+                                f"identity matrix as a constant, more than {IDENTITY_LIMIT} elements",
+                                limit="constant size", requested=shape[pos] ** 2, allowed=IDENTITY_LIMIT)
         operands.append(np.eye(shape[pos], dtype=g.dtype))
         subs.append(letter + fresh)
         renamed += fresh
     present = set("".join(subs))
     for letter, size in zip(renamed, shape):
-        if letter not in present:
-            operands.append(np.ones(size, dtype=g.dtype))
+        if letter not in present:  # ones broadcast in the graph: never built, whatever the size
+            operands.append(wg.broadcast_to(g.builder.constant(np.ones((), dtype=g.dtype)), (size,)))
             subs.append(letter)
     return wg.op("einsum", *operands, subscripts=",".join(subs) + "->" + renamed)
 
