@@ -69,7 +69,7 @@ class Attr:
         if kind == "int" or (kind == "axes" and _is_int(value)):
             if not _is_int(value):
                 raise ShapeError(f"attribute {self.name!r} must be an integer, got {value!r}")
-            return int(value) if kind == "int" else (int(value),)
+            return self._int64(int(value)) if kind == "int" else (self._int64(int(value)),)
         if kind == "float":
             if not isinstance(value, numbers.Real) or isinstance(value, bool):
                 raise ShapeError(f"attribute {self.name!r} must be a number, got {value!r}")
@@ -86,7 +86,7 @@ class Attr:
             items = tuple(np.asarray(value).reshape(-1).tolist()) if _is_sequence(value) else None
             if items is None or not all(_is_int(v) for v in items):
                 raise ShapeError(f"attribute {self.name!r} must be a list of integers, got {value!r}")
-            return tuple(int(v) for v in items)
+            return tuple(self._int64(int(v)) for v in items)
         if kind == "floats":
             if not _is_sequence(value):
                 raise ShapeError(f"attribute {self.name!r} must be a list of numbers, got {value!r}")
@@ -97,6 +97,13 @@ class Attr:
             return Literal(np.asarray(value))
         except ValueError as exc:
             raise ShapeError(f"attribute {self.name!r}: {exc}") from None
+
+    def _int64(self, value: int) -> int:
+        """`value`, which must fit the int64 that carries it on the wire (a rule computing an
+        attribute, `n + 1`, can leave that range)."""
+        if not -(1 << 63) <= value < 1 << 63:
+            raise ShapeError(f"attribute {self.name!r} is {value}, outside the int64 range")
+        return value
 
 
 def _is_int(value: Any) -> bool:

@@ -202,8 +202,15 @@ def test_einsum_derivative_graphs_of_huge_declared_shapes_build_nothing_large(se
     assert vjp.graph.nodes  # its vector of 2^31 ones is a broadcast in the graph, not a constant
     diagonal = graph({"x": (FLOAT64, [2**28, 2**28])}, [("e", "einsum", ["x"], {"subscripts": {"s": "ii->"}})], "e")
     refused(stub.DerivativeGraph, pb.DerivativeGraphRequest(graph=diagonal, kind=pb.DERIVATIVE_KIND_VJP),
-            grpc.StatusCode.RESOURCE_EXHAUSTED, "einsum", "identity matrix")
+            grpc.StatusCode.RESOURCE_EXHAUSTED, "node 'e' (einsum): its vjp rule: einsum 'ii->'", "identity matrix")
     assert server.peak_rss() - before < 50 << 20
+
+
+@pytest.mark.parametrize("kind", [pb.DERIVATIVE_KIND_JVP, pb.DERIVATIVE_KIND_VJP])
+def test_a_rule_pushing_an_attribute_past_int64_is_invalid_naming_the_node(stub, kind):
+    top = graph({"x": (FLOAT64, [2])}, [("p", "polygamma", ["x"], {"n": {"i": 2**63 - 1}})], "p")  # its derivative: n + 1
+    refused(stub.DerivativeGraph, pb.DerivativeGraphRequest(graph=top, kind=kind), grpc.StatusCode.INVALID_ARGUMENT,
+            "node 'p' (polygamma): its ", " rule: attribute 'n' is 9223372036854775808, outside the int64 range")
 
 
 # -- inputs are checked before anything is planned from the graph's types -------------------------

@@ -130,8 +130,14 @@ def _term(rule, node: Node, kind: str, *values: Value) -> Value | None:
     (-1) dimensions is UNIMPLEMENTED for this graph until the shapes are known, not a bug."""
     try:
         return rule(*values, **node.attr_dict)
-    except WengertError:
-        raise
+    except WengertError as exc:
+        if exc.node and (exc.node == node.id or exc.op != node.op):  # names the node at fault already
+            raise
+        # about no node, or about the node of this op the rule was recording (polygamma's n + 1):
+        # the node the client sent is the one to name
+        error = node_error(type(exc), node.id, node.op, f"its {kind} rule: {getattr(exc, 'detail', '') or exc}")
+        error.__dict__.update({k: v for k, v in exc.__dict__.items() if k not in ("node", "op", "detail")})
+        raise error from exc
     except Exception as exc:
         if all(v.type.is_concrete for v in values):
             raise
