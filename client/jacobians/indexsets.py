@@ -324,6 +324,7 @@ def _expand_slots(parts: Sequence[tuple[Slot, Words]], size: int, rows: np.ndarr
                 present.append((lowest != 0)[:, None])
                 columns.append((base + np.bitwise_count(lowest - np.uint64(1)))[:, None])
                 left ^= lowest
-        found = np.concatenate(columns, axis=1)[np.concatenate(present, axis=1)]
-        cols[at:at + found.size] = found
-        at += found.size
+        if columns:
+            found = np.concatenate(columns, axis=1)[np.concatenate(present, axis=1)]
+            cols[at:at + found.size] = found
+            at += found.size
