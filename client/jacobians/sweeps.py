@@ -21,9 +21,11 @@ import numpy as np
 
 from wengert.autodiff.transform import COTANGENT, TANGENT, check_outputs, check_wrt, prefix_for
 from wengert.execution.cost import Profile, Run
+from wengert.execution.plan import Plan
 from wengert.jacobians.chunking import chunk_size
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph, TensorType
+from wengert.jacobians.linearised import Linearised, linearise
 from wengert.jacobians.colouring import BASIS, CYCLIC, Colouring, columns, index_dtype, min_colours, rows, star
 from wengert.jacobians.sparsity import NoPattern, Pattern, jacobian_pattern
 
@@ -246,11 +248,13 @@ def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bo
     fewest_rows, fewest_cols = min_colours(pattern)  # no colouring can do with fewer
     options = []  # (mode, colouring or None for basis vectors, sweeps)
     if mode != "reverse":
-        colouring = columns(pattern) if fewest_rows < n else None
+        blocks = [(name, cs.start) for name, _, cs in layout.cols]  # the inputs, coloured cyclically apart
+        colouring = columns(pattern, blocks) if fewest_rows < n else None
         options.append(("forward", colouring, colouring.count if colouring else n))
     if mode != "forward":
         best = min((sweeps for *_, sweeps in options), default=m + 1)
-        colouring = rows(pattern) if fewest_cols < min(m, best) else None
+        blocks = [(name, rs.start) for name, _, rs in layout.rows]
+        colouring = rows(pattern, blocks) if fewest_cols < min(m, best) else None
         options.append(("reverse", colouring, colouring.count if colouring else m))
     chosen, colouring, _ = min(options, key=lambda option: option[2])
     return _compressed(layout, chosen, pattern, colouring)
@@ -311,21 +315,28 @@ def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries], format
 @dataclass(frozen=True)
 class SweepPlan:
     """How a Jacobian will be swept, before any sweep runs: the strategy, the directions run
-    at once (`chunk`), the profile of the batched derivative plan, and the bytes the caller
-    holds meanwhile (`held`: the result, in the format it collects into)."""
+    at once (`chunk`), the plans of the derivative graph split at its seeds (`primal`, run
+    once, and `linear`, batched, run per chunk: see `wengert.jacobians.linearised`) and their
+    profiles, and the bytes the caller holds meanwhile (`held`: the result, in the format it
+    collects into)."""
 
     strategy: Strategy
     chunk: int
+    split: Linearised
+    primal: Plan
+    linear: Plan
+    prefix: str  # of the linear plan's seeds and derivatives
+    primal_profile: Profile
     profile: Profile
     held: int
     slabs: bool  # read uncompressed sweeps as whole slabs of J
 
     @property
-    def run(self) -> Run:
-        """The sweeps as one part of a request's price."""
+    def runs(self) -> tuple[Run, ...]:
+        """The primal evaluation and the sweeps, as parts of a request's price."""
         times = math.ceil(self.strategy.directions / self.chunk)
-        return Run(f"{self.strategy.mode} sweeps of {self.chunk} direction(s)", self.profile,
-                   self.chunk, times)
+        return (Run("the primal and its linearisation", self.primal_profile),
+                Run(f"{self.strategy.mode} sweeps of {self.chunk} direction(s)", self.profile, self.chunk, times))
 
 
 def result_bytes(how: Strategy, format: str | None) -> int:
@@ -355,26 +366,26 @@ def plan_sweep(engine: Engine, graph: Graph, wrt: Sequence[str] | None, outputs:
     how = engine.cached((graph, "sweep", selection, mode, symmetric), lambda: strategy(
         _layout(graph, wrt, outputs), graph, mode, engine.registry, symmetric=symmetric,
         budget=engine.memory_budget))
-    profile = _profile(engine, graph, how)
+    split, primal, linear, prefix = _split(engine, graph, how)
+    profile = engine.profile(linear)
     held = result_bytes(how, hold)
     chunk = engine.cached((how, "chunk", hold, engine.memory_budget, max_chunk), lambda: min(
         chunk_size(profile, how.directions, held, engine.memory_budget), max_chunk or how.directions or 1))
     m, n = how.layout.shape  # a streamed J goes as whole slabs unless its entries (3 numbers each) are fewer
     slabs = hold == "dense" or (hold is None and 3 * how.nnz >= m * n)
-    return SweepPlan(how, chunk, profile, held, slabs)
+    return SweepPlan(how, chunk, split, primal, linear, prefix, engine.profile(primal), profile, held, slabs)
 
 
 def sweep(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], planned: SweepPlan,
           check=None) -> Sweeps:
-    """Start the sweeps `planned` for specialized `graph` at `inputs`: the first chunk runs now
-    (so errors surface here), the others as the pieces are consumed."""
-    how = planned.strategy
-    pieces = _pieces(engine, graph, inputs, how, planned.chunk, slabs=planned.slabs, check=check)
-    values, first = next(pieces, (None, None))
-    if values is None:  # no directions at all: an empty selection
-        values = engine.evaluate(graph, inputs, check=check)
-    rest = (piece for _, piece in pieces)
-    return Sweeps(values, how, planned.chunk, itertools.chain([first] if first else [], rest))
+    """Start the sweeps `planned` for specialized `graph` at `inputs`: the primal runs now (so
+    errors surface here), the first chunk of sweeps too, the others as the pieces are consumed."""
+    found = planned.primal.run(inputs, check)
+    values = {name: found[name] for name in graph.output_names}
+    pieces = _pieces(planned, planned.split.feeds(found), check)
+    del found
+    first = next(pieces, None)  # the first chunk runs now too
+    return Sweeps(values, planned.strategy, planned.chunk, itertools.chain([first] if first else [], pieces))
 
 
 def _layout(graph: Graph, wrt: Sequence[str] | None, outputs: Sequence[str] | None) -> Layout:
@@ -388,35 +399,39 @@ def _layout(graph: Graph, wrt: Sequence[str] | None, outputs: Sequence[str] | No
     return Layout({o: graph.output_type(o) for o in outs}, {i: types[i] for i in wrt})
 
 
-def _profile(engine: Engine, graph: Graph, how: Strategy) -> Profile:
-    """The profile of the batched derivative plan `Engine.jvp`/`vjp` will run."""
+def _split(engine: Engine, graph: Graph, how: Strategy) -> tuple[Linearised, Plan, Plan, str]:
+    """The derivative graph of the sweeps split at its seeds, the plans of both parts (the
+    linear one batched over its seeds), and the prefix naming the seeds and derivatives."""
     layout = how.layout
     if how.mode == "forward":
         names = [name for name in graph.input_names if name in layout.inputs]
         dgraph = engine.derivative_graph(graph, "jvp", names)
-        prefix = prefix_for(graph, TANGENT)
+        prefix, derived = prefix_for(graph, TANGENT), list(layout.outputs)
     else:
         names = [name for name in graph.output_names if name in layout.outputs]
         dgraph = engine.derivative_graph(graph, "vjp", list(layout.inputs), seeds=names)
-        prefix = prefix_for(graph, COTANGENT)
-    return engine.profile(engine.plan(dgraph, frozenset(prefix + k for k in names)))
+        prefix, derived = prefix_for(graph, COTANGENT), list(layout.inputs)
+    seeds = frozenset(prefix + k for k in names)
+    derivatives = tuple(prefix + k for k in derived)
+    split = engine.cached((dgraph, "linearised", seeds, derivatives),
+                          lambda: linearise(dgraph, seeds, graph.output_names, derivatives))
+    return split, engine.plan(split.primal), engine.plan(split.linear, seeds), prefix
 
 
-def _pieces(engine: Engine, graph: Graph, inputs, how: Strategy, chunk: int, *, slabs: bool, check):
-    """(values, piece) per chunk of directions; uncompressed sweeps give `slabs` if asked."""
+def _pieces(planned: SweepPlan, residuals: dict[str, np.ndarray], check) -> Iterator[Slab | Entries]:
+    """A piece per chunk of directions, swept through the linear plan from the `residuals`;
+    uncompressed sweeps give slabs if `planned.slabs`."""
+    how, chunk, linear, prefix = planned.strategy, planned.chunk, planned.linear, planned.prefix
     layout, forward = how.layout, how.mode == "forward"
     seeded, results = (layout.cols, layout.rows) if forward else (layout.rows, layout.cols)
     for start in range(0, how.directions, chunk):
         stop = min(start + chunk, how.directions)
         seeds = _seeds(how, start, stop, seeded)
-        if forward:
-            values, derivs = engine.jvp(graph, inputs, seeds, batched=True, check=check)
-        else:
-            values, derivs = engine.vjp(graph, inputs, seeds, list(layout.inputs), batched=True,
-                                        check=check)
-        parts = [derivs[name].reshape(stop - start, -1) for name, *_ in results]
+        derivs = linear.run({**residuals, **{prefix + name: v for name, v in seeds.items()}}, check)
+        parts = [np.broadcast_to(derivs[prefix + name], (stop - start,) + t.shape).reshape(stop - start, -1)
+                 for name, t, _ in results]
         swept = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-        yield values, _read(how, start, stop, swept, slabs)
+        yield _read(how, start, stop, swept, planned.slabs)
 
 
 def _seeds(how: Strategy, start: int, stop: int, ranges) -> dict[str, np.ndarray]:
