@@ -28,6 +28,8 @@ import sys
 import time
 from dataclasses import replace
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(__file__))
 import wengert as wg  # noqa: E402
 from gradbench import BA, BA_SIZES, HT, HT_POINTS  # noqa: E402
@@ -63,7 +65,8 @@ def bench(name: str, problem, memory: int, optimum: int | None = None) -> None:
     start = CLOCK()  # the pattern and the colouring alone, dropped before the requests
     pattern = sparsity.jacobian_pattern(graph, graph.input_names, graph.output_names, engine.registry, memory)
     found = CLOCK() - start
-    coloured = seconds(lambda: colouring.columns(pattern))
+    starts = np.cumsum([0] + [a.size for a in problem.inputs[:-1]]).tolist()
+    coloured = seconds(lambda: colouring.columns(pattern, list(zip(graph.input_names, starts))))  # as the engine does
     (m, n), fewest = pattern.shape, colouring.min_colours(pattern)[0]
     del pattern
     start = CLOCK()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wengert.autodiff.transform import prefix_for
-from wengert.ir.graph import Graph, Node
+from wengert.ir.graph import Graph, Node, make_node
 
 RESIDUAL = "residual:"  # names the primal graph's outputs that the linear graph reads
 
@@ -71,3 +71,45 @@ def _needed(nodes: list[Node], outputs: tuple[tuple[str, str], ...]) -> tuple[No
             kept.append(node)
             wanted.update(node.inputs)
     return tuple(reversed(kept))
+
+
+def restricted(linear: Graph, zero: set[str]) -> Graph:
+    """`linear` without computing the values in `zero` (known to be exactly zero, e.g. for a
+    chunk of directions that none of them is seeded in): a sum or difference with a zero
+    operand becomes its other operand (or its negation), and a zero value another node cannot
+    do without this way is computed after all, as are zero outputs. The same numbers, but for
+    the signs of zeros."""
+    same = {}  # value id -> the value it equals
+    computed: set[str] = set()
+    nodes = {node.id: node for node in linear.nodes}
+
+    def compute(vid: str) -> None:  # a zero value some node needs as it is
+        if vid in zero and vid not in computed and vid in nodes:
+            computed.add(vid)
+            for x in nodes[vid].inputs:
+                compute(x)
+
+    rewritten = {}
+    for node in linear.nodes:
+        if node.id in zero:
+            continue
+        inputs = tuple(same.get(x, x) for x in node.inputs)
+        zeros = [x in zero and x not in computed for x in inputs]
+        if node.op in ("add", "sub") and sum(zeros) == 1:
+            other = inputs[zeros.index(False)]
+            if linear.types[other].shape == node.type.shape:
+                if zeros[1] or node.op == "add":
+                    same[node.id] = other
+                else:  # 0 - b
+                    rewritten[node.id] = make_node(node.id, "neg", (other,), (), node.type)
+                continue
+        for x, is_zero in zip(inputs, zeros):
+            if is_zero:
+                compute(x)
+        rewritten[node.id] = make_node(node.id, node.op, inputs, node.attrs, node.type) \
+            if inputs != node.inputs else node
+    outputs = tuple((name, same.get(vid, vid)) for name, vid in linear.outputs)
+    for _, vid in outputs:
+        compute(vid)
+    kept = [rewritten.get(node.id, node) for node in linear.nodes if node.id in rewritten or node.id in computed]
+    return Graph(linear.inputs, _needed(kept, outputs), outputs)

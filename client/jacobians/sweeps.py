@@ -25,15 +25,16 @@ from wengert.execution.plan import Plan
 from wengert.jacobians.chunking import chunk_size
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph, TensorType
-from wengert.jacobians.linearised import Linearised, linearise
+from wengert.jacobians.linearised import Linearised, linearise, restricted
 from wengert.jacobians.colouring import BASIS, CYCLIC, Colouring, columns, index_dtype, min_colours, rows, star
-from wengert.jacobians.sparsity import NoPattern, Pattern, jacobian_pattern
+from wengert.jacobians.sparsity import NoPattern, Pattern, jacobian_pattern, seed_supports
 
 if TYPE_CHECKING:
     from wengert.execution.engine import Engine
 
 MODES = ("auto", "forward", "reverse")
 PIECE_BYTES = 1 << 21  # a streamed piece's payload: far below gRPC's default 4 MiB message
+STEP_WORK = 10_000  # operations a plan step's own overhead (about 10 us of Python) is worth
 FORMATS = ("dense", "sparse")
 
 
@@ -123,17 +124,23 @@ class Layout:
                 hit = lo + np.flatnonzero((cols[lo:hi] >= cs.start) & (cols[lo:hi] < cs.stop))
             else:
                 hit = np.flatnonzero((rows >= rs.start) & (rows < rs.stop) & (cols >= cs.start) & (cols < cs.stop))
-            index = [*_unravel(rows[hit] - rs.start, ot.shape), *_unravel(cols[hit] - cs.start, it.shape)]
-            indices = (np.stack(index, axis=1).astype(np.int64, copy=False) if index
-                       else np.zeros((rows[hit].size, 0), np.int64))
+            found = rows[hit]
+            indices = np.empty((len(ot.shape) + len(it.shape), found.size), np.int64)  # transposed, as it fills
+            _unravel(found - rs.start, ot.shape, indices[:len(ot.shape)])
+            _unravel(cols[hit] - cs.start, it.shape, indices[len(ot.shape):])
+            indices = indices.T
             indices.setflags(write=False)
             out.append(((o, i), hit, indices, ot.shape + it.shape))
         return out
 
 
-def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Multi-indices of flat positions (none for a scalar's single element)."""
-    return list(np.unravel_index(flat, shape)) if shape else []
+def _unravel(flat: np.ndarray, shape: tuple[int, ...], out: np.ndarray) -> None:
+    """Write the multi-indices of flat positions into the rows of `out`, one per axis (none
+    for a scalar's single element)."""
+    for axis in range(len(shape) - 1, 0, -1):
+        flat = np.divmod(flat, shape[axis], out=(np.empty_like(flat) if axis > 1 else out[axis - 1], out[axis]))[0]
+    if len(shape) == 1:
+        out[0] = flat
 
 
 def _ranges(types: dict[str, TensorType]) -> list[tuple[str, TensorType, slice]]:
@@ -221,6 +228,14 @@ class Strategy:
         swept_length = self.layout.shape[0 if self.mode == "forward" else 1]
         dtype = index_dtype(max(self.directions, 1) * swept_length)
         return self.colouring.colour.astype(dtype) * dtype.type(swept_length) + self.colouring.position.astype(dtype)
+
+    @cached_property
+    def by_colour(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pattern's entries ordered by colour (stably), and where each colour's start in
+        that order: a chunk of colours reads a run of it."""
+        colour = self.colouring.colour
+        order = np.argsort(colour, kind="stable")
+        return order, np.searchsorted(colour[order], np.arange(self.directions + 1))
 
     @cached_property
     def coo(self) -> list:
@@ -324,19 +339,22 @@ class SweepPlan:
     chunk: int
     split: Linearised
     primal: Plan
-    linear: Plan
-    prefix: str  # of the linear plan's seeds and derivatives
+    linear: tuple[Plan, ...]  # per chunk: the linear plan without the values zero in its directions
+    prefix: str  # of the linear plans' seeds and derivatives
     primal_profile: Profile
-    profile: Profile
+    profile: Profile  # of the whole linear plan, which sizes the chunks
+    profiles: tuple[Profile, ...]  # of each chunk's linear plan
     held: int
     slabs: bool  # read uncompressed sweeps as whole slabs of J
 
     @property
     def runs(self) -> tuple[Run, ...]:
         """The primal evaluation and the sweeps, as parts of a request's price."""
-        times = math.ceil(self.strategy.directions / self.chunk)
-        return (Run("the primal and its linearisation", self.primal_profile),
-                Run(f"{self.strategy.mode} sweeps of {self.chunk} direction(s)", self.profile, self.chunk, times))
+        primal = Run("the primal and its linearisation", self.primal_profile)
+        what = f"{self.strategy.mode} sweeps of {self.chunk} direction(s)"
+        if all(profile is self.profile for profile in self.profiles):  # one plan for every chunk
+            return primal, Run(what, self.profile, self.chunk, len(self.profiles))
+        return primal, *(Run(what, profile, self.chunk) for profile in self.profiles)
 
 
 def result_bytes(how: Strategy, format: str | None) -> int:
@@ -369,11 +387,13 @@ def plan_sweep(engine: Engine, graph: Graph, wrt: Sequence[str] | None, outputs:
     split, primal, linear, prefix = _split(engine, graph, how)
     profile = engine.profile(linear)
     held = result_bytes(how, hold)
-    chunk = engine.cached((how, "chunk", hold, engine.memory_budget, max_chunk), lambda: min(
-        chunk_size(profile, how.directions, held, engine.memory_budget), max_chunk or how.directions or 1))
+    chunk, plans = engine.cached((how, split, "chunks", hold, engine.memory_budget, max_chunk), lambda: _chunks(
+        engine, how, linear, prefix, min(chunk_size(profile, how.directions, held, engine.memory_budget),
+                                         max_chunk or how.directions or 1)))
     m, n = how.layout.shape  # a streamed J goes as whole slabs unless its entries (3 numbers each) are fewer
     slabs = hold == "dense" or (hold is None and 3 * how.nnz >= m * n)
-    return SweepPlan(how, chunk, split, primal, linear, prefix, engine.profile(primal), profile, held, slabs)
+    return SweepPlan(how, chunk, split, primal, plans, prefix, engine.profile(primal), profile,
+                     tuple(engine.profile(plan) for plan in plans), held, slabs)
 
 
 def sweep(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], planned: SweepPlan,
@@ -418,13 +438,51 @@ def _split(engine: Engine, graph: Graph, how: Strategy) -> tuple[Linearised, Pla
     return split, engine.plan(split.primal), engine.plan(split.linear, seeds), prefix
 
 
+def _chunks(engine: Engine, how: Strategy, linear: Plan, prefix: str, chunk: int) -> tuple[int, tuple[Plan, ...]]:
+    """The directions run at once (at most `chunk`, which fits the budget) and the linear plan
+    of each chunk: one direction at a time when their plans, without the values zero in them,
+    cost less than the chunks' (steps counted at STEP_WORK operations each)."""
+    plans = _chunk_plans(engine, how, linear, prefix, chunk)
+    if chunk == 1:
+        return chunk, plans
+    singles = _chunk_plans(engine, how, linear, prefix, 1)
+
+    def cost(plans: tuple[Plan, ...], batch: int) -> int:
+        return sum(engine.profile(plan).work(batch) + STEP_WORK * len(plan.steps) for plan in plans)
+    return (1, singles) if singles[0] is not linear and cost(singles, 1) < cost(plans, chunk) else (chunk, plans)
+
+
+def _chunk_plans(engine: Engine, how: Strategy, linear: Plan, prefix: str, chunk: int) -> tuple[Plan, ...]:
+    """The linear plan of each chunk of directions: without the values that are zero in all of
+    its directions (a colouring of few colours seeds each direction in a few inputs' elements,
+    e.g. one parameter of every camera), when the walk of `seed_supports` can tell."""
+    times = math.ceil(how.directions / chunk) if how.directions else 0
+    colouring = how.colouring
+    if colouring is None or times < 2 or how.directions > 64:
+        return (linear,) * times
+    seeded = how.layout.cols if how.mode == "forward" else how.layout.rows
+    masks = {prefix + name: np.left_shift(np.uint64(1), colouring.seeds[r].astype(np.uint64)).reshape(t.shape)
+             for name, t, r in seeded}
+    supports = seed_supports(linear.graph, masks, engine.registry)
+    if supports is None:
+        return (linear,) * times
+    made = {node.id for node in linear.graph.nodes}
+    plans = []
+    for start in range(0, how.directions, chunk):
+        stop = min(start + chunk, how.directions)
+        directions = (1 << stop) - (1 << start)
+        zero = {vid for vid, mask in supports.items() if vid in made and not mask & directions}
+        plans.append(engine.plan(restricted(linear.graph, zero), linear.batched_inputs) if zero else linear)
+    return tuple(plans)
+
+
 def _pieces(planned: SweepPlan, residuals: dict[str, np.ndarray], check) -> Iterator[Slab | Entries]:
     """A piece per chunk of directions, swept through the linear plan from the `residuals`;
     uncompressed sweeps give slabs if `planned.slabs`."""
-    how, chunk, linear, prefix = planned.strategy, planned.chunk, planned.linear, planned.prefix
+    how, chunk, prefix = planned.strategy, planned.chunk, planned.prefix
     layout, forward = how.layout, how.mode == "forward"
     seeded, results = (layout.cols, layout.rows) if forward else (layout.rows, layout.cols)
-    for start in range(0, how.directions, chunk):
+    for start, linear in zip(range(0, how.directions, chunk), planned.linear):
         stop = min(start + chunk, how.directions)
         seeds = _seeds(how, start, stop, seeded)
         derivs = linear.run({**residuals, **{prefix + name: v for name, v in seeds.items()}}, check)
@@ -451,7 +509,7 @@ def _read(how: Strategy, start: int, stop: int, swept: np.ndarray, slabs: bool) 
     pattern = how.pattern
     if (start, stop) == (0, how.directions):
         return Entries(pattern.rows, pattern.cols, np.take(swept, how.flat), slice(None))
-    colour = how.colouring.colour
-    at = np.flatnonzero((colour >= start) & (colour < stop))
+    order, starts = how.by_colour
+    at = order[starts[start]:starts[stop]]
     found = np.take(swept, how.flat[at] - start * swept.shape[1])  # this chunk's colours start at 0
     return Entries(pattern.rows[at], pattern.cols[at], found, at)
