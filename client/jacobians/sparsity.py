@@ -286,11 +286,12 @@ def seed_supports(graph: Graph, seeds: dict[str, np.ndarray], registry) -> dict[
     seeds is not floating-point, or a node holds graphs (a loop)."""
     types = graph.types
     deps: dict[str, dict[str, Part] | None] = {name: None for name in graph.input_names}
-    deps.update({name: {"": Slot(np.ones(mask.shape, np.int64), mask)} for name, mask in seeds.items()})
+    one = np.ones((), np.int64)  # every code a view of it: unions of views of it cost no comparison
+    deps.update({name: {"": Slot(np.broadcast_to(one, mask.shape), mask)} for name, mask in seeds.items()})
     consts = {node.id: node.attr_dict["value"].array for node in graph.nodes if node.op == "constant"}
     last_use = {x: k for k, node in enumerate(graph.nodes) for x in node.inputs}
     kept = {vid for _, vid in graph.outputs}
-    supports = {name: int(np.bitwise_or.reduce(mask, axis=None, initial=0)) for name, mask in seeds.items()}
+    supports = {name: _union(mask) for name, mask in seeds.items()}
     for k, node in enumerate(graph.nodes):
         live = [deps[x] for x in node.inputs]
         if any(live):
@@ -299,11 +300,19 @@ def seed_supports(graph: Graph, seeds: dict[str, np.ndarray], registry) -> dict[
             op = registry.get(node.op).bound(registry)
             rule = _rule(node, op, [types[x] for x in node.inputs], consts)
             part = rule([found[""] if found else None for found in live], Budget())
+            if isinstance(part, Slot):  # a mask of 0 says "no dependence" already: codes can all be one
+                part = Slot(np.broadcast_to(one, part.shape), part.mask)
             deps[node.id] = {"": part}
-            supports[node.id] = int(np.bitwise_or.reduce(part.mask, axis=None, initial=0))
+            supports[node.id] = _union(part.mask)
         else:
             deps[node.id] = None
         for x in set(node.inputs):
             if last_use[x] == k and x not in kept:
                 deps[x] = None
     return supports
+
+
+def _union(masks: np.ndarray) -> int:
+    """The union of bitmasks, each element read once however often a broadcast repeats it."""
+    stored = masks[tuple(0 if stride == 0 else slice(None) for stride in masks.strides)]
+    return int(np.bitwise_or.reduce(stored, axis=None, initial=0))

@@ -442,35 +442,41 @@ def _chunks(engine: Engine, how: Strategy, linear: Plan, prefix: str, chunk: int
     """The directions run at once (at most `chunk`, which fits the budget) and the linear plan
     of each chunk: one direction at a time when their plans, without the values zero in them,
     cost less than the chunks' (steps counted at STEP_WORK operations each)."""
-    plans = _chunk_plans(engine, how, linear, prefix, chunk)
-    if chunk == 1:
+    supports = _supports(engine, how, linear, prefix)
+    plans = _chunk_plans(engine, how, linear, supports, chunk)
+    if chunk == 1 or supports is None:
         return chunk, plans
-    singles = _chunk_plans(engine, how, linear, prefix, 1)
+    singles = _chunk_plans(engine, how, linear, supports, 1)
 
     def cost(plans: tuple[Plan, ...], batch: int) -> int:
         return sum(engine.profile(plan).work(batch) + STEP_WORK * len(plan.steps) for plan in plans)
-    return (1, singles) if singles[0] is not linear and cost(singles, 1) < cost(plans, chunk) else (chunk, plans)
+    return (1, singles) if cost(singles, 1) < cost(plans, chunk) else (chunk, plans)
 
 
-def _chunk_plans(engine: Engine, how: Strategy, linear: Plan, prefix: str, chunk: int) -> tuple[Plan, ...]:
-    """The linear plan of each chunk of directions: without the values that are zero in all of
-    its directions (a colouring of few colours seeds each direction in a few inputs' elements,
-    e.g. one parameter of every camera), when the walk of `seed_supports` can tell."""
-    times = math.ceil(how.directions / chunk) if how.directions else 0
+def _supports(engine: Engine, how: Strategy, linear: Plan, prefix: str) -> dict[str, int] | None:
+    """The directions each value of the linear plan can be nonzero in (`seed_supports`: bit
+    k for direction k), when a colouring of at most 64 colours chose them and the walk can tell."""
     colouring = how.colouring
-    if colouring is None or times < 2 or how.directions > 64:
-        return (linear,) * times
+    if colouring is None or not 1 < how.directions <= 64:
+        return None
     seeded = how.layout.cols if how.mode == "forward" else how.layout.rows
     masks = {prefix + name: np.left_shift(np.uint64(1), colouring.seeds[r].astype(np.uint64)).reshape(t.shape)
              for name, t, r in seeded}
-    supports = seed_supports(linear.graph, masks, engine.registry)
-    if supports is None:
-        return (linear,) * times
+    return seed_supports(linear.graph, masks, engine.registry)
+
+
+def _chunk_plans(engine: Engine, how: Strategy, linear: Plan, supports: dict[str, int] | None, chunk: int
+                 ) -> tuple[Plan, ...]:
+    """The linear plan of each chunk of directions, without the values zero in all of them (a
+    colouring of few colours seeds each direction in a few inputs' elements, e.g. one parameter
+    of every camera), when `supports` says which those are."""
+    starts = range(0, how.directions, chunk)
+    if supports is None or len(starts) < 2:
+        return (linear,) * len(starts)
     made = {node.id for node in linear.graph.nodes}
     plans = []
-    for start in range(0, how.directions, chunk):
-        stop = min(start + chunk, how.directions)
-        directions = (1 << stop) - (1 << start)
+    for start in starts:
+        directions = (1 << min(start + chunk, how.directions)) - (1 << start)
         zero = {vid for vid, mask in supports.items() if vid in made and not mask & directions}
         plans.append(engine.plan(restricted(linear.graph, zero), linear.batched_inputs) if zero else linear)
     return tuple(plans)
