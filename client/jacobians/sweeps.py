@@ -192,6 +192,23 @@ class Entries:
         return self
 
 
+@dataclass(frozen=True)
+class Located:
+    """Structural nonzeros `at` (an index into `pattern`'s entries) and their values: what a
+    caller collecting the pattern's entries reads, without their rows and columns, which
+    `entries` gathers when asked."""
+
+    pattern: Pattern
+    at: Any
+    values: np.ndarray
+
+    def write(self, flat: np.ndarray, mode: str) -> None:
+        self.entries(mode).write(flat, mode)
+
+    def entries(self, mode: str) -> Entries:
+        return Entries(self.pattern.rows[self.at], self.pattern.cols[self.at], self.values, self.at)
+
+
 @dataclass(frozen=True, eq=False)
 class Strategy:
     """How a Jacobian is swept, found once per graph and selection: the mode, the number of
@@ -293,7 +310,7 @@ class Sweeps:
     values: dict[str, np.ndarray]
     strategy: Strategy
     chunk: int
-    pieces: Iterator[Slab | Entries]
+    pieces: Iterator[Slab | Entries | Located]
 
     def collect(self, format: str) -> JacobianResult:
         how = self.strategy
@@ -315,7 +332,7 @@ class Sweeps:
                               how.method, how.pattern is not None, how.note)
 
 
-def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries], format: str) -> dict:
+def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries | Located], format: str) -> dict:
     """Blocks from the pieces of J, however they were computed (or received from a stream)."""
     if format == "sparse":
         found = [piece.entries(mode) for piece in pieces]
@@ -346,6 +363,7 @@ class SweepPlan:
     profiles: tuple[Profile, ...]  # of each chunk's linear plan
     held: int
     slabs: bool  # read uncompressed sweeps as whole slabs of J
+    located: bool  # read compressed sweeps as pattern positions only (collected into sparse blocks)
 
     @property
     def runs(self) -> tuple[Run, ...]:
@@ -393,7 +411,7 @@ def plan_sweep(engine: Engine, graph: Graph, wrt: Sequence[str] | None, outputs:
     m, n = how.layout.shape  # a streamed J goes as whole slabs unless its entries (3 numbers each) are fewer
     slabs = hold == "dense" or (hold is None and 3 * how.nnz >= m * n)
     return SweepPlan(how, chunk, split, primal, plans, prefix, engine.profile(primal), profile,
-                     tuple(engine.profile(plan) for plan in plans), held, slabs)
+                     tuple(engine.profile(plan) for plan in plans), held, slabs, hold == "sparse")
 
 
 def sweep(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], planned: SweepPlan,
@@ -482,7 +500,7 @@ def _chunk_plans(engine: Engine, how: Strategy, linear: Plan, supports: dict[str
     return tuple(plans)
 
 
-def _pieces(planned: SweepPlan, residuals: dict[str, np.ndarray], check) -> Iterator[Slab | Entries]:
+def _pieces(planned: SweepPlan, residuals: dict[str, np.ndarray], check) -> Iterator[Slab | Entries | Located]:
     """A piece per chunk of directions, swept through the linear plan from the `residuals`;
     uncompressed sweeps give slabs if `planned.slabs`."""
     how, chunk, prefix = planned.strategy, planned.chunk, planned.prefix
@@ -495,7 +513,7 @@ def _pieces(planned: SweepPlan, residuals: dict[str, np.ndarray], check) -> Iter
         parts = [np.broadcast_to(derivs[prefix + name], (stop - start,) + t.shape).reshape(stop - start, -1)
                  for name, t, _ in results]
         swept = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-        yield _read(how, start, stop, swept, planned.slabs)
+        yield _read(how, start, stop, swept, planned.slabs, planned.located)
 
 
 def _seeds(how: Strategy, start: int, stop: int, ranges) -> dict[str, np.ndarray]:
@@ -508,8 +526,10 @@ def _seeds(how: Strategy, start: int, stop: int, ranges) -> dict[str, np.ndarray
     return {name: flat[:, r].astype(t.dtype).reshape((stop - start,) + t.shape) for name, t, r in ranges}
 
 
-def _read(how: Strategy, start: int, stop: int, swept: np.ndarray, slabs: bool) -> Slab | Entries:
-    """What directions [start, stop) found: a slab of J, or the pattern entries of their colours."""
+def _read(how: Strategy, start: int, stop: int, swept: np.ndarray, slabs: bool, located: bool
+          ) -> Slab | Entries | Located:
+    """What directions [start, stop) found: a slab of J, or the pattern entries of their colours
+    (`located`: by their positions in the pattern only)."""
     if how.colouring is None or (slabs and not how.compressed):
         return Slab(start, swept)
     pattern = how.pattern
@@ -518,4 +538,4 @@ def _read(how: Strategy, start: int, stop: int, swept: np.ndarray, slabs: bool) 
     order, starts = how.by_colour
     at = order[starts[start]:starts[stop]]
     found = np.take(swept, how.flat[at] - start * swept.shape[1])  # this chunk's colours start at 0
-    return Entries(pattern.rows[at], pattern.cols[at], found, at)
+    return Located(pattern, at, found) if located else Entries(pattern.rows[at], pattern.cols[at], found, at)
