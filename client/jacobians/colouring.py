@@ -6,8 +6,10 @@ symmetric matrix needs fewer colours still (`star`). A colouring says, for every
 nonzero, which swept vector and which entry of it holds its value, so recovery is one
 fancy-indexing step.
 
-Distance-2 colourings are greedy in largest-first order, as ColPack's are, in time near-linear
-in the nonzeros: rows of one entry and rows repeating another constrain nothing more and are
+Cyclic colourings come first, in a few passes: column j mod k, or j mod k_b within each input
+b (its own colours), taken without a search when within one colour in eight of the fewest
+possible. Otherwise distance-2 colourings are greedy in largest-first order, as ColPack's
+are, in time near-linear in the nonzeros: rows of one entry and rows repeating another constrain nothing more and are
 left out, columns with identical rows are coloured as one (they need distinct colours anyway,
 like a camera's parameters), and Jones & Plassmann's rounds colour at once every column
 whose higher-priority row-neighbours are coloured, which gives exactly the greedy colouring of

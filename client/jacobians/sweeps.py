@@ -3,10 +3,12 @@
 J is the flattened Jacobian: selected outputs concatenated (m rows) by `wrt` inputs (n
 columns). Knowing nothing, S is the identity (n sweeps) or W is (m sweeps); with a sparsity
 pattern, one direction per colour (wengert.jacobians.sparsity), so a diagonal Jacobian costs a single
-sweep whatever its size. Directions run as batched JVPs or VJPs, in chunks sized by the memory
-budget (wengert.jacobians.chunking). Each chunk yields a piece: whole columns or rows of J (`Slab`), or
-structural nonzeros read out of compressed results (`Entries`). `collect` assembles pieces into
-dense or COO blocks; the server streams them instead when the result is too large to hold.
+sweep whatever its size. Directions run as batched JVPs or VJPs on the linearisation (the
+primal evaluated once, wengert.jacobians.linearised), in chunks sized by the memory budget
+(wengert.jacobians.chunking), each chunk's plan without the values zero in its directions.
+Each chunk yields a piece: whole columns or rows of J (`Slab`), or structural nonzeros read out
+of compressed results (`Entries`, or `Located` by pattern position only). `collect` assembles
+pieces into dense or COO blocks; the server streams them instead when the result is too large to hold.
 """
 
 from __future__ import annotations
