@@ -489,16 +489,19 @@ def _chunk_plans(engine: Engine, how: Strategy, linear: Plan, supports: dict[str
                  ) -> tuple[Plan, ...]:
     """The linear plan of each chunk of directions, without the values zero in all of them (a
     colouring of few colours seeds each direction in a few inputs' elements, e.g. one parameter
-    of every camera), when `supports` says which those are."""
+    of every camera), when `supports` says which those are. Plans of one direction take it
+    without a batch axis (so that their elementwise chains run fused, see
+    `wengert.execution.fusion`)."""
     starts = range(0, how.directions, chunk)
+    batched = linear.batched_inputs if chunk > 1 else frozenset()
     if supports is None or len(starts) < 2:
-        return (linear,) * len(starts)
+        return (linear if batched else engine.plan(linear.graph),) * len(starts)
     made = {node.id for node in linear.graph.nodes}
     plans = []
     for start in starts:
         directions = (1 << min(start + chunk, how.directions)) - (1 << start)
         zero = {vid for vid, mask in supports.items() if vid in made and not mask & directions}
-        plans.append(engine.plan(restricted(linear.graph, zero), linear.batched_inputs) if zero else linear)
+        plans.append(linear if batched and not zero else engine.plan(restricted(linear.graph, zero), batched))
     return tuple(plans)
 
 
@@ -511,7 +514,9 @@ def _pieces(planned: SweepPlan, residuals: dict[str, np.ndarray], check) -> Iter
     for start, linear in zip(range(0, how.directions, chunk), planned.linear):
         stop = min(start + chunk, how.directions)
         seeds = _seeds(how, start, stop, seeded)
-        derivs = linear.run({**residuals, **{prefix + name: v for name, v in seeds.items()}}, check)
+        unbatched = not linear.batched_inputs  # one direction, without the batch axis
+        derivs = linear.run({**residuals, **{prefix + name: v[0] if unbatched else v for name, v in seeds.items()}},
+                            check)
         parts = [np.broadcast_to(derivs[prefix + name], (stop - start,) + t.shape).reshape(stop - start, -1)
                  for name, t, _ in results]
         swept = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
