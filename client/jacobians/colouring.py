@@ -104,13 +104,14 @@ def _distance2(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, size: int,
     """Colour `size` vertices so that the members of each segment differ: segment i holds
     members[ptr[i]:ptr[i+1]] (seg[k]: the segment of entry k, position[k]: where in the swept
     result it is read). A cyclic colouring (of all vertices, or within each of `blocks`) within
-    one colour in eight of the fewest possible is taken without a search. Else a segment of
+    one colour in eight of the fewest possible, and fewer than a colour each, is taken without
+    a search. Else a segment of
     one member, or one repeating another (a residual's components), constrains nothing more,
     so the search runs without them; the colouring is checked against every segment, so a
     hash taking two segments for one costs a second search, never a wrong colouring."""
     lower = max(int(np.diff(ptr).max(initial=0)), 1)  # no colouring has fewer colours
     cyclic = _cyclic(ptr, seg, members, size, lower, blocks)
-    if cyclic is not None and cyclic[1] <= lower + lower // 8:
+    if cyclic is not None and cyclic[1] <= lower + lower // 8 and cyclic[1] < size:
         seeds, count, method, note = cyclic
         return Colouring(seeds, count, seeds.astype(index_dtype(count))[members], position, method, note)
     seeds, count, method, note = _better(cyclic, _search(*_constraining(ptr, members, size), size, _digests))
@@ -175,9 +176,10 @@ def _block_cyclic(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, head: n
 
 
 def _distinct(seg: np.ndarray, colours: np.ndarray) -> bool:
-    """Whether the colours of one segment (`seg` of each entry) are distinct."""
-    keys = seg.astype(np.int64) * (int(colours.max(initial=0)) + 1) + colours
-    return np.unique(keys).size == keys.size
+    """Whether the colours of one segment are distinct (`seg`: each entry's segment, ascending)."""
+    if not seg.size:
+        return True
+    return _rainbow(_indptr(seg - seg[0], int(seg[-1] - seg[0]) + 1), colours)
 
 
 def _search(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, size: int, digests

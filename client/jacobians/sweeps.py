@@ -461,7 +461,8 @@ def _split(engine: Engine, graph: Graph, how: Strategy) -> tuple[Linearised, Pla
 def _chunks(engine: Engine, how: Strategy, linear: Plan, prefix: str, chunk: int) -> tuple[int, tuple[Plan, ...]]:
     """The directions run at once (at most `chunk`, which fits the budget) and the linear plan
     of each chunk: one direction at a time when their plans, without the values zero in them,
-    cost less than the chunks' (steps counted at STEP_WORK operations each)."""
+    cost at most half the chunks' (steps counted at STEP_WORK operations each; a batched op
+    does its work on larger arrays, more efficiently)."""
     supports = _supports(engine, how, linear, prefix)
     plans = _chunk_plans(engine, how, linear, supports, chunk)
     if chunk == 1 or supports is None:
@@ -470,7 +471,7 @@ def _chunks(engine: Engine, how: Strategy, linear: Plan, prefix: str, chunk: int
 
     def cost(plans: tuple[Plan, ...], batch: int) -> int:
         return sum(engine.profile(plan).work(batch) + STEP_WORK * len(plan.steps) for plan in plans)
-    return (1, singles) if cost(singles, 1) < cost(plans, chunk) else (chunk, plans)
+    return (1, singles) if 2 * cost(singles, 1) <= cost(plans, chunk) else (chunk, plans)
 
 
 def _supports(engine: Engine, how: Strategy, linear: Plan, prefix: str) -> dict[str, int] | None:
