@@ -314,5 +314,7 @@ def seed_supports(graph: Graph, seeds: dict[str, np.ndarray], registry) -> dict[
 
 def _union(masks: np.ndarray) -> int:
     """The union of bitmasks, each element read once however often a broadcast repeats it."""
+    if not masks.size:
+        return 0
     stored = masks[tuple(0 if stride == 0 else slice(None) for stride in masks.strides)]
     return int(np.bitwise_or.reduce(stored, axis=None, initial=0))

@@ -358,11 +358,11 @@ class SweepPlan:
     chunk: int
     split: Linearised
     primal: Plan
-    linear: tuple[Plan, ...]  # per chunk: the linear plan without the values zero in its directions
+    linear: tuple[Plan, ...]  # per chunk, its linear plan without the values zero in it (or one for all)
     prefix: str  # of the linear plans' seeds and derivatives
     primal_profile: Profile
     profile: Profile  # of the whole linear plan, which sizes the chunks
-    profiles: tuple[Profile, ...]  # of each chunk's linear plan
+    profiles: tuple[Profile, ...]  # of each plan in `linear`
     held: int
     slabs: bool  # read uncompressed sweeps as whole slabs of J
     located: bool  # read compressed sweeps as pattern positions only (collected into sparse blocks)
@@ -372,9 +372,15 @@ class SweepPlan:
         """The primal evaluation and the sweeps, as parts of a request's price."""
         primal = Run("the primal and its linearisation", self.primal_profile)
         what = f"{self.strategy.mode} sweeps of {self.chunk} direction(s)"
-        if all(profile is self.profile for profile in self.profiles):  # one plan for every chunk
-            return primal, Run(what, self.profile, self.chunk, len(self.profiles))
+        if len(self.profiles) == 1:  # one plan for every chunk
+            return primal, Run(what, self.profiles[0], self.chunk, math.ceil(self.strategy.directions / self.chunk))
         return primal, *(Run(what, profile, self.chunk) for profile in self.profiles)
+
+    def chunks(self) -> Iterator[tuple[int, int, Plan]]:
+        """Each chunk of directions [start, stop) with its linear plan."""
+        directions, chunk = self.strategy.directions, self.chunk
+        for k, start in enumerate(range(0, directions, chunk)):
+            yield start, min(start + chunk, directions), self.linear[k if len(self.linear) > 1 else 0]
 
 
 def result_bytes(how: Strategy, format: str | None) -> int:
@@ -470,7 +476,8 @@ def _chunks(engine: Engine, how: Strategy, linear: Plan, prefix: str, chunk: int
     singles = _chunk_plans(engine, how, linear, supports, 1)
 
     def cost(plans: tuple[Plan, ...], batch: int) -> int:
-        return sum(engine.profile(plan).work(batch) + STEP_WORK * len(plan.steps) for plan in plans)
+        return sum(engine.profile(plan).work(batch) + STEP_WORK * len(plan.steps) for plan in plans) * (
+            math.ceil(how.directions / batch) if len(plans) == 1 else 1)
     return (1, singles) if 2 * cost(singles, 1) <= cost(plans, chunk) else (chunk, plans)
 
 
@@ -488,15 +495,15 @@ def _supports(engine: Engine, how: Strategy, linear: Plan, prefix: str) -> dict[
 
 def _chunk_plans(engine: Engine, how: Strategy, linear: Plan, supports: dict[str, int] | None, chunk: int
                  ) -> tuple[Plan, ...]:
-    """The linear plan of each chunk of directions, without the values zero in all of them (a
-    colouring of few colours seeds each direction in a few inputs' elements, e.g. one parameter
-    of every camera), when `supports` says which those are. Plans of one direction take it
-    without a batch axis (so that their elementwise chains run fused, see
-    `wengert.execution.fusion`)."""
+    """The linear plan of each chunk of directions (one for all when none is restricted),
+    without the values zero in all of them (a colouring of few colours seeds each direction in
+    a few inputs' elements, e.g. one parameter of every camera), when `supports` says which
+    those are. Plans of one direction take it without a batch axis (so that their elementwise
+    chains run fused, see `wengert.execution.fusion`)."""
     starts = range(0, how.directions, chunk)
     batched = linear.batched_inputs if chunk > 1 else frozenset()
-    if supports is None or len(starts) < 2:
-        return (linear if batched else engine.plan(linear.graph),) * len(starts)
+    if supports is None or len(starts) < 2:  # one plan for every chunk
+        return (linear if batched else engine.plan(linear.graph),)
     made = {node.id for node in linear.graph.nodes}
     plans = []
     for start in starts:
@@ -509,11 +516,10 @@ def _chunk_plans(engine: Engine, how: Strategy, linear: Plan, supports: dict[str
 def _pieces(planned: SweepPlan, residuals: dict[str, np.ndarray], check) -> Iterator[Slab | Entries | Located]:
     """A piece per chunk of directions, swept through the linear plan from the `residuals`;
     uncompressed sweeps give slabs if `planned.slabs`."""
-    how, chunk, prefix = planned.strategy, planned.chunk, planned.prefix
+    how, prefix = planned.strategy, planned.prefix
     layout, forward = how.layout, how.mode == "forward"
     seeded, results = (layout.cols, layout.rows) if forward else (layout.rows, layout.cols)
-    for start, linear in zip(range(0, how.directions, chunk), planned.linear):
-        stop = min(start + chunk, how.directions)
+    for start, stop, linear in planned.chunks():
         seeds = _seeds(how, start, stop, seeded)
         unbatched = not linear.batched_inputs  # one direction, without the batch axis
         derivs = linear.run({**residuals, **{prefix + name: v[0] if unbatched else v for name, v in seeds.items()}},
