@@ -101,7 +101,7 @@ def test_restricting_drops_zero_terms_and_keeps_the_numbers():
         np.testing.assert_array_equal(np.broadcast_to(got[name], want[name].shape), want[name])
 
 
-@pytest.mark.parametrize("max_chunk", [1, 4])
+@pytest.mark.parametrize("max_chunk", [1, 4])  # 4: small arrays, so the chunks share one batched plan
 def test_bundle_adjustment_swept_by_restricted_plans_is_exact(max_chunk):
     problem = BA.random(n=4, m=30, p=120)
     graph = wg.trace(problem.objective, *problem.inputs)
@@ -109,10 +109,12 @@ def test_bundle_adjustment_swept_by_restricted_plans_is_exact(max_chunk):
     engine = Engine(REGISTRY)
     planned = sweeps.plan_sweep(engine, graph, None, None, hold="sparse", max_chunk=max_chunk)
     sizes = [len(plan.graph.nodes) for plan in planned.linear]
-    assert planned.chunk == max_chunk and len(set(sizes)) > 1  # rotation parameters need far more than the weight
-    if max_chunk == 1:
-        assert sizes[-1] < sizes[0] / 5  # the weight's direction: its residuals only
+    assert planned.chunk == max_chunk
+    if max_chunk == 1:  # rotation parameters need far more nodes than the weight (its residuals only)
+        assert len(sizes) == planned.strategy.directions and sizes[-1] < sizes[0] / 5
         assert len(planned.runs) == 1 + planned.strategy.directions  # each direction priced by its own plan
+    else:
+        assert len(sizes) == 1 and planned.runs[1].times == -(-planned.strategy.directions // 4)
     result = sweeps.sweep(engine, graph, inputs, planned).collect("sparse")
     for name in graph.input_names:
         for output in graph.output_names:

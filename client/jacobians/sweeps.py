@@ -468,8 +468,10 @@ def _chunks(engine: Engine, how: Strategy, linear: Plan, prefix: str, chunk: int
     """The directions run at once (at most `chunk`, which fits the budget) and the linear plan
     of each chunk: one direction at a time when their plans, without the values zero in them,
     cost at most half the chunks' (steps counted at STEP_WORK operations each; a batched op
-    does its work on larger arrays, more efficiently)."""
-    supports = _supports(engine, how, linear, prefix)
+    does its work on larger arrays, more efficiently). Not even tried when a direction's work
+    is less than its plan's steps are worth: on small arrays batching wins."""
+    small = chunk > 1 and engine.profile(linear).work(1) < STEP_WORK * len(linear.steps)  # batching wins
+    supports = None if small else _supports(engine, how, linear, prefix)
     plans = _chunk_plans(engine, how, linear, supports, chunk)
     if chunk == 1 or supports is None:
         return chunk, plans
