@@ -21,14 +21,15 @@ RESIDUAL = "residual:"  # names the primal graph's outputs that the linear graph
 
 @dataclass(frozen=True, eq=False)
 class Linearised:
-    """`primal`: the derivative graph's inputs but the seeds -> the primal outputs, and each
-    residual value id under `prefix` + id. `linear`: the residuals (named by their value ids)
+    """`primal`: the derivative graph's inputs but the seeds -> the primal outputs (unless
+    `entangled`), and each residual value id under `prefix` + id. `linear`: the residuals (named by their value ids)
     and the seeds -> the derivative outputs."""
 
     primal: Graph
     linear: Graph
     residuals: tuple[str, ...]
     prefix: str
+    entangled: bool = False  # the primal outputs come out of nodes that take seeds: evaluate them apart
 
     def feeds(self, found: dict) -> dict:
         """The linear graph's residual inputs, out of the primal graph's outputs."""
@@ -51,14 +52,15 @@ def linearise(dgraph: Graph, seeds: frozenset[str], values: tuple[str, ...], der
     made = {node.id for node in nodes}
     residuals = tuple(vid for vid in dgraph.types if vid in read and vid not in made and vid not in seeds)
     prefix = prefix_for(dgraph, RESIDUAL)
-    primal_outputs = (tuple((name, outputs[name]) for name in values)
+    entangled = any(outputs[name] in depends for name in values)  # a node computes both (a loop)
+    primal_outputs = (tuple((name, outputs[name]) for name in values if not entangled)
                       + tuple((prefix + vid, vid) for vid in residuals))
     primal = Graph(tuple((name, t) for name, t in dgraph.inputs if name not in seeds),
                    _needed([node for node in dgraph.nodes if node.id not in depends], primal_outputs),
                    primal_outputs)
     linear = Graph(tuple((vid, dgraph.types[vid]) for vid in residuals)
                    + tuple((name, t) for name, t in dgraph.inputs if name in seeds), nodes, linear_outputs)
-    return Linearised(primal, linear, residuals, prefix)
+    return Linearised(primal, linear, residuals, prefix, entangled)
 
 
 def _needed(nodes: list[Node], outputs: tuple[tuple[str, str], ...]) -> tuple[Node, ...]:

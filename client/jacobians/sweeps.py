@@ -366,15 +366,19 @@ class SweepPlan:
     held: int
     slabs: bool  # read uncompressed sweeps as whole slabs of J
     located: bool  # read compressed sweeps as pattern positions only (collected into sparse blocks)
+    values: Plan | None = None  # the graph's own plan, when the primal graph cannot give its outputs
+    values_profile: Profile | None = None
 
     @property
     def runs(self) -> tuple[Run, ...]:
         """The primal evaluation and the sweeps, as parts of a request's price."""
-        primal = Run("the primal and its linearisation", self.primal_profile)
+        primal = (Run("the primal and its linearisation", self.primal_profile),) + (
+            (Run("the outputs", self.values_profile),) if self.values is not None else ())
         what = f"{self.strategy.mode} sweeps of {self.chunk} direction(s)"
         if len(self.profiles) == 1:  # one plan for every chunk
-            return primal, Run(what, self.profiles[0], self.chunk, math.ceil(self.strategy.directions / self.chunk))
-        return primal, *(Run(what, profile, self.chunk) for profile in self.profiles)
+            times = math.ceil(self.strategy.directions / self.chunk)
+            return *primal, Run(what, self.profiles[0], self.chunk, times)
+        return *primal, *(Run(what, profile, self.chunk) for profile in self.profiles)
 
     def chunks(self) -> Iterator[tuple[int, int, Plan]]:
         """Each chunk of directions [start, stop) with its linear plan."""
@@ -418,8 +422,10 @@ def plan_sweep(engine: Engine, graph: Graph, wrt: Sequence[str] | None, outputs:
                                          max_chunk or how.directions or 1)))
     m, n = how.layout.shape  # a streamed J goes as whole slabs unless its entries (3 numbers each) are fewer
     slabs = hold == "dense" or (hold is None and 3 * how.nnz >= m * n)
+    values = engine.plan(graph) if split.entangled else None
     return SweepPlan(how, chunk, split, primal, plans, prefix, engine.profile(primal), profile,
-                     tuple(engine.profile(plan) for plan in plans), held, slabs, hold == "sparse")
+                     tuple(engine.profile(plan) for plan in plans), held, slabs, hold == "sparse", values,
+                     values and engine.profile(values))
 
 
 def sweep(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], planned: SweepPlan,
@@ -427,7 +433,8 @@ def sweep(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], planne
     """Start the sweeps `planned` for specialized `graph` at `inputs`: the primal runs now (so
     errors surface here), the first chunk of sweeps too, the others as the pieces are consumed."""
     found = planned.primal.run(inputs, check)
-    values = {name: found[name] for name in graph.output_names}
+    values = (planned.values.run(inputs, check) if planned.values is not None
+              else {name: found[name] for name in graph.output_names})
     pieces = _pieces(planned, planned.split.feeds(found), check)
     del found
     first = next(pieces, None)  # the first chunk runs now too
