@@ -17,7 +17,7 @@ The process runs with glibc's malloc tuned as in deploy/Dockerfile, like bench_s
 
 Run: python bench/bench_sparse_scale.py [--quick] [--untuned] [--memory-mb N]
   --quick: ba1 and hand1..hand8 only (a minute); the default adds ba5, ba13 (1,091,386
-  observations: a few minutes and about 3.8 GB at the default budget), and hand9..hand12."""
+  observations: a minute or two and about 3.3 GB at the default budget), and hand9..hand12."""
 
 from __future__ import annotations
 
