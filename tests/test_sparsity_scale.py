@@ -67,6 +67,25 @@ def test_a_larger_bundle_adjustment_pattern_is_coloured_validly_and_near_optimal
     assert structurally_orthogonal(pattern, found)
 
 
+def test_a_bundle_adjustment_pattern_is_coloured_cyclically_within_each_input():
+    problem = BA.random(n=49, m=2000, p=20000)
+    graph = wg.trace(problem.objective, *problem.inputs)
+    pattern = sparsity.jacobian_pattern(graph, graph.input_names, graph.output_names, REGISTRY)
+    starts = np.cumsum([0] + [a.size for a in problem.inputs[:-1]]).tolist()
+    found = colouring.columns(pattern, list(zip(graph.input_names, starts)))
+    assert (found.count, found.method) == (BA_OPTIMUM, "cyclic")  # within one colour in eight of 14
+    assert found.note == "column mod k within each input: 11 (cams), 3 (points), 1 (weights)"
+    assert structurally_orthogonal(pattern, found)
+
+
+def test_where_no_cyclic_colouring_works_within_the_inputs_the_greedy_one_is_used():
+    rows = np.repeat(np.arange(19), 2)
+    cols = np.stack([np.zeros(19, int), np.arange(1, 20)], axis=1).ravel()  # column 0 with each other one
+    pattern = sparsity.Pattern(rows, cols, (19, 30))
+    found = colouring.columns(pattern, [("a", 0), ("b", 20)])  # j mod k repeats 0 in row k, for every k
+    assert (found.count, found.method) == (2, "largest-first") and structurally_orthogonal(pattern, found)
+
+
 @pytest.mark.parametrize("complicated", [True, False])
 def test_the_hand_tracking_jacobian_is_exact_with_at_most_twice_the_fewest_colours(complicated):
     problem = HT.random(40, complicated=complicated, vertices=60, triangles=100)

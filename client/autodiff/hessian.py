@@ -57,7 +57,7 @@ def prepare_hessian(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarra
                              hold=format, symmetric=True)
     hint = "" if format == "sparse" else "ask for its structural nonzeros only (format=SPARSE)"
     response = nbytes(graph.output_type(output)) + sum(nbytes(graph.type_of(a)) for a in wrt) + planned.held
-    price = engine.priced((planned, format, response), lambda: Price((planned.run,), response, planned.held, hint))
+    price = engine.priced((planned, format, response), lambda: Price(planned.runs, response, planned.held, hint))
 
     def runner(inputs, seeds, check):
         check_feeds(graph, inputs)

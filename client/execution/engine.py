@@ -348,7 +348,7 @@ class Engine:
         planned = plan_sweep(self, graph, wrt, outputs, mode, hold=format)
         response = _output_bytes(graph, graph.output_names) + planned.held
         hint = STREAM_HINT + ("" if format == "sparse" else ", " + SPARSE_HINT)
-        price = self.priced((planned, format), lambda: Price((planned.run,), response, planned.held, hint))
+        price = self.priced((planned, format), lambda: Price(planned.runs, response, planned.held, hint))
 
         def runner(inputs, seeds, check):
             check_feeds(graph, inputs)
@@ -368,7 +368,7 @@ class Engine:
                           + [graph.output_type(n).size for n in graph.output_names] + [1])
             max_chunk = max(1, PIECE_BYTES // (8 * longest))
         planned = plan_sweep(self, graph, wrt, outputs, mode, hold=None, max_chunk=max_chunk)
-        price = self.priced(planned, lambda: Price((planned.run,), _output_bytes(graph, graph.output_names)))
+        price = self.priced(planned, lambda: Price(planned.runs, _output_bytes(graph, graph.output_names)))
         return Prepared(price, lambda: sweep(self, graph, inputs, planned, check))
 
     def prepare_hessian(self, graph: Graph, inputs: Mapping[str, Any], output: str | None = None,

@@ -6,8 +6,10 @@ symmetric matrix needs fewer colours still (`star`). A colouring says, for every
 nonzero, which swept vector and which entry of it holds its value, so recovery is one
 fancy-indexing step.
 
-Distance-2 colourings are greedy in largest-first order, as ColPack's are, in time near-linear
-in the nonzeros: rows of one entry and rows repeating another constrain nothing more and are
+Cyclic colourings come first, in a few passes: column j mod k, or j mod k_b within each input
+b (its own colours), taken without a search when within one colour in eight of the fewest
+possible. Otherwise distance-2 colourings are greedy in largest-first order, as ColPack's
+are, in time near-linear in the nonzeros: rows of one entry and rows repeating another constrain nothing more and are
 left out, columns with identical rows are coloured as one (they need distinct colours anyway,
 like a camera's parameters), and Jones & Plassmann's rounds colour at once every column
 whose higher-priority row-neighbours are coloured, which gives exactly the greedy colouring of
@@ -19,6 +21,7 @@ was used (`note`), so nothing degrades silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,55 +63,132 @@ def min_colours(pattern: Pattern) -> tuple[int, int]:
             int(np.bincount(pattern.cols, minlength=1).max()))
 
 
-def columns(pattern: Pattern) -> Colouring:
-    """Columns sharing no row get one colour, for forward sweeps."""
-    return _distance2(pattern.indptr, pattern.rows, pattern.cols, pattern.shape[1], pattern.rows)
+def columns(pattern: Pattern, blocks: Sequence[tuple[str, int]] = ()) -> Colouring:
+    """Columns sharing no row get one colour, for forward sweeps. `blocks`: the name and first
+    column of each input, in order, for cyclic colourings within each."""
+    return _distance2(pattern.indptr, pattern.rows, pattern.cols, pattern.shape[1], pattern.rows,
+                      _Blocks.of(blocks, pattern.shape[1], "column", "input"))
 
 
-def rows(pattern: Pattern) -> Colouring:
-    """Rows sharing no column get one colour, for reverse sweeps."""
+def rows(pattern: Pattern, blocks: Sequence[tuple[str, int]] = ()) -> Colouring:
+    """Rows sharing no column get one colour, for reverse sweeps. `blocks`: the name and first
+    row of each output, in order, for cyclic colourings within each."""
     t = pattern.matrix().tocsc()
     by_column = np.repeat(np.arange(pattern.shape[1]), np.diff(t.indptr))
-    found = _distance2(t.indptr, by_column, t.indices, pattern.shape[0], by_column)
+    found = _distance2(t.indptr, by_column, t.indices, pattern.shape[0], by_column,
+                       _Blocks.of(blocks, pattern.shape[0], "row", "output"))
     # the same colouring, entry by entry in the pattern's order
     colour = found.seeds.astype(index_dtype(found.count))[pattern.rows]
     return Colouring(found.seeds, found.count, colour, pattern.cols, found.method, found.note)
 
 
+@dataclass(frozen=True)
+class _Blocks:
+    """Consecutive ranges of the vertices (one per input or output): `names`, `starts` and the
+    vertex `size`; `vertex` and `whole` name a vertex and a block in notes."""
+
+    names: tuple[str, ...]
+    starts: np.ndarray
+    size: int
+    vertex: str
+    whole: str
+
+    @classmethod
+    def of(cls, blocks: Sequence[tuple[str, int]], size: int, vertex: str, whole: str) -> _Blocks:
+        return cls(tuple(name for name, _ in blocks), np.array([start for _, start in blocks], np.int64), size,
+                   vertex, whole)
+
+
 def _distance2(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, size: int,
-               position: np.ndarray) -> Colouring:
+               position: np.ndarray, blocks: _Blocks) -> Colouring:
     """Colour `size` vertices so that the members of each segment differ: segment i holds
     members[ptr[i]:ptr[i+1]] (seg[k]: the segment of entry k, position[k]: where in the swept
-    result it is read). A segment of one member, or one repeating another (a residual's
-    components), constrains nothing more, so the search runs without them; the colouring is
-    checked against every segment, so a hash taking two segments for one costs a second
-    search, never a wrong colouring."""
-    seeds, count, method, note = _search(*_constraining(ptr, members, size), size, _digests)
+    result it is read). A cyclic colouring (of all vertices, or within each of `blocks`) within
+    one colour in eight of the fewest possible, and fewer than a colour each, is taken without
+    a search. Else a segment of
+    one member, or one repeating another (a residual's components), constrains nothing more,
+    so the search runs without them; the colouring is checked against every segment, so a
+    hash taking two segments for one costs a second search, never a wrong colouring."""
+    lower = max(int(np.diff(ptr).max(initial=0)), 1)  # no colouring has fewer colours
+    cyclic = _cyclic(ptr, seg, members, size, lower, blocks)
+    if cyclic is not None and cyclic[1] <= lower + lower // 8 and cyclic[1] < size:
+        seeds, count, method, note = cyclic
+        return Colouring(seeds, count, seeds.astype(index_dtype(count))[members], position, method, note)
+    seeds, count, method, note = _better(cyclic, _search(*_constraining(ptr, members, size), size, _digests))
     if not _rainbow(ptr, colour := seeds.astype(index_dtype(count))[members]):
-        seeds, count, method, note = _search(ptr, seg, members, size, None)
+        seeds, count, method, note = _better(cyclic, _search(ptr, seg, members, size, None))
         colour = seeds.astype(index_dtype(count))[members]
     return Colouring(seeds, count, colour, position, method, note)
 
 
+def _better(cyclic: tuple | None, greedy: tuple) -> tuple:
+    """The colouring of fewer colours (the cyclic one on ties)."""
+    return cyclic if cyclic is not None and cyclic[1] <= greedy[1] else greedy
+
+
+def _cyclic(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, size: int, lower: int, blocks: _Blocks
+            ) -> tuple[np.ndarray, int, str, str] | None:
+    """Seeds, colour count, method and note of the cyclic colouring of fewest colours found
+    without a search (None when none of the first few tried works): vertex j mod k, optimal
+    for banded and block-diagonal patterns, or, with several blocks, j mod k_b within block b
+    (its own colours), near optimal when each segment holds members of a few rows of each
+    input (a residual reading one camera and one point)."""
+    head = ptr[:np.searchsorted(ptr, min(members.size, 1 << 16)) + 1]  # rows to rule a colouring out early
+    found = None
+    for k in range(lower, min(lower + CYCLIC_TRIES, size + 1)):
+        if _rainbow(head, members[:head[-1]] % k) and _rainbow(ptr, members % k):
+            found = (np.arange(size) % k, k, CYCLIC, f"{blocks.vertex} mod {k}")
+            break
+    if found is not None and found[1] == lower or blocks.starts.size < 2 or not members.size:
+        return found
+    within = _block_cyclic(ptr, seg, members, head, blocks)
+    return _better(found, within) if within is not None else found
+
+
+def _block_cyclic(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, head: np.ndarray, blocks: _Blocks
+                  ) -> tuple[np.ndarray, int, str, str] | None:
+    """j mod k_b within each block b, each k_b the first from the most members of block b in
+    one segment that the first segments (`head`) allow; None when the colouring fails."""
+    count = blocks.starts.size
+    block = np.repeat(np.arange(count, dtype=np.int8 if count < 128 else np.int64),
+                      np.diff(np.append(blocks.starts, blocks.size)))[members]  # each entry's block
+    most = np.bincount(seg.astype(np.int64) * count + block, minlength=(ptr.size - 1) * count)
+    most = most.reshape(-1, count).max(axis=0, initial=0)
+    local = members[:head[-1]] - blocks.starts[block[:head[-1]]]
+    moduli = []
+    for b, least in enumerate(most.tolist()):
+        mine = block[:head[-1]] == b
+        tried = range(least, least + CYCLIC_TRIES) if least else [0]
+        k = next((k for k in tried if not k or _distinct(seg[:head[-1]][mine], local[mine] % k)), None)
+        if k is None:
+            return None
+        moduli.append(k)
+    offsets = np.cumsum([0] + moduli[:-1])
+    seeds = np.zeros(blocks.size, np.int64)
+    for b, (start, stop) in enumerate(zip(blocks.starts, np.append(blocks.starts[1:], blocks.size))):
+        if moduli[b]:
+            seeds[start:stop] = offsets[b] + np.arange(stop - start) % moduli[b]
+    total = sum(moduli)
+    if not _rainbow(ptr, seeds.astype(index_dtype(total))[members]):
+        return None
+    described = ", ".join(f"{k} ({name})" for k, name in zip(moduli, blocks.names))
+    return seeds, total, CYCLIC, f"{blocks.vertex} mod k within each {blocks.whole}: {described}"
+
+
+def _distinct(seg: np.ndarray, colours: np.ndarray) -> bool:
+    """Whether the colours of one segment are distinct (`seg`: each entry's segment, ascending)."""
+    if not seg.size:
+        return True
+    return _rainbow(_indptr(seg - seg[0], int(seg[-1] - seg[0]) + 1), colours)
+
+
 def _search(ptr: np.ndarray, seg: np.ndarray, members: np.ndarray, size: int, digests
             ) -> tuple[np.ndarray, int, str, str]:
-    """Seeds, colour count, method and note of the better of a cyclic colouring (when one of
-    the first few tried works) and the greedy one (vertices of equal `digests` coloured as a
-    group; None: no groups)."""
-    lower = max(int(np.diff(ptr).max(initial=0)), 1)
-    head = ptr[:np.searchsorted(ptr, min(members.size, 1 << 16)) + 1]  # rows to rule a colouring out early
-    cyclic = None
-    for k in range(lower, min(lower + CYCLIC_TRIES, size + 1)):
-        # found without a search; optimal for banded and block-diagonal patterns
-        if _rainbow(head, members[:head[-1]] % k) and _rainbow(ptr, members % k):
-            cyclic = (np.arange(size) % k, k, CYCLIC, f"column mod {k}")
-            if k == lower:  # no colouring has fewer colours than the fullest row has entries
-                return cyclic
-            break
+    """Seeds, colour count, method and note of the greedy colouring (vertices of equal
+    `digests` coloured as a group; None: no groups)."""
     grouping = np.arange(size, dtype=np.uint64) if digests is None else digests(seg, members, size)
     seeds, note = _greedy(ptr, seg, members, size, grouping)
-    greedy = (seeds, int(seeds.max(initial=-1)) + 1, LARGEST_FIRST, note)
-    return cyclic if cyclic is not None and cyclic[1] <= greedy[1] else greedy
+    return seeds, int(seeds.max(initial=-1)) + 1, LARGEST_FIRST, note
 
 
 def _constraining(ptr: np.ndarray, members: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,6 +27,7 @@ import numpy as np
 
 _LAST = np.iinfo(np.int64).max
 SHORT = 8  # reductions over at most this many elements are unrolled into elementwise ops
+EXPAND_BLOCK = 1 << 14  # elements whose candidate columns are tabled at once
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,8 @@ def expand(parts: Sequence[tuple[Part, Words]], size: int, rows: np.ndarray, col
            first_row: int = 0) -> None:
     """Write the (element + first_row, column) pairs of one value's index sets over several
     inputs (`parts`, in column order) into `rows` and `cols`, sorted by element, then column."""
+    if all(isinstance(part, Slot) for part, _ in parts):
+        return _expand_slots(parts, size, rows, cols, first_row)
     found = [(part.entries(), words) for part, words in parts]
     bits = [np.bitwise_count(mask).astype(np.int64) for (_, _, mask), _ in found]
     counts = [np.bincount(e, weights=b, minlength=size).astype(np.int64) for ((e, _, _), _), b in zip(found, bits)]
@@ -288,3 +291,40 @@ def _set_bits(mask: np.ndarray, width: int, bits: np.ndarray) -> tuple[np.ndarra
         at[live] += 1
         live = live[left[live] != 0]
     return pair, bit
+
+
+def _expand_slots(parts: Sequence[tuple[Slot, Words]], size: int, rows: np.ndarray, cols: np.ndarray,
+                  first_row: int) -> None:
+    """`expand` when every part is a slot (one word per element at most): an element's columns
+    are the set bits of its parts' masks in turn, already in column order. Each part gives a
+    table of candidate columns per element (a column per bit of the word when its masks are
+    dense, else the k-th lowest set bit for k up to the fullest mask), and the present ones are
+    read out row by row, a block of elements at a time so that the tables stay in the cache."""
+    codes = [part.code.ravel() for part, _ in parts]
+    masks = [part.mask.ravel() for part, _ in parts]
+    bits = [np.bitwise_count(mask) for mask in masks]
+    counts = sum((b.astype(np.int64) for b in bits), np.zeros(size, np.int64))
+    rows[:] = np.repeat(np.arange(first_row, first_row + size, dtype=rows.dtype), counts)
+    most = [int(b.max(initial=0)) for b in bits]
+    dense = [8 * int(b.sum(dtype=np.int64)) >= size * words.width for b, (_, words) in zip(bits, parts)]
+    at = 0
+    for low in range(0, size, EXPAND_BLOCK):
+        high = min(low + EXPAND_BLOCK, size)
+        columns, present = [], []
+        for code, mask, (_, words), full, k in zip(codes, masks, parts, dense, most):
+            base = (code[low:high] - 1) * words.width + words.offset
+            if full:  # a candidate per bit of the word
+                octets = mask[low:high].astype("<u8").view(np.uint8).reshape(-1, 8)[:, :-(-words.width // 8)]
+                present.append(np.unpackbits(octets, axis=1, bitorder="little")[:, :words.width].view(bool))
+                columns.append(base[:, None] + np.arange(words.width))
+                continue
+            left = mask[low:high].copy()
+            for _ in range(k):  # the lowest set bit left, k times
+                lowest = left & (~left + np.uint64(1))
+                present.append((lowest != 0)[:, None])
+                columns.append((base + np.bitwise_count(lowest - np.uint64(1)))[:, None])
+                left ^= lowest
+        if columns:
+            found = np.concatenate(columns, axis=1)[np.concatenate(present, axis=1)]
+            cols[at:at + found.size] = found
+            at += found.size

@@ -274,3 +274,47 @@ def _propagate(node: Node, op, deps, types, consts, budget: Budget) -> dict[str,
     budget.check(16 * node.type.size * len(inputs))  # before the rule builds arrays of that size
     rule = _rule(node, op, [types[x] for x in node.inputs], consts)
     return {name: rule([found.get(name) if found else None for found in live], budget) for name in inputs}
+
+
+# -- which seeds a value depends on ------------------------------------------------------------
+def seed_supports(graph: Graph, seeds: dict[str, np.ndarray], registry) -> dict[str, int] | None:
+    """For each value of `graph` depending on its inputs `seeds` (each element given a bitmask,
+    uint64, of the directions it is seeded in), the union of the masks of the seed elements it
+    depends on: a value whose union misses a direction is exactly zero in it, when the graph is
+    linear in the seeds. By value, not by derivative: every operand counts (a stop_gradient
+    passes its operand's value on). None when the walk cannot tell: a value depending on the
+    seeds is not floating-point, or a node holds graphs (a loop)."""
+    types = graph.types
+    deps: dict[str, dict[str, Part] | None] = {name: None for name in graph.input_names}
+    one = np.ones((), np.int64)  # every code a view of it: unions of views of it cost no comparison
+    deps.update({name: {"": Slot(np.broadcast_to(one, mask.shape), mask)} for name, mask in seeds.items()})
+    consts = {node.id: node.attr_dict["value"].array for node in graph.nodes if node.op == "constant"}
+    last_use = {x: k for k, node in enumerate(graph.nodes) for x in node.inputs}
+    kept = {vid for _, vid in graph.outputs}
+    supports = {name: _union(mask) for name, mask in seeds.items()}
+    for k, node in enumerate(graph.nodes):
+        live = [deps[x] for x in node.inputs]
+        if any(live):
+            if not node.type.is_float or node.bodies:
+                return None
+            op = registry.get(node.op).bound(registry)
+            rule = _rule(node, op, [types[x] for x in node.inputs], consts)
+            part = rule([found[""] if found else None for found in live], Budget())
+            if isinstance(part, Slot):  # a mask of 0 says "no dependence" already: codes can all be one
+                part = Slot(np.broadcast_to(one, part.shape), part.mask)
+            deps[node.id] = {"": part}
+            supports[node.id] = _union(part.mask)
+        else:
+            deps[node.id] = None
+        for x in set(node.inputs):
+            if last_use[x] == k and x not in kept:
+                deps[x] = None
+    return supports
+
+
+def _union(masks: np.ndarray) -> int:
+    """The union of bitmasks, each element read once however often a broadcast repeats it."""
+    if not masks.size:
+        return 0
+    stored = masks[tuple(0 if stride == 0 else slice(None) for stride in masks.strides)]
+    return int(np.bitwise_or.reduce(stored, axis=None, initial=0))

@@ -3,10 +3,12 @@
 J is the flattened Jacobian: selected outputs concatenated (m rows) by `wrt` inputs (n
 columns). Knowing nothing, S is the identity (n sweeps) or W is (m sweeps); with a sparsity
 pattern, one direction per colour (wengert.jacobians.sparsity), so a diagonal Jacobian costs a single
-sweep whatever its size. Directions run as batched JVPs or VJPs, in chunks sized by the memory
-budget (wengert.jacobians.chunking). Each chunk yields a piece: whole columns or rows of J (`Slab`), or
-structural nonzeros read out of compressed results (`Entries`). `collect` assembles pieces into
-dense or COO blocks; the server streams them instead when the result is too large to hold.
+sweep whatever its size. Directions run as batched JVPs or VJPs on the linearisation (the
+primal evaluated once, wengert.jacobians.linearised), in chunks sized by the memory budget
+(wengert.jacobians.chunking), each chunk's plan without the values zero in its directions.
+Each chunk yields a piece: whole columns or rows of J (`Slab`), or structural nonzeros read out
+of compressed results (`Entries`, or `Located` by pattern position only). `collect` assembles
+pieces into dense or COO blocks; the server streams them instead when the result is too large to hold.
 """
 
 from __future__ import annotations
@@ -21,17 +23,20 @@ import numpy as np
 
 from wengert.autodiff.transform import COTANGENT, TANGENT, check_outputs, check_wrt, prefix_for
 from wengert.execution.cost import Profile, Run
+from wengert.execution.plan import Plan
 from wengert.jacobians.chunking import chunk_size
 from wengert.errors import InvalidRequest
 from wengert.ir.graph import Graph, TensorType
+from wengert.jacobians.linearised import Linearised, linearise, restricted
 from wengert.jacobians.colouring import BASIS, CYCLIC, Colouring, columns, index_dtype, min_colours, rows, star
-from wengert.jacobians.sparsity import NoPattern, Pattern, jacobian_pattern
+from wengert.jacobians.sparsity import NoPattern, Pattern, jacobian_pattern, seed_supports
 
 if TYPE_CHECKING:
     from wengert.execution.engine import Engine
 
 MODES = ("auto", "forward", "reverse")
 PIECE_BYTES = 1 << 21  # a streamed piece's payload: far below gRPC's default 4 MiB message
+STEP_WORK = 10_000  # operations a plan step's own overhead (about 10 us of Python) is worth
 FORMATS = ("dense", "sparse")
 
 
@@ -121,17 +126,23 @@ class Layout:
                 hit = lo + np.flatnonzero((cols[lo:hi] >= cs.start) & (cols[lo:hi] < cs.stop))
             else:
                 hit = np.flatnonzero((rows >= rs.start) & (rows < rs.stop) & (cols >= cs.start) & (cols < cs.stop))
-            index = [*_unravel(rows[hit] - rs.start, ot.shape), *_unravel(cols[hit] - cs.start, it.shape)]
-            indices = (np.stack(index, axis=1).astype(np.int64, copy=False) if index
-                       else np.zeros((rows[hit].size, 0), np.int64))
+            found = rows[hit]
+            indices = np.empty((len(ot.shape) + len(it.shape), found.size), np.int64)  # transposed, as it fills
+            _unravel(found - rs.start, ot.shape, indices[:len(ot.shape)])
+            _unravel(cols[hit] - cs.start, it.shape, indices[len(ot.shape):])
+            indices = indices.T
             indices.setflags(write=False)
             out.append(((o, i), hit, indices, ot.shape + it.shape))
         return out
 
 
-def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Multi-indices of flat positions (none for a scalar's single element)."""
-    return list(np.unravel_index(flat, shape)) if shape else []
+def _unravel(flat: np.ndarray, shape: tuple[int, ...], out: np.ndarray) -> None:
+    """Write the multi-indices of flat positions into the rows of `out`, one per axis (none
+    for a scalar's single element)."""
+    for axis in range(len(shape) - 1, 0, -1):
+        flat = np.divmod(flat, shape[axis], out=(np.empty_like(flat) if axis > 1 else out[axis - 1], out[axis]))[0]
+    if len(shape) == 1:
+        out[0] = flat
 
 
 def _ranges(types: dict[str, TensorType]) -> list[tuple[str, TensorType, slice]]:
@@ -183,6 +194,23 @@ class Entries:
         return self
 
 
+@dataclass(frozen=True)
+class Located:
+    """Structural nonzeros `at` (an index into `pattern`'s entries) and their values: what a
+    caller collecting the pattern's entries reads, without their rows and columns, which
+    `entries` gathers when asked."""
+
+    pattern: Pattern
+    at: Any
+    values: np.ndarray
+
+    def write(self, flat: np.ndarray, mode: str) -> None:
+        self.entries(mode).write(flat, mode)
+
+    def entries(self, mode: str) -> Entries:
+        return Entries(self.pattern.rows[self.at], self.pattern.cols[self.at], self.values, self.at)
+
+
 @dataclass(frozen=True, eq=False)
 class Strategy:
     """How a Jacobian is swept, found once per graph and selection: the mode, the number of
@@ -221,6 +249,14 @@ class Strategy:
         return self.colouring.colour.astype(dtype) * dtype.type(swept_length) + self.colouring.position.astype(dtype)
 
     @cached_property
+    def by_colour(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pattern's entries ordered by colour (stably), and where each colour's start in
+        that order: a chunk of colours reads a run of it."""
+        colour = self.colouring.colour
+        order = np.argsort(colour, kind="stable")
+        return order, np.searchsorted(colour[order], np.arange(self.directions + 1))
+
+    @cached_property
     def coo(self) -> list:
         """The pattern's `Layout.coo_index`, found once for every result."""
         return self.layout.coo_index(self.pattern.rows, self.pattern.cols, by_row=True)
@@ -246,11 +282,13 @@ def strategy(layout: Layout, graph: Graph, mode: str, registry, *, symmetric: bo
     fewest_rows, fewest_cols = min_colours(pattern)  # no colouring can do with fewer
     options = []  # (mode, colouring or None for basis vectors, sweeps)
     if mode != "reverse":
-        colouring = columns(pattern) if fewest_rows < n else None
+        blocks = [(name, cs.start) for name, _, cs in layout.cols]  # the inputs, coloured cyclically apart
+        colouring = columns(pattern, blocks) if fewest_rows < n else None
         options.append(("forward", colouring, colouring.count if colouring else n))
     if mode != "forward":
         best = min((sweeps for *_, sweeps in options), default=m + 1)
-        colouring = rows(pattern) if fewest_cols < min(m, best) else None
+        blocks = [(name, rs.start) for name, _, rs in layout.rows]
+        colouring = rows(pattern, blocks) if fewest_cols < min(m, best) else None
         options.append(("reverse", colouring, colouring.count if colouring else m))
     chosen, colouring, _ = min(options, key=lambda option: option[2])
     return _compressed(layout, chosen, pattern, colouring)
@@ -274,7 +312,7 @@ class Sweeps:
     values: dict[str, np.ndarray]
     strategy: Strategy
     chunk: int
-    pieces: Iterator[Slab | Entries]
+    pieces: Iterator[Slab | Entries | Located]
 
     def collect(self, format: str) -> JacobianResult:
         how = self.strategy
@@ -296,7 +334,7 @@ class Sweeps:
                               how.method, how.pattern is not None, how.note)
 
 
-def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries], format: str) -> dict:
+def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries | Located], format: str) -> dict:
     """Blocks from the pieces of J, however they were computed (or received from a stream)."""
     if format == "sparse":
         found = [piece.entries(mode) for piece in pieces]
@@ -311,21 +349,42 @@ def assemble(layout: Layout, mode: str, pieces: Iterable[Slab | Entries], format
 @dataclass(frozen=True)
 class SweepPlan:
     """How a Jacobian will be swept, before any sweep runs: the strategy, the directions run
-    at once (`chunk`), the profile of the batched derivative plan, and the bytes the caller
-    holds meanwhile (`held`: the result, in the format it collects into)."""
+    at once (`chunk`), the plans of the derivative graph split at its seeds (`primal`, run
+    once, and `linear`, batched, run per chunk: see `wengert.jacobians.linearised`) and their
+    profiles, and the bytes the caller holds meanwhile (`held`: the result, in the format it
+    collects into)."""
 
     strategy: Strategy
     chunk: int
-    profile: Profile
+    split: Linearised
+    primal: Plan
+    linear: tuple[Plan, ...]  # per chunk, its linear plan without the values zero in it (or one for all)
+    prefix: str  # of the linear plans' seeds and derivatives
+    primal_profile: Profile
+    profile: Profile  # of the whole linear plan, which sizes the chunks
+    profiles: tuple[Profile, ...]  # of each plan in `linear`
     held: int
     slabs: bool  # read uncompressed sweeps as whole slabs of J
+    located: bool  # read compressed sweeps as pattern positions only (collected into sparse blocks)
+    values: Plan | None = None  # the graph's own plan, when the primal graph cannot give its outputs
+    values_profile: Profile | None = None
 
     @property
-    def run(self) -> Run:
-        """The sweeps as one part of a request's price."""
-        times = math.ceil(self.strategy.directions / self.chunk)
-        return Run(f"{self.strategy.mode} sweeps of {self.chunk} direction(s)", self.profile,
-                   self.chunk, times)
+    def runs(self) -> tuple[Run, ...]:
+        """The primal evaluation and the sweeps, as parts of a request's price."""
+        primal = (Run("the primal and its linearisation", self.primal_profile),) + (
+            (Run("the outputs", self.values_profile),) if self.values is not None else ())
+        what = f"{self.strategy.mode} sweeps of {self.chunk} direction(s)"
+        if len(self.profiles) == 1:  # one plan for every chunk
+            times = math.ceil(self.strategy.directions / self.chunk)
+            return *primal, Run(what, self.profiles[0], self.chunk, times)
+        return *primal, *(Run(what, profile, self.chunk) for profile in self.profiles)
+
+    def chunks(self) -> Iterator[tuple[int, int, Plan]]:
+        """Each chunk of directions [start, stop) with its linear plan."""
+        directions, chunk = self.strategy.directions, self.chunk
+        for k, start in enumerate(range(0, directions, chunk)):
+            yield start, min(start + chunk, directions), self.linear[k if len(self.linear) > 1 else 0]
 
 
 def result_bytes(how: Strategy, format: str | None) -> int:
@@ -355,26 +414,31 @@ def plan_sweep(engine: Engine, graph: Graph, wrt: Sequence[str] | None, outputs:
     how = engine.cached((graph, "sweep", selection, mode, symmetric), lambda: strategy(
         _layout(graph, wrt, outputs), graph, mode, engine.registry, symmetric=symmetric,
         budget=engine.memory_budget))
-    profile = _profile(engine, graph, how)
+    split, primal, linear, prefix = _split(engine, graph, how)
+    profile = engine.profile(linear)
     held = result_bytes(how, hold)
-    chunk = engine.cached((how, "chunk", hold, engine.memory_budget, max_chunk), lambda: min(
-        chunk_size(profile, how.directions, held, engine.memory_budget), max_chunk or how.directions or 1))
+    chunk, plans = engine.cached((how, split, "chunks", hold, engine.memory_budget, max_chunk), lambda: _chunks(
+        engine, how, linear, prefix, min(chunk_size(profile, how.directions, held, engine.memory_budget),
+                                         max_chunk or how.directions or 1)))
     m, n = how.layout.shape  # a streamed J goes as whole slabs unless its entries (3 numbers each) are fewer
     slabs = hold == "dense" or (hold is None and 3 * how.nnz >= m * n)
-    return SweepPlan(how, chunk, profile, held, slabs)
+    values = engine.plan(graph) if split.entangled else None
+    return SweepPlan(how, chunk, split, primal, plans, prefix, engine.profile(primal), profile,
+                     tuple(engine.profile(plan) for plan in plans), held, slabs, hold == "sparse", values,
+                     values and engine.profile(values))
 
 
 def sweep(engine: Engine, graph: Graph, inputs: Mapping[str, np.ndarray], planned: SweepPlan,
           check=None) -> Sweeps:
-    """Start the sweeps `planned` for specialized `graph` at `inputs`: the first chunk runs now
-    (so errors surface here), the others as the pieces are consumed."""
-    how = planned.strategy
-    pieces = _pieces(engine, graph, inputs, how, planned.chunk, slabs=planned.slabs, check=check)
-    values, first = next(pieces, (None, None))
-    if values is None:  # no directions at all: an empty selection
-        values = engine.evaluate(graph, inputs, check=check)
-    rest = (piece for _, piece in pieces)
-    return Sweeps(values, how, planned.chunk, itertools.chain([first] if first else [], rest))
+    """Start the sweeps `planned` for specialized `graph` at `inputs`: the primal runs now (so
+    errors surface here), the first chunk of sweeps too, the others as the pieces are consumed."""
+    found = planned.primal.run(inputs, check)
+    values = (planned.values.run(inputs, check) if planned.values is not None
+              else {name: found[name] for name in graph.output_names})
+    pieces = _pieces(planned, planned.split.feeds(found), check)
+    del found
+    first = next(pieces, None)  # the first chunk runs now too
+    return Sweeps(values, planned.strategy, planned.chunk, itertools.chain([first] if first else [], pieces))
 
 
 def _layout(graph: Graph, wrt: Sequence[str] | None, outputs: Sequence[str] | None) -> Layout:
@@ -388,35 +452,91 @@ def _layout(graph: Graph, wrt: Sequence[str] | None, outputs: Sequence[str] | No
     return Layout({o: graph.output_type(o) for o in outs}, {i: types[i] for i in wrt})
 
 
-def _profile(engine: Engine, graph: Graph, how: Strategy) -> Profile:
-    """The profile of the batched derivative plan `Engine.jvp`/`vjp` will run."""
+def _split(engine: Engine, graph: Graph, how: Strategy) -> tuple[Linearised, Plan, Plan, str]:
+    """The derivative graph of the sweeps split at its seeds, the plans of both parts (the
+    linear one batched over its seeds), and the prefix naming the seeds and derivatives."""
     layout = how.layout
     if how.mode == "forward":
         names = [name for name in graph.input_names if name in layout.inputs]
         dgraph = engine.derivative_graph(graph, "jvp", names)
-        prefix = prefix_for(graph, TANGENT)
+        prefix, derived = prefix_for(graph, TANGENT), list(layout.outputs)
     else:
         names = [name for name in graph.output_names if name in layout.outputs]
         dgraph = engine.derivative_graph(graph, "vjp", list(layout.inputs), seeds=names)
-        prefix = prefix_for(graph, COTANGENT)
-    return engine.profile(engine.plan(dgraph, frozenset(prefix + k for k in names)))
+        prefix, derived = prefix_for(graph, COTANGENT), list(layout.inputs)
+    seeds = frozenset(prefix + k for k in names)
+    derivatives = tuple(prefix + k for k in derived)
+    split = engine.cached((dgraph, "linearised", seeds, derivatives),
+                          lambda: linearise(dgraph, seeds, graph.output_names, derivatives))
+    return split, engine.plan(split.primal), engine.plan(split.linear, seeds), prefix
 
 
-def _pieces(engine: Engine, graph: Graph, inputs, how: Strategy, chunk: int, *, slabs: bool, check):
-    """(values, piece) per chunk of directions; uncompressed sweeps give `slabs` if asked."""
+def _chunks(engine: Engine, how: Strategy, linear: Plan, prefix: str, chunk: int) -> tuple[int, tuple[Plan, ...]]:
+    """The directions run at once (at most `chunk`, which fits the budget) and the linear plan
+    of each chunk: one direction at a time when their plans, without the values zero in them,
+    cost at most half the chunks' (steps counted at STEP_WORK operations each; a batched op
+    does its work on larger arrays, more efficiently). Not even tried when a direction's work
+    is less than its plan's steps are worth: on small arrays batching wins."""
+    small = chunk > 1 and engine.profile(linear).work(1) < STEP_WORK * len(linear.steps)  # batching wins
+    supports = None if small else _supports(engine, how, linear, prefix)
+    plans = _chunk_plans(engine, how, linear, supports, chunk)
+    if chunk == 1 or supports is None:
+        return chunk, plans
+    singles = _chunk_plans(engine, how, linear, supports, 1)
+
+    def cost(plans: tuple[Plan, ...], batch: int) -> int:
+        return sum(engine.profile(plan).work(batch) + STEP_WORK * len(plan.steps) for plan in plans) * (
+            math.ceil(how.directions / batch) if len(plans) == 1 else 1)
+    return (1, singles) if 2 * cost(singles, 1) <= cost(plans, chunk) else (chunk, plans)
+
+
+def _supports(engine: Engine, how: Strategy, linear: Plan, prefix: str) -> dict[str, int] | None:
+    """The directions each value of the linear plan can be nonzero in (`seed_supports`: bit
+    k for direction k), when a colouring of at most 64 colours chose them and the walk can tell."""
+    colouring = how.colouring
+    if colouring is None or not 1 < how.directions <= 64:
+        return None
+    seeded = how.layout.cols if how.mode == "forward" else how.layout.rows
+    masks = {prefix + name: np.left_shift(np.uint64(1), colouring.seeds[r].astype(np.uint64)).reshape(t.shape)
+             for name, t, r in seeded}
+    return seed_supports(linear.graph, masks, engine.registry)
+
+
+def _chunk_plans(engine: Engine, how: Strategy, linear: Plan, supports: dict[str, int] | None, chunk: int
+                 ) -> tuple[Plan, ...]:
+    """The linear plan of each chunk of directions (one for all when none is restricted),
+    without the values zero in all of them (a colouring of few colours seeds each direction in
+    a few inputs' elements, e.g. one parameter of every camera), when `supports` says which
+    those are. Plans of one direction take it without a batch axis (so that their elementwise
+    chains run fused, see `wengert.execution.fusion`)."""
+    starts = range(0, how.directions, chunk)
+    batched = linear.batched_inputs if chunk > 1 else frozenset()
+    if supports is None or len(starts) < 2:  # one plan for every chunk
+        return (linear if batched else engine.plan(linear.graph),)
+    made = {node.id for node in linear.graph.nodes}
+    plans = []
+    for start in starts:
+        directions = (1 << min(start + chunk, how.directions)) - (1 << start)
+        zero = {vid for vid, mask in supports.items() if vid in made and not mask & directions}
+        plans.append(linear if batched and not zero else engine.plan(restricted(linear.graph, zero), batched))
+    return tuple(plans)
+
+
+def _pieces(planned: SweepPlan, residuals: dict[str, np.ndarray], check) -> Iterator[Slab | Entries | Located]:
+    """A piece per chunk of directions, swept through the linear plan from the `residuals`;
+    uncompressed sweeps give slabs if `planned.slabs`."""
+    how, prefix = planned.strategy, planned.prefix
     layout, forward = how.layout, how.mode == "forward"
     seeded, results = (layout.cols, layout.rows) if forward else (layout.rows, layout.cols)
-    for start in range(0, how.directions, chunk):
-        stop = min(start + chunk, how.directions)
+    for start, stop, linear in planned.chunks():
         seeds = _seeds(how, start, stop, seeded)
-        if forward:
-            values, derivs = engine.jvp(graph, inputs, seeds, batched=True, check=check)
-        else:
-            values, derivs = engine.vjp(graph, inputs, seeds, list(layout.inputs), batched=True,
-                                        check=check)
-        parts = [derivs[name].reshape(stop - start, -1) for name, *_ in results]
+        unbatched = not linear.batched_inputs  # one direction, without the batch axis
+        derivs = linear.run({**residuals, **{prefix + name: v[0] if unbatched else v for name, v in seeds.items()}},
+                            check)
+        parts = [np.broadcast_to(derivs[prefix + name], (stop - start,) + t.shape).reshape(stop - start, -1)
+                 for name, t, _ in results]
         swept = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-        yield values, _read(how, start, stop, swept, slabs)
+        yield _read(how, start, stop, swept, planned.slabs, planned.located)
 
 
 def _seeds(how: Strategy, start: int, stop: int, ranges) -> dict[str, np.ndarray]:
@@ -429,14 +549,16 @@ def _seeds(how: Strategy, start: int, stop: int, ranges) -> dict[str, np.ndarray
     return {name: flat[:, r].astype(t.dtype).reshape((stop - start,) + t.shape) for name, t, r in ranges}
 
 
-def _read(how: Strategy, start: int, stop: int, swept: np.ndarray, slabs: bool) -> Slab | Entries:
-    """What directions [start, stop) found: a slab of J, or the pattern entries of their colours."""
+def _read(how: Strategy, start: int, stop: int, swept: np.ndarray, slabs: bool, located: bool
+          ) -> Slab | Entries | Located:
+    """What directions [start, stop) found: a slab of J, or the pattern entries of their colours
+    (`located`: by their positions in the pattern only)."""
     if how.colouring is None or (slabs and not how.compressed):
         return Slab(start, swept)
     pattern = how.pattern
     if (start, stop) == (0, how.directions):
         return Entries(pattern.rows, pattern.cols, np.take(swept, how.flat), slice(None))
-    colour = how.colouring.colour
-    at = np.flatnonzero((colour >= start) & (colour < stop))
+    order, starts = how.by_colour
+    at = order[starts[start]:starts[stop]]
     found = np.take(swept, how.flat[at] - start * swept.shape[1])  # this chunk's colours start at 0
-    return Entries(pattern.rows[at], pattern.cols[at], found, at)
+    return Located(pattern, at, found) if located else Entries(pattern.rows[at], pattern.cols[at], found, at)
