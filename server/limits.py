@@ -34,8 +34,9 @@ class WireLimits:
         then by Python) on its way to `check_graph`."""
         if len(raw) <= SCREEN_FROM:
             return
-        # a graph within the limits has about one field per node and input on any one path
-        fields = 2 * (self.max_nodes + self.max_inputs) + 1024
+        # a graph within the limits has about one field per node and input on any one path (past
+        # that, parsing copies nothing worse than the message gRPC already holds three times)
+        fields = self.max_nodes + self.max_inputs + 1024
         found = long_string(raw, request_type, self.max_string_length, fields)
         if found is not None:
             raise over_limit("string length", found.characters, self.max_string_length,
