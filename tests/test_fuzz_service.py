@@ -39,10 +39,10 @@ from wengert.v1 import service_pb2 as pb
 
 MESSAGES = int(os.environ.get("WENGERT_FUZZ_MESSAGES", "3000"))  # split between the two tests
 PER_CASE = {"well_formed": 16, "mutated": 20}  # messages one example sends, about
-DEADLINE = 20.0  # seconds; every graph is tiny, so a call this slow is a hang
-# Small limits: they keep memory use small and put each limit's refusal among the answers.
+DEADLINE = 20.0  # seconds; every graph is tiny and its work limited to about a second: a call this slow is a hang
+# Small limits: they keep memory use and time small and put each limit's refusal among the answers.
 FUZZ_FLAGS = ("--workers", "2", "--max-nodes", "40", "--max-tensor-elements", "4096", "--max-batch", "4",
-              "--memory-budget-mb", "1", "--max-message-mb", "4", "--cache-size", "64")
+              "--memory-budget-mb", "1", "--max-work", "1e9", "--max-message-mb", "4", "--cache-size", "64")
 WORKED_VALUE, WORKED_GRADIENT = 11.652071455223084, (5.5, 1.7163378145367738)
 
 
