@@ -213,6 +213,13 @@ def test_a_rule_pushing_an_attribute_past_int64_is_invalid_naming_the_node(stub,
             "node 'p' (polygamma): its ", " rule: attribute 'n' is 9223372036854775808, outside the int64 range")
 
 
+def test_an_order_whose_derivative_graph_would_never_finish_is_invalid(stub):
+    ratio = graph({"a": (FLOAT64, [0]), "x": (FLOAT64, [0])},
+                  [("r", "gammainc_ratio", ["a", "x"], {"order": {"i": 268435457}})], "r")  # the long fuzz run's hang
+    request = pb.JvpRequest(graph=ratio, inputs=tensors(a=np.zeros(0), x=np.zeros(0)), tangents=tensors(x=np.zeros(0)))
+    refused(stub.Jvp, request, grpc.StatusCode.INVALID_ARGUMENT, "node 'r' (gammainc_ratio)", "order must be from 1 to 64")
+
+
 # -- inputs are checked before anything is planned from the graph's types -------------------------
 @pytest.mark.parametrize("call", ["Jacobian", "JacobianStream", "Hessian"])
 def test_an_input_unlike_its_declared_type_is_refused_before_sparsity_is_planned(stub, call):

@@ -149,9 +149,13 @@ def _polygamma_infer(x: TensorType, n: int) -> TensorType:
     return floating(x)
 
 
+MAX_RATIO_ORDER = 64  # the x-derivative of order k is a graph of about k^2 / 2 nodes
+
+
 def _ratio_infer(a: TensorType, x: TensorType, order: int) -> TensorType:
-    if order < 1:
-        raise ShapeError(f"order must be at least 1, got {order}")
+    if not 1 <= order <= MAX_RATIO_ORDER:
+        raise ShapeError(f"order must be from 1 to {MAX_RATIO_ORDER} (its x-derivative is a graph of "
+                         f"about order^2 / 2 nodes), got {order}")
     return floating(a, x)
 
 
