@@ -220,6 +220,12 @@ def test_an_order_whose_derivative_graph_would_never_finish_is_invalid(stub):
     refused(stub.Jvp, request, grpc.StatusCode.INVALID_ARGUMENT, "node 'r' (gammainc_ratio)", "order must be from 1 to 64")
 
 
+def test_the_pinv_of_an_empty_integer_matrix_is_an_empty_float_matrix(stub):
+    empty = graph({"x": (INT64, [0, 0])}, [("p", "pinv", ["x"], {"rtol": {"f": 0.0}})], "p")  # the fourth fuzz run
+    answer = stub.Evaluate(pb.EvaluateRequest(graph=empty, inputs=tensors(x=np.zeros((0, 0), np.int64))))
+    assert tensor_from_proto(answer.outputs["y"]).dtype == np.float64
+
+
 # -- inputs are checked before anything is planned from the graph's types -------------------------
 @pytest.mark.parametrize("call", ["Jacobian", "JacobianStream", "Hessian"])
 def test_an_input_unlike_its_declared_type_is_refused_before_sparsity_is_planned(stub, call):

@@ -235,7 +235,8 @@ def _pinv_infer(x: TensorType, rtol) -> TensorType:
 
 
 def _pinv(x, rtol):
-    return np.linalg.pinv(x, rtol)
+    # as float even when empty: NumPy gives an empty integer matrix back as it came
+    return np.linalg.pinv(x, rtol).astype(np.result_type(x, 0.0), copy=False)
 
 
 def svd_cost(out: TensorType, x: TensorType, **attrs) -> Cost:
