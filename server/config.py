@@ -95,7 +95,8 @@ HELP = {
                         "largest plan's live values, what it holds meanwhile, its response while "
                         "encoded); Jacobians and Hessians are swept in chunks of directions to fit it",
     "max_work": "element or floating-point operations one request may take, as priced before it "
-                "runs (about 1e9 a second on one core for elementwise work)",
+                "runs (about 1e9 a second on one core for elementwise work); building its "
+                "derivative graphs spends 1e4 per node recorded",
     "max_response_mb": "largest response, in MiB, as priced before it runs (at most "
                        "--max-message-mb); larger Jacobians can be streamed",
     "cache_size": "graphs kept in the graph cache (least recently used are evicted)",

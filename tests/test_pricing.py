@@ -17,7 +17,7 @@ import pytest
 import wengert as wg
 from wengert.errors import LimitExceeded
 from wengert.execution.call import Call
-from wengert.execution.cost import Limits
+from wengert.execution.cost import RECORD_WORK, Limits
 from wengert.execution.engine import Engine
 
 N = 1000
@@ -76,6 +76,31 @@ def test_limits_name_the_node_over_each_limit():
         Engine(limits=Limits(response=7)).evaluate(call.graph, call.inputs)
     assert Engine(limits=Limits(memory=price.peak_bytes, work=price.work, response=8)).evaluate(
         call.graph, call.inputs)["y"] > 0
+
+
+def test_building_graphs_for_a_request_spends_its_work_limit():
+    """Recording a node while a request is prepared is priced at RECORD_WORK operations, so a
+    derivative rule looping over an attribute cannot keep a request building for minutes. Past
+    the budget the refusal names the node whose rule was recording."""
+    def chain(x):
+        for _ in range(300):
+            x = wg.sin(x)
+        return x
+
+    x = np.full(3, 0.5)
+    graph = wg.trace(chain, x)
+    call = Call("Jvp", graph, {"x": x}, tangents={"x": np.ones(3)})
+    engine = Engine(limits=Limits(work=2000 * RECORD_WORK))
+    _, tangents = engine.run(engine.prepare(call))
+    np.testing.assert_allclose(tangents["y"], Engine().jvp(graph, {"x": x}, {"x": np.ones(3)})[1]["y"])
+    with pytest.raises(LimitExceeded) as info:  # the 300 primal nodes replayed, then the rules
+        Engine(limits=Limits(work=400 * RECORD_WORK)).prepare(call)
+    assert (info.value.limit, info.value.op, info.value.flag) == ("work", "sin", "Limits(work=...)")
+    assert info.value.node in {node.id for node in graph.nodes}
+    assert "building graphs for the request (over 400 nodes recorded" in str(info.value)
+    with pytest.raises(LimitExceeded, match="building graphs"):
+        wg.Client.local(limits=wg.Limits(work=100 * RECORD_WORK)).grad(lambda x: wg.sum(chain(x)), x)
+    assert Engine().prepare(call)  # no limit, no budget
 
 
 def test_a_local_client_prices_every_method_and_admits_within_its_limits():

@@ -26,6 +26,7 @@ import numpy as np
 
 from wengert.errors import LimitExceeded, over_limit
 from wengert.execution.plan import Plan
+from wengert.ir.builder import recording_budget
 from wengert.ir.graph import Node, TensorType
 
 def nbytes(t: TensorType) -> int:
@@ -216,6 +217,9 @@ class Again:
 
 LOCAL_NAMES = {"memory": "Limits(memory=...)", "work": "Limits(work=...)",
                "response": "Limits(response=...)"}
+# What recording one node of a graph built while preparing a request (derivative graphs,
+# specialisations) is priced at, in operations: about 10 us of Python at 1e9 operations a second.
+RECORD_WORK = 10_000
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,18 @@ class Limits:
         runs = tuple(PlanCost(run.what, run.times, run.peak, run.profile.work(run.batch))
                      for run in price.runs)
         return Quote(price.peak_bytes, price.work, price.response_bytes, runs, not refusal, refusal)
+
+    def recording(self):
+        """A context in which building graphs for a request spends its work limit: at most
+        `work / RECORD_WORK` nodes recorded (see `wengert.ir.builder.recording_budget`). Graph
+        building is not a plan to price beforehand, and a rule may loop over an attribute."""
+        if self.work is None:
+            return recording_budget(None, None)
+        nodes = max(1, int(self.work // RECORD_WORK))
+        return recording_budget(nodes, lambda: over_limit(
+            "work", (nodes + 1) * RECORD_WORK, self.work, "operations", self.names["work"],
+            what=f"building graphs for the request (over {nodes} nodes recorded, "
+                 f"{RECORD_WORK} operations each)"))
 
     def admit(self, price: Price) -> None:
         """Nothing when `price` fits; LimitExceeded (RESOURCE_EXHAUSTED) naming the limit, the

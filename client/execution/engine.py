@@ -148,13 +148,14 @@ class Engine:
         reverse sweeps checkpointed per `call.checkpoint` (auto: the fastest policy whose price
         fits the memory limit, see `wengert.loops.checkpointing.fastest_fitting`). Graphs,
         plans and profiles are built with the garbage collector paused (see
-        `wengert.ir.builder.collector_paused`)."""
+        `wengert.ir.builder.collector_paused`), and building them spends the work limit (see
+        `Limits.recording`)."""
         shape = _request_shape(call)
         if shape is not None:
             again = self._cache.get(shape)
             if again is not None:  # the lean path: a request of this shape was prepared before
                 return again(_arrays(call.inputs), _arrays(_seeds(call)), check)
-        with collector_paused():
+        with collector_paused(), self.limits.recording():
             if call.checkpoint.policy != "auto":
                 prepared = self.using(call.checkpoint)._prepare(call, check)
             else:

@@ -30,6 +30,9 @@ from wengert.ir.graph import DTYPES, Graph, Literal, Node, TensorType, dtype_nam
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "wengert_builder", default=None
 )
+_budget: contextvars.ContextVar[RecordingBudget | None] = contextvars.ContextVar(
+    "wengert_recording_budget", default=None
+)
 
 # Folding constants is worth it only while the folded tensor stays small.
 _FOLD_LIMIT = 4096
@@ -253,6 +256,7 @@ class GraphBuilder:
         self._numbers: dict[tuple, Value] = {}
         self._inlined: dict[tuple, str] = {}
         self._counter = 0
+        self._budget = _budget.get()  # read once: recording asks it of every node
 
     # -- recording -----------------------------------------------------------------------
     def input(self, name: str, type_: TensorType, *, derived: bool = False, weak: bool = False) -> Value:
@@ -438,6 +442,8 @@ class GraphBuilder:
         return self._node_of.get(v.id)
 
     def _fresh_id(self) -> str:
+        if self._budget is not None:
+            self._budget.spend()
         while True:
             self._counter += 1
             candidate = f"v{self._counter}"
@@ -491,6 +497,36 @@ def pausing_collector(fn):
         with collector_paused():
             return fn(*args, **kwargs)
     return paused
+
+
+class RecordingBudget:
+    """How many more nodes the builders created inside `recording_budget` may record, counting
+    every node a rule asks for (those simplified away too: asking is the work). A derivative
+    rule may loop over an attribute (a series of `order` terms); a budget bounds the time such
+    a rule can take where a graph is built for someone else, as a server does per request."""
+
+    def __init__(self, nodes: int, refusal):
+        self.left = nodes
+        self.refusal = refusal  # () -> the exception that says the budget is spent
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise self.refusal()
+
+
+@contextlib.contextmanager
+def recording_budget(nodes: int | None, refusal):
+    """Graph builders created inside record at most `nodes` nodes in all (None: no budget), and
+    raise `refusal()` at the next one. Inside an enclosing budget, that one stays in force."""
+    if nodes is None or _budget.get() is not None:
+        yield
+        return
+    token = _budget.set(RecordingBudget(nodes, refusal))
+    try:
+        yield
+    finally:
+        _budget.reset(token)
 
 
 @contextlib.contextmanager
