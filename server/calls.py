@@ -26,7 +26,7 @@ from wengert.optim.wire import (norm_from_proto, progress_to_proto, schedule_fro
 from wengert.server.limits import WireLimits
 from wengert.transport.wire import (COLOURINGS, DERIVATIVE_KINDS, FORMATS, JACOBIAN_MODES, TRACE_MODES,
                                     attr_to_proto, checkpoint_from_proto, enum_name, tensor_from_proto,
-                                    tensor_to_proto, type_to_proto)
+                                    tensor_entry, tensor_to_proto, type_to_proto)
 from wengert.v1 import service_pb2 as pb
 from wengert.v1 import tensor_pb2
 
@@ -107,31 +107,32 @@ def encode(rpc: str, request, graph_id: str, graph: Graph, call: Call, result: A
     """The response of `rpc` (an iterator of messages for a streaming RPC) for `result`."""
     match rpc:
         case "Evaluate":
-            return pb.EvaluateResponse(graph_id=graph_id, outputs=_tensors(result))
+            return _with_tensors(pb.EvaluateResponse(graph_id=graph_id), outputs=(result,))
         case "Jvp":
             values, tangents = result
             names = check_outputs(graph, call.outputs)
-            return pb.JvpResponse(graph_id=graph_id, outputs=_tensors(values, names),
-                                  tangents=_tensors(tangents, names))
+            return _with_tensors(pb.JvpResponse(graph_id=graph_id), outputs=(values, names),
+                                 tangents=(tangents, names))
         case "Vjp":
             values, cotangents = result
-            return pb.VjpResponse(graph_id=graph_id, outputs=_tensors(values, check_outputs(graph, call.outputs)),
-                                  cotangents=_tensors(cotangents))
+            return _with_tensors(pb.VjpResponse(graph_id=graph_id),
+                                 outputs=(values, check_outputs(graph, call.outputs)), cotangents=(cotangents,))
         case "Jacobian":
-            return pb.JacobianResponse(graph_id=graph_id, outputs=_tensors(result.values),
-                                       blocks=_jacobian_blocks(result), mode=JACOBIAN_MODES[result.mode],
-                                       sweep=_sweep_info(result))
+            return _with_tensors(pb.JacobianResponse(graph_id=graph_id, blocks=_jacobian_blocks(result),
+                                                     mode=JACOBIAN_MODES[result.mode], sweep=_sweep_info(result)),
+                                 outputs=(result.values,))
         case "JacobianStream":
             return _pieces(graph_id, result)
         case "Hessian":
             blocks = [pb.HessianBlock(row=a, column=b, **_block_fields(block, "hessian"))
                       for (a, b), block in result.blocks.items()]
-            return pb.HessianResponse(graph_id=graph_id, value=tensor_to_proto(result.value), blocks=blocks,
-                                      sweep=_sweep_info(result), gradient=_tensors(result.gradient))
+            return _with_tensors(pb.HessianResponse(graph_id=graph_id, value=tensor_to_proto(result.value),
+                                                    blocks=blocks, sweep=_sweep_info(result)),
+                                 gradient=(result.gradient,))
         case "Hvp":
             value, gradient, products = result
-            return pb.HvpResponse(graph_id=graph_id, value=tensor_to_proto(value),
-                                  gradient=_tensors(gradient), products=_tensors(products))
+            return _with_tensors(pb.HvpResponse(graph_id=graph_id, value=tensor_to_proto(value)),
+                                 gradient=(gradient,), products=(products,))
         case "Trace":
             return _trace(graph_id, graph, call, result)
         case "Minimize":
@@ -152,10 +153,37 @@ def cost_response(graph_id: str, quote: Quote, limits: Limits) -> pb.CostRespons
 
 
 # -- the pieces of responses ------------------------------------------------------------------
-def _tensors(arrays: Mapping[str, np.ndarray], names=None) -> dict[str, tensor_pb2.Tensor]:
-    """`Tensor` messages for `arrays` (only `names`, in their order, when given)."""
-    names = arrays if names is None else names
-    return {name: tensor_to_proto(arrays[name]) for name in names}
+# A tensor this large goes into a response as its own bytes, after the message's (`Spliced`),
+# not copied into a Tensor message, its map and the message's bytes.
+SPLICED_BYTES = 1 << 16
+
+
+class Spliced:
+    """A response whose large tensors are map entries written from their arrays: its bytes are
+    `message`'s, then `pieces`' (protobuf merges a map entry wherever it appears in a message).
+    The interceptor joins them: one copy of each large tensor instead of four."""
+
+    def __init__(self, message, pieces: list):
+        self.message = message
+        self.pieces = pieces
+
+    def encode(self, serialize) -> bytes:
+        return b"".join([serialize(self.message), *self.pieces])
+
+
+def _with_tensors(message, **maps: tuple):
+    """`message` with its map<string, Tensor> fields filled: field name -> (arrays, names to take
+    in their order, or all). Spliced when a tensor is large."""
+    pieces = []
+    for field, (arrays, *names) in maps.items():
+        target, number = getattr(message, field), message.DESCRIPTOR.fields_by_name[field].number
+        for name in (names[0] if names else arrays):
+            array = np.asarray(arrays[name])
+            if array.nbytes >= SPLICED_BYTES:
+                pieces += tensor_entry(number, name, array)
+            else:
+                target[name].CopyFrom(tensor_to_proto(array))
+    return Spliced(message, pieces) if pieces else message
 
 
 def _only_selected(cotangents: Mapping, selected: list[str], requested) -> None:

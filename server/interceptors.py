@@ -21,6 +21,7 @@ from grpc_status import rpc_status
 
 from wengert.errors import (InternalError, InvalidRequest, LimitExceeded, Unauthenticated, Unavailable,
                             WengertError)
+from wengert.server.calls import Spliced
 from wengert.server.limits import WireLimits
 from wengert.server.metrics import Metrics
 from wengert.transport.status import to_status
@@ -184,12 +185,16 @@ class _Guard:
 
 
 def _encoded(encode, response) -> bytes:
-    """The response's bytes; LimitExceeded when protobuf cannot encode it (2 GiB or more)."""
+    """The response's bytes (a `Spliced` one's joined); LimitExceeded when protobuf cannot
+    encode it (2 GiB or more)."""
     try:
-        return encode(response)
+        data = response.encode(encode) if isinstance(response, Spliced) else encode(response)
     except EncodeError:
+        data = None
+    if data is None or len(data) >= 2**31:
         raise LimitExceeded("the response is too large to encode (protobuf messages hold less than "
-                            "2 GiB); ask for less per call") from None
+                            "2 GiB); ask for less per call")
+    return data
 
 
 def abort(context, error: WengertError, request=None) -> None:
@@ -238,6 +243,7 @@ def describe(request, response, size: int) -> str:
     log; only the size for a request that did not parse (`request` None)."""
     if request is None:
         return f"graph=- in_bytes={size}"
+    response = getattr(response, "message", response)  # a Spliced one's message
     graph_id = getattr(response, "graph_id", "") or getattr(request, "graph_id", "")
     elements = 0
     for field in ("inputs", "tangents", "cotangents"):

@@ -10,6 +10,7 @@ raised as domain exceptions and turned into status codes by `CallInterceptor`.
 from __future__ import annotations
 
 import hashlib
+import time
 
 from wengert.errors import Cancelled, DeadlineExceeded, InvalidRequest
 from wengert.execution.engine import Engine
@@ -134,10 +135,23 @@ def owner(context) -> str:
     return (context.peer() or "").rsplit(":", 1)[0]
 
 
+# How often a computation in a gRPC thread asks gRPC whether its call is still wanted:
+# `is_active` takes the call's lock, and asked after every step it cost a third of a small
+# graph's time under load.
+ASK_SECONDS = 0.002
+
+
 def interruption(context):
-    """The engine's between-nodes check: stop once the deadline passed or the client left."""
+    """The engine's between-nodes check: stop once the deadline passed or the client left
+    (asking gRPC at most every ASK_SECONDS)."""
+    next_ask = 0.0
 
     def check(node=None) -> None:
+        nonlocal next_ask
+        now = time.monotonic()
+        if now < next_ask:
+            return
+        next_ask = now + ASK_SECONDS
         if context.is_active():
             return
         remaining = context.time_remaining()

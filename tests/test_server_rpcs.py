@@ -110,6 +110,26 @@ def test_jacobian_blocks_are_output_major_with_out_shape_plus_in_shape(stub):
         assert tensor_from_proto(response.blocks[1].jacobian).shape == (2, 2, 3)
 
 
+def test_large_tensors_are_spliced_into_responses_exactly(stub):
+    """Tensors of 64 KiB or more go into a response as their own bytes after the message's
+    (server/calls.py `Spliced`); small ones in the message: the client reads one map either way."""
+    def f(x, s):
+        return {"big": wg.sin(x) * s, "total": wg.sum(x) * s, "flag": x > 0}
+
+    x, s = np.linspace(-1, 1, 20_000).reshape(100, 200), 1.5
+    graph = graph_to_proto(wg.trace(f, x, s))
+    inputs = {"x": tensor_to_proto(x), "s": tensor_to_proto(np.float64(s))}
+    values = stub.Evaluate(pb.EvaluateRequest(graph=graph, inputs=inputs)).outputs
+    np.testing.assert_array_equal(tensor_from_proto(values["big"]), np.sin(x) * s)
+    np.testing.assert_array_equal(tensor_from_proto(values["flag"]), x > 0)
+    assert float(tensor_from_proto(values["total"])) == pytest.approx(np.sum(x) * s, abs=1e-12)
+    seeds = {"big": tensor_to_proto(np.ones_like(x)), "total": tensor_to_proto(np.float64(0.0))}
+    response = stub.Vjp(pb.VjpRequest(graph=graph, inputs=inputs, cotangents=seeds, outputs=["big", "total"]))
+    assert sorted(response.outputs) == ["big", "total"]
+    np.testing.assert_array_equal(tensor_from_proto(response.cotangents["x"]), np.cos(x) * s)
+    assert float(tensor_from_proto(response.cotangents["s"])) == pytest.approx(np.sum(np.sin(x)), rel=1e-12)
+
+
 def test_trace_primal_rows_match_section_2_1(stub, graph_id):
     response = stub.Trace(pb.TraceRequest(graph_id=graph_id, inputs=point(**WORKED_POINT)))
     rows = [(r.label, r.id, r.op, list(r.inputs), round(value(r.value), 3)) for r in response.rows]

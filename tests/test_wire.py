@@ -35,6 +35,24 @@ def test_tensor_round_trip(dtype, shape):
     np.testing.assert_array_equal(back, array)
 
 
+@pytest.mark.parametrize("array", [sample("float64", (300, 300)), sample("float32", (2, 0, 4)), sample("bool", (5,)),
+                                   sample("int32", (40, 30)).T, np.arange(9.0, dtype=">f8"), sample("int64", ()),
+                                   sample("float64", (200, 100))[:, ::3]],
+                         ids=["large", "empty", "bool", "transposed", "big-endian", "scalar", "strided"])
+def test_a_spliced_map_entry_parses_as_the_message_would_hold_it(array):
+    """`tensor_entry` pieces after a message's bytes add the entry to its map, exactly as
+    `tensor_to_proto` in the map would (lengths past one varint byte, strided, big-endian)."""
+    from wengert.v1 import service_pb2
+
+    message = service_pb2.VjpResponse(graph_id="g", outputs={"y": wire.tensor_to_proto(np.float64(1.0))})
+    spliced = message.SerializeToString() + b"".join(
+        wire.tensor_entry(3, "x\u00e9", array) + wire.tensor_entry(2, "z", array))
+    expected = service_pb2.VjpResponse(graph_id="g", outputs={"y": wire.tensor_to_proto(np.float64(1.0)),
+                                                              "z": wire.tensor_to_proto(array)},
+                                       cotangents={"x\u00e9": wire.tensor_to_proto(array)})
+    assert service_pb2.VjpResponse.FromString(spliced) == expected
+
+
 def test_wire_bytes_are_little_endian_c_order():
     msg = wire.tensor_to_proto(np.array([[1, 2], [3, 4]], dtype=np.int32).T)  # a strided view
     assert msg.dtype == tensor_pb2.DTYPE_INT32

@@ -130,6 +130,29 @@ def tensor_to_proto(array: Any) -> tensor_pb2.Tensor:
 
     Any layout and byte order is accepted: `astype` to the explicit little-endian dtype
     byte-swaps big-endian input, and `tobytes()` writes C order even for a strided view."""
+    name, array = _on_the_wire(array)
+    return tensor_pb2.Tensor(dtype=_TO_PROTO[name], shape=array.shape, data=array.tobytes(order="C"))
+
+
+def tensor_entry(field: int, key: str, array: Any) -> list:
+    """The wire bytes of one entry `key` -> `array` of the map<string, Tensor> field number
+    `field` of a message, as pieces to join: the last is the array's own memory, so a large
+    tensor is copied once (by the join), not into a `Tensor`, its map and then the message's
+    bytes. Appended to a message's bytes they add the entry to its map (protobuf merges
+    fields wherever they appear), and parse as `tensor_to_proto` would have given them."""
+    name, array = _on_the_wire(array)
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")
+    head = tensor_pb2.Tensor(dtype=_TO_PROTO[name], shape=array.shape).SerializeToString()
+    head += b"\x1a" + _varint(array.nbytes)  # field 3 (data), length-delimited
+    tensor = len(head) + array.nbytes
+    key_bytes = key.encode()
+    entry = b"\x0a" + _varint(len(key_bytes)) + key_bytes + b"\x12" + _varint(tensor)  # key 1, value 2
+    return [_varint(field << 3 | 2) + _varint(len(entry) + tensor), entry, head, memoryview(array.reshape(-1)).cast("B")]
+
+
+def _on_the_wire(array: Any) -> tuple[str, np.ndarray]:
+    """`array`'s dtype name, and the array in the wire's little-endian dtype."""
     if isinstance(array, Literal):
         array = array.array
     array = np.asarray(array)
@@ -140,8 +163,17 @@ def tensor_to_proto(array: Any) -> tensor_pb2.Tensor:
     if array.nbytes > MAX_TENSOR_BYTES:
         raise LimitExceeded(f"a {TensorType.of(array)} tensor is {array.nbytes} bytes, too large for one "
                             f"protobuf message (at most {MAX_TENSOR_BYTES})")
-    data = array.astype(_WIRE_DTYPE[name], copy=False).tobytes(order="C")
-    return tensor_pb2.Tensor(dtype=_TO_PROTO[name], shape=array.shape, data=data)
+    return name, array.astype(_WIRE_DTYPE[name], copy=False)
+
+
+def _varint(n: int) -> bytes:
+    """`n` >= 0 as a protobuf base-128 varint."""
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def tensor_from_proto(msg: tensor_pb2.Tensor, what: str | Callable[[], str] = "tensor") -> np.ndarray:
