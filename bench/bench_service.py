@@ -12,12 +12,14 @@ both execution modes: compute workers (the default: one process per CPU) and in-
   move these tensors through shared memory).
 
 Both clients send pre-serialized bytes and receive raw bytes, so the ratios measure the
-server. Run: python bench/bench_service.py [--blas-threads N] [--no-malloc-tuning]
+server. The echo and both servers run side by side and are measured in alternation (the speed
+of a shared machine drifts). Run: python bench/bench_service.py [--blas-threads N] [--no-malloc-tuning]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
@@ -113,15 +115,31 @@ class Service:
 
 
 # -- measurements --------------------------------------------------------------------------
-def median_round_trip(call, count: int) -> float:
+# This machine's speed drifts by 2x or more within minutes (other tenants of the host), so
+# every ratio is of measurements taken in alternation: call by call for round trips, in short
+# windows for throughput.
+def median_round_trips(calls: list, count: int) -> list[float]:
+    """The median round trip of each of `calls`, taking turns call by call."""
     for _ in range(count // 10):
-        call()
-    samples = []
+        for call in calls:
+            call()
+    samples = [[] for _ in calls]
     for _ in range(count):
-        start = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for call, times in zip(calls, samples):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+    return [statistics.median(times) for times in samples]
+
+
+def throughputs(calls: list, threads: int, seconds: float, rounds: int = 4) -> list[float]:
+    """Calls per second of each of `calls` from `threads` client threads, in `rounds` turns of
+    `seconds` / `rounds` each."""
+    done = [0] * len(calls)
+    for _ in range(rounds):
+        for k, call in enumerate(calls):
+            done[k] += throughput(call, threads, seconds / rounds)
+    return [d / rounds for d in done]
 
 
 def throughput(call, threads: int, seconds: float) -> float:
@@ -195,7 +213,7 @@ def mlp_request(service: Service) -> tuple[pb.VjpRequest, list[np.ndarray], np.n
 
 def row(label: str, value: str, ratio: float | None = None, target: str = "") -> str:
     shown = f"{ratio:6.2f}x" if ratio is not None else ""
-    return f"  {label:<52} {value:>14}  {shown:>8}  {target}"
+    return f"  {label:<62} {value:>12}  {shown:>8}  {target}"
 
 
 def main() -> None:
@@ -210,59 +228,58 @@ def main() -> None:
         return serve_echo()
     env = MALLOC_TUNING if args.malloc_tuning else {}
     threadpool_limits(args.blas_threads or None, user_api="blas")
-    echo = Echo(env)
-    chains = {}
-    try:
-        for mode, compute_workers in (("compute workers", -1), ("in-thread", 0)):
-            service = Service(env, args.blas_threads, compute_workers)
-            try:
-                print(f"\n{mode}: wengert service vs bare gRPC echo ({WORKERS} threads each; "
-                      f"blas_threads={args.blas_threads}, malloc tuning {'on' if args.malloc_tuning else 'off'})")
-                chains[mode] = measure(service, echo)
-            finally:
-                service.close()
-        print(row("Vjp of a 200-node graph, 8 clients: compute workers vs in-thread",
-                  f"{chains['compute workers']:.0f} /s", chains["compute workers"] / chains["in-thread"],
-                  "[target >= 1.6x]"))
-    finally:
-        echo.close()
+    with contextlib.ExitStack() as running:
+        echo = Echo(env)
+        running.callback(echo.close)
+        services = {}
+        for mode, compute_workers in MODES.items():
+            services[mode] = Service(env, args.blas_threads, compute_workers)
+            running.callback(services[mode].close)
+        print(f"wengert service in each execution mode vs a bare gRPC echo ({WORKERS} threads each; "
+              f"blas_threads={args.blas_threads}, malloc tuning {'on' if args.malloc_tuning else 'off'}), "
+              "measured in alternation")
+        measure(services, echo)
 
 
-def measure(service: Service, echo: Echo) -> float:
-    """Print the per-request, throughput and MLP rows; returns the 200-node graph's throughput."""
-    evaluate, vjp = worked_requests(service)
-    call, payload = service.raw("Evaluate", evaluate)
+def measure(services: dict[str, Service], echo: Echo) -> None:
+    """Print each row: the reference first, then each mode with its ratio to it."""
+    worked = {mode: worked_requests(service) for mode, service in services.items()}
+    evaluate = {mode: service.raw("Evaluate", worked[mode][0]) for mode, service in services.items()}
+    call, payload = evaluate[next(iter(evaluate))]
     size = len(call())
-    t_echo = median_round_trip(echo.like(payload, size), 2000)
-    t_service = median_round_trip(call, 2000)
+    t_echo, *t_modes = median_round_trips([echo.like(payload, size)] + [c for c, _ in evaluate.values()], 2000)
     print(row(f"echo round trip ({len(payload)} B in, {size} B out)", f"{t_echo * 1e3:.3f} ms"))
-    print(row("Evaluate by graph_id, round trip", f"{t_service * 1e3:.3f} ms", t_service / t_echo,
-              "[target <= 2x]"))
+    for mode, t in zip(services, t_modes):
+        print(row(f"Evaluate by graph_id, round trip: {mode}", f"{t * 1e3:.3f} ms", t / t_echo, "[target <= 2x]"))
 
-    call, payload = service.raw("Vjp", vjp)
+    vjp = {mode: service.raw("Vjp", worked[mode][1]) for mode, service in services.items()}
+    call, payload = vjp[next(iter(vjp))]
     size = len(call())
-    r_echo = throughput(echo.like(payload, size), 8, 3.0)
-    r_service = throughput(call, 8, 3.0)
+    r_echo, *r_modes = throughputs([echo.like(payload, size)] + [c for c, _ in vjp.values()], 8, 6.0)
     print(row("echo throughput, 8 client threads", f"{r_echo:.0f} /s"))
-    print(row("Vjp throughput, 8 client threads", f"{r_service:.0f} /s", r_service / r_echo,
-              "[target >= 0.5x]"))
+    for mode, r in zip(services, r_modes):
+        print(row(f"Vjp throughput, 8 client threads: {mode}", f"{r:.0f} /s", r / r_echo, "[target >= 0.5x]"))
 
-    call, _ = service.raw("Vjp", chain_request(service))
-    r_chain = throughput(call, 8, 3.0)
-    print(row("Vjp of a 200-node graph, 8 client threads", f"{r_chain:.0f} /s"))
+    chains = throughputs([service.raw("Vjp", chain_request(service))[0] for service in services.values()], 8, 8.0)
+    for mode, r in zip(services, chains):
+        print(row(f"Vjp of a 200-node graph, 8 client threads: {mode}", f"{r:.0f} /s"))
+    print(row("Vjp of a 200-node graph: compute workers vs in-thread", "", chains[0] / chains[1], "[target >= 1.6x]"))
 
-    request, params, x, y = mlp_request(service)
-    call, payload = service.raw("Vjp", request)
+    mlp = {mode: mlp_request(service) for mode, service in services.items()}
+    request, params, x, y = next(iter(mlp.values()))
+    calls = {mode: service.raw("Vjp", mlp[mode][0]) for mode, service in services.items()}
+    call, payload = next(iter(calls.values()))
     size = len(call())
-    t_numpy = median_round_trip(lambda: mlp_numpy(params, x, y), 15)
-    t_echo = median_round_trip(echo.like(payload, size), 15)
-    t_service = median_round_trip(call, 15)
+    t_numpy, t_echo, *t_modes = median_round_trips(
+        [lambda: mlp_numpy(params, x, y), echo.like(payload, size)] + [c for c, _ in calls.values()], 15)
     print(row("MLP f32: hand NumPy value+gradient", f"{t_numpy * 1e3:.1f} ms"))
-    print(row(f"MLP f32: echo ({len(payload) / 1e6:.1f} MB in, {size / 1e6:.1f} MB out)",
-              f"{t_echo * 1e3:.1f} ms"))
-    print(row("MLP f32: Vjp through the service vs NumPy + echo", f"{t_service * 1e3:.1f} ms",
-              t_service / (t_numpy + t_echo), "[target <= 1.25x]"))
-    return r_chain
+    print(row(f"MLP f32: echo ({len(payload) / 1e6:.1f} MB in, {size / 1e6:.1f} MB out)", f"{t_echo * 1e3:.1f} ms"))
+    for mode, t in zip(services, t_modes):
+        print(row(f"MLP f32: Vjp through the service vs NumPy + echo: {mode}", f"{t * 1e3:.1f} ms",
+                  t / (t_numpy + t_echo), "[target <= 1.25x]"))
+
+
+MODES = {"compute workers": -1, "in-thread": 0}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+"""Tensors between the gRPC process and compute workers (server/execution/shm.py): large arrays
+travel through shared-memory segments the receiver unlinks as it maps them, small ones inside
+the pickle, and a full /dev/shm falls back to the pickle instead of failing."""
+
+from __future__ import annotations
+
+import errno
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from wengert.server.execution import shm
+
+PREFIX = f"wengert-test-{os.getpid()}-"
+LARGE = shm.INLINE_BYTES // 8 * 3  # float64 elements well past the inline size
+
+
+def segments() -> list[str]:
+    return glob.glob(os.path.join(shm.SEGMENT_DIR, PREFIX + "*"))
+
+
+@pytest.mark.parametrize("array", [np.linspace(0, 1, LARGE), np.arange(2 * LARGE, dtype=">f8")[::2],
+                                   np.arange(LARGE, dtype=np.int32).reshape(-1, 2).T,
+                                   np.arange(LARGE * 8) % 3 == 0, np.ones(3)],
+                         ids=["contiguous", "strided big-endian", "transposed", "bool", "small"])
+def test_arrays_arrive_equal_and_their_segments_are_gone_once_loaded(array):
+    data, names = shm.dumps({"a": array, "meta": ("x", 3)}, PREFIX)
+    assert len(names) == (array.nbytes >= shm.INLINE_BYTES) == len(segments())
+    back = shm.loads(data)
+    np.testing.assert_array_equal(back["a"], array)
+    assert back["a"].dtype == array.dtype and back["meta"] == ("x", 3)
+    assert segments() == []
+
+
+def test_a_full_dev_shm_sends_the_array_in_the_pickle(monkeypatch):
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shm.os, "write", full)
+    array = np.linspace(0, 1, LARGE)
+    data, names = shm.dumps(array, PREFIX)
+    assert names == [] and segments() == []
+    np.testing.assert_array_equal(shm.loads(data), array)
