@@ -29,7 +29,7 @@ from wengert.plugins.opdef import Attr, Cost, Example, OpDef, ShapeError
 from wengert.plugins.shapes import floating
 
 _EPS = 1e-17
-_MAX_TERMS = 100_000
+_MAX_TERMS = 20_000  # terms of the series or continued fraction: x near a needs about 9 sqrt(a)
 
 
 # -- Taylor arithmetic in a: a jet is [c_0, ..., c_K] with c_k = (d/da)^k f / k! ---------------
@@ -60,27 +60,30 @@ def _log_density_jet(a: np.ndarray, x: np.ndarray, shift: np.ndarray, order: int
     return jet
 
 
-def _series(a: np.ndarray, x: np.ndarray, order: int) -> list:
-    """P / p as a jet: x^a e^-x / Gamma(a+1) * sum_n prod_(j<=n) x / (a + j), over p."""
+def _series(a: np.ndarray, x: np.ndarray, order: int) -> tuple[list, np.ndarray]:
+    """P / p as a jet: x^a e^-x / Gamma(a+1) * sum_n prod_(j<=n) x / (a + j), over p; and
+    which elements converged within _MAX_TERMS terms."""
     term = [np.ones_like(a)] + [np.zeros_like(a)] * order
     total = list(term)
     for n in range(1, _MAX_TERMS):
         inverse = [(-1.0) ** k / (a + n) ** (k + 1) for k in range(order + 1)]
         term = [c * x for c in _mul(term, inverse)]
         total = [t + c for t, c in zip(total, term)]
-        if n > np.max(x - a) and np.all(np.abs(term[0]) <= _EPS * np.abs(total[0])):
+        converged = np.abs(term[0]) <= _EPS * np.abs(total[0])
+        if n > np.max(x - a) and converged.all():
             break
-    return _mul(_exp(_log_density_jet(a, x, 1, order)), total)
+    return _mul(_exp(_log_density_jet(a, x, 1, order)), total), converged
 
 
-def _continued_fraction(a: np.ndarray, x: np.ndarray, order: int) -> list:
+def _continued_fraction(a: np.ndarray, x: np.ndarray, order: int) -> tuple[list, np.ndarray]:
     """Q / p as a jet: x^a e^-x / Gamma(a) * 1/(x+1-a- 1(1-a)/(x+3-a- 2(2-a)/(x+5-a- ...))), over
-    p, by the Wallis recurrences (rescaled at every step so nothing overflows)."""
+    p, by the Wallis recurrences (rescaled at every step so nothing overflows); and which
+    elements converged within _MAX_TERMS terms."""
     zero = [np.zeros_like(a)] * (order + 1)
     unit = lambda value, slope: [value, slope] + [np.zeros_like(a)] * (order - 1)  # noqa: E731
     a_prev, a_cur = unit(np.ones_like(a), np.zeros_like(a)), zero
     b_prev, b_cur = zero, unit(np.ones_like(a), np.zeros_like(a))
-    previous = None
+    previous, converged = None, np.zeros(a.shape, bool)
     for n in range(1, _MAX_TERMS):
         numerator = unit(np.ones_like(a), np.zeros_like(a)) if n == 1 else unit(
             -(n - 1) * (n - 1 - a), np.full_like(a, n - 1.0))
@@ -93,24 +96,28 @@ def _continued_fraction(a: np.ndarray, x: np.ndarray, order: int) -> list:
         if n % 4 == 0:
             fraction = _div(a_cur, b_cur)
             scale = 1e-12 * np.abs(fraction[0])  # a coefficient near zero converges in absolute terms
-            if previous is not None and all(np.all(np.abs(f - g) <= 1e-15 * np.abs(f) + scale)
-                                            for f, g in zip(fraction, previous)):
-                break
+            if previous is not None:
+                converged = np.logical_and.reduce([np.abs(f - g) <= 1e-15 * np.abs(f) + scale
+                                                   for f, g in zip(fraction, previous)])
+                if converged.all():
+                    break
             previous = fraction
-    return _mul(_exp(_log_density_jet(a, x, 0, order)), _div(a_cur, b_cur))
+    return _mul(_exp(_log_density_jet(a, x, 0, order)), _div(a_cur, b_cur)), converged
 
 
 def gammainc_ratio(a: np.ndarray, x: np.ndarray, order: int) -> np.ndarray:
-    """(d/da)^order P(a, x) / p(x; a), for a > 0, x > 0 and order >= 1."""
+    """(d/da)^order P(a, x) / p(x; a), for finite a > 0, x > 0 and order >= 1; NaN elsewhere,
+    and where the series or the continued fraction has not converged in _MAX_TERMS terms (x
+    near a larger than about 1e6)."""
     a, x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64))
     out = np.full(a.shape, np.nan)
-    valid = (a > 0) & (x > 0)
+    valid = (a > 0) & (x > 0) & np.isfinite(a) & np.isfinite(x)  # inf or NaN would never converge
     series = valid & (x < a + 1)
     upper = valid & ~series
-    if series.any():
-        out[series] = _series(a[series], x[series], order)[order] * math.factorial(order)
-    if upper.any():
-        out[upper] = -_continued_fraction(a[upper], x[upper], order)[order] * math.factorial(order)
+    for where, expansion, sign in ((series, _series, 1.0), (upper, _continued_fraction, -1.0)):
+        if where.any():
+            jet, converged = expansion(a[where], x[where], order)
+            out[where] = np.where(converged, sign * jet[order] * math.factorial(order), np.nan)
     return out
 
 
@@ -186,7 +193,8 @@ OPS = [
     OpDef("gammainc_ratio", lambda a, x, order: gammainc_ratio(a, x, order).astype(np.result_type(a, x, 0.0)),
           _ratio_infer, arity=2, elementwise=True, examples=_ratio_examples,
           attrs=(Attr("order", "int", 1, "k: the derivative in the shape a"),),
-          cost=lambda out, a, x, order: Cost(200 * (order + 1) ** 2 * max(out.size, 1)),
+          # priced for the most terms: each is (order + 1)^2 products of jets, each a NumPy call
+          cost=lambda out, a, x, order: Cost(_MAX_TERMS * (order + 1) ** 2 * (1_000 + 4 * out.size)),
           doc="(d/da)^k P(a, x) / p(x; a), P the regularised lower incomplete gamma function and p the "
               "gamma density: minus the pathwise derivative of a gamma sample is R_1",
           jvp=(lambda a_dot, ans, a, x, order: a_dot * _ratio_da(ans, a, x, order),
