@@ -440,6 +440,9 @@ class _Fields:
         out = {}
         for name in names:
             dtype, shape = types.get(name, ("float64", ()))
+            # open dimensions, which a node may leave open on concrete inputs (a scatter_slice
+            # of shape -1), drawn as for inputs
+            shape = concrete(self.draw, TensorType(dtype, shape))
             shape = shape if batch is None else (batch,) + shape
             if rarely(self.draw, 3):
                 shape = shape[1:] if shape else (2,)
