@@ -139,7 +139,7 @@ fi
 debian_mirror() {
     local uri
     uri=$(grep -hs -E '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' \
-        | grep -v -E 'security|updates' | grep -E '/debian/?$' | head -1)
+        | grep -v -E 'security|updates' | grep -E '/debian/?$' | sed -n 1p)
     [ -n "$uri" ] || uri=$(grep -hs -E '^deb +(\[[^]]*\] +)?https?://[^ ]+ +(bookworm|stable) ' \
         /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^http/) {print $i; exit}}')
     echo "${uri:-http://deb.debian.org/debian}"
@@ -241,7 +241,11 @@ wait_healthy() {  # wait_healthy CONTAINER SECONDS
     $DOCKER inspect -f '{{json .State.Health}}' "$1" >&2 || true
     fail "$1 never became healthy (last status: $status)"
 }
-host_port() { $DOCKER port "$1" "$2/tcp" | head -1 | sed 's/.*://'; }
+host_port() { $DOCKER port "$1" "$2/tcp" | sed -n '1s/.*://p'; }
+# The first line of a container's log matching $2. Grepped from a variable: under pipefail,
+# `docker logs | grep -m1` fails whenever grep exits before docker logs has written it all
+# (SIGPIPE), a race that failed this test once.
+log_line() { grep -m1 -- "$2" <<< "$($DOCKER logs "$1" 2>&1)"; }
 
 step "docker run (read-only root, no capabilities) and wait for healthy"
 C1="$RUN_ID-server"
@@ -252,8 +256,8 @@ $DOCKER run -d --name "$C1" --read-only --tmpfs /tmp --cap-drop ALL \
 wait_healthy "$C1" 60
 GRPC_PORT=$(host_port "$C1" 50051)
 METRICS_PORT=$(host_port "$C1" 9090)
-$DOCKER logs "$C1" 2>&1 | grep -m1 "serving on" || fail "no start-up log line"
-$DOCKER logs "$C1" 2>&1 | grep -m1 "none checked now, builtin from the cache" \
+log_line "$C1" "serving on" || fail "no start-up log line"
+log_line "$C1" "none checked now, builtin from the cache" \
     || fail "the server verified the builtin ops again instead of reading the image's verification cache"
 [ "$($DOCKER exec "$C1" id -u)" = 10001 ] || fail "the server does not run as uid 10001"
 
@@ -291,8 +295,8 @@ CONTAINERS+=("$C2")
 $DOCKER run -d --name "$C2" --read-only --tmpfs /tmp --cap-drop ALL --health-interval 1s \
     -p 127.0.0.1::50051 "$PLUGIN_IMAGE" > /dev/null
 wait_healthy "$C2" 60
-$DOCKER logs "$C2" 2>&1 | grep -m1 "serving on"
-$DOCKER logs "$C2" 2>&1 | grep -m1 "none checked now, builtin, example-ops from the cache" \
+log_line "$C2" "serving on" || fail "no start-up log line from the plugin image"
+log_line "$C2" "none checked now, builtin, example-ops from the cache" \
     || fail "the plugin image's server verified its ops again instead of reading the image's cache"
 $PY examples/compose_client.py --target "127.0.0.1:$(host_port "$C2" 50051)" --wait 20 \
     --expect-ops swish,huber,erf,gelu,expm || fail "plugin ops not served by $PLUGIN_IMAGE"
