@@ -234,3 +234,17 @@ def test_an_input_unlike_its_declared_type_is_refused_before_sparsity_is_planned
         graph=declared, inputs=tensors(x=np.ones((2, 3))), format=pb.FORMAT_SPARSE)
     refused(getattr(stub, call), request, grpc.StatusCode.INVALID_ARGUMENT,
             "input 'x' must be float64[1099511627776,3], got float64[2,3]")
+
+
+@pytest.mark.parametrize("mode", [pb.MODE_FORWARD, pb.MODE_REVERSE])
+def test_a_node_left_open_on_concrete_inputs_is_refused_when_the_graph_arrives(stub, mode):
+    """A scatter_slice of shape -1 on a concrete input keeps an open type that no request can
+    compute; the Jacobian's sparsity walk ran its forward on it and got INTERNAL (the final long
+    fuzz run, once its draws reached it)."""
+    open_shape = graph({"x": (FLOAT64, [2])},
+                       [("s", "scatter_slice", ["x"], {"shape": ints(-1), "starts": ints(0), "stops": ints(2),
+                                                       "steps": ints(1)})], "s")
+    inputs = tensors(x=np.ones(2))
+    for call, request in ((stub.Jacobian, pb.JacobianRequest(graph=open_shape, inputs=inputs, mode=mode)),
+                          (stub.Evaluate, pb.EvaluateRequest(graph=open_shape, inputs=inputs))):
+        refused(call, request, grpc.StatusCode.INVALID_ARGUMENT, "node 's' (scatter_slice)", "float64[?] is open")

@@ -291,12 +291,14 @@ def graph_from_proto(msg: graph_pb2.Graph, registry=None, *, depth: int = 0) -> 
 
     Raises InvalidGraph / InvalidTensor (INVALID_ARGUMENT) or UnknownOp (UNIMPLEMENTED), with
     messages naming the node and op. Requiring every input to be defined earlier in the list
-    both checks the topological order and rules out cycles."""
+    both checks the topological order and rules out cycles. A graph of concrete inputs must
+    give every node a concrete type (a scatter_slice of shape -1 would fail wherever it ran)."""
     builder = GraphBuilder(registry, simplify=False)
     for i, gi in enumerate(msg.inputs):
         if not gi.HasField("type"):
             raise InvalidGraph(f"input #{i} ({gi.name!r}) has no type")
         builder.input(gi.name, type_from_proto(gi.type, f"input {gi.name!r}"))
+    concrete = all(t.is_concrete for _, t in builder.inputs)
     for i, node in enumerate(msg.nodes):
         if not node.id:
             raise InvalidGraph(f"node #{i} ({node.op}): id is empty")
@@ -310,7 +312,10 @@ def graph_from_proto(msg: graph_pb2.Graph, registry=None, *, depth: int = 0) -> 
                                  builder.registry, depth)
             for key, value in sorted(node.attrs.items())
         }
-        builder.add(node.op, [builder.value(ref) for ref in node.inputs], attrs, node_id=node.id)
+        value = builder.add(node.op, [builder.value(ref) for ref in node.inputs], attrs, node_id=node.id)
+        if concrete and not value.type.is_concrete:
+            raise node_error(InvalidGraph, node.id, node.op, f"its type {value.type} is open although every input "
+                             "is concrete: an attribute leaves a dimension at -1, so it can never be computed")
     if not msg.outputs:
         raise InvalidGraph("graph declares no outputs")
     outputs: dict[str, str] = {}
