@@ -248,3 +248,16 @@ def test_a_node_left_open_on_concrete_inputs_is_refused_when_the_graph_arrives(s
     for call, request in ((stub.Jacobian, pb.JacobianRequest(graph=open_shape, inputs=inputs, mode=mode)),
                           (stub.Evaluate, pb.EvaluateRequest(graph=open_shape, inputs=inputs))):
         refused(call, request, grpc.StatusCode.INVALID_ARGUMENT, "node 's' (scatter_slice)", "float64[?] is open")
+
+
+def test_an_op_failing_on_the_sparsity_walk_is_an_evaluation_error_naming_it(stub):
+    """The Jacobian's sparsity walk runs an op's forward on index sets: tril with k = -2^63
+    overflows in NumPy there as it does on values, and is reported as evaluating it is (INTERNAL
+    before; the final long fuzz run)."""
+    lower = graph({"x": (FLOAT64, [3, 3])}, [("t", "tril", ["x"], {"k": {"i": -(2**63)}})], "t")
+    inputs = tensors(x=np.ones((3, 3)))
+    evaluated = refused(stub.Evaluate, pb.EvaluateRequest(graph=lower, inputs=inputs),
+                        grpc.StatusCode.INVALID_ARGUMENT, "node 't' (tril)")
+    walked = refused(stub.Jacobian, pb.JacobianRequest(graph=lower, inputs=inputs, mode=pb.MODE_AUTO),
+                     grpc.StatusCode.INVALID_ARGUMENT, "node 't' (tril)")
+    assert "OverflowError" in evaluated and "OverflowError" in walked

@@ -48,7 +48,12 @@ def conform(out: Any, step: Step, batch: int | None) -> np.ndarray:
 
 def step_error(step: Step, exc: Exception) -> WengertError:
     """What `exc`, raised by `step`'s op, is reported as: naming the node and op."""
-    node = step.node
+    return op_error(step.node, exc)
+
+
+def op_error(node: Node, exc: Exception) -> WengertError:
+    """What `exc`, raised by `node`'s op (run by a plan, or on a sparsity walk's index sets),
+    is reported as: naming the node and op."""
     if isinstance(exc, WengertError):  # from a graph the op runs (a loop's body): name both nodes
         return within(f"node {quoted(node.id)} ({node.op})", exc)
     if isinstance(exc, MemoryError):  # past the process's memory: a limit, not a bad input

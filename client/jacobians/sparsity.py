@@ -25,6 +25,8 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from wengert.errors import WengertError
+from wengert.execution.steps import op_error
 from wengert.ir.graph import Graph, Node, TensorType
 from wengert.jacobians.indexsets import Budget, OverBudget, Part, Slot, Words, expand, group, union
 from wengert.plugins.shapes import normalize_axes
@@ -238,7 +240,12 @@ def _walk(graph: Graph, wrt: Sequence[str], outputs: Sequence[str], registry, bu
     kept = {vid for _, vid in graph.outputs}
     held = sum(_bytes(d) for d in deps.values())
     for k, node in enumerate(graph.nodes):
-        deps[node.id] = _propagate(node, registry.get(node.op).bound(registry), deps, types, consts, budget)
+        try:
+            deps[node.id] = _propagate(node, registry.get(node.op).bound(registry), deps, types, consts, budget)
+        except (WengertError, OverBudget, MemoryError):
+            raise
+        except Exception as exc:  # an op's forward on the index sets, failing as it would on values
+            raise op_error(node, exc) from exc
         held += _bytes(deps[node.id])
         budget.check(held)
         for x in set(node.inputs):  # the sets no later node reads are dropped
