@@ -266,7 +266,7 @@ def measure(services: dict[str, Service], echo: Echo) -> None:
     print(row("Vjp of a 200-node graph: compute workers vs in-thread", "", chains[0] / chains[1], "[target >= 1.6x]"))
 
     mlp = {mode: mlp_request(service) for mode, service in services.items()}
-    request, params, x, y = next(iter(mlp.values()))
+    _, params, x, y = next(iter(mlp.values()))  # the same arrays for every mode
     calls = {mode: service.raw("Vjp", mlp[mode][0]) for mode, service in services.items()}
     call, payload = next(iter(calls.values()))
     size = len(call())

@@ -28,7 +28,6 @@ from wengert.transport.wire import (COLOURINGS, DERIVATIVE_KINDS, FORMATS, JACOB
                                     attr_to_proto, checkpoint_from_proto, enum_name, tensor_from_proto,
                                     tensor_entry, tensor_to_proto, type_to_proto)
 from wengert.v1 import service_pb2 as pb
-from wengert.v1 import tensor_pb2
 
 def decode(rpc: str, request, graph: Graph, limits: WireLimits) -> Call:
     """The `Call` for `request` of `rpc`, on the resolved `graph`."""

@@ -16,7 +16,7 @@ from outside:
 
 Consecutive elementwise steps over large arrays run as one `FusedChain`, block by block
 (`wengert.execution.fusion`). An exception is traced back to the line, and so the step, that
-raised it, and reported as the interpreter reports it (`steps.step_error`). With a `check` (a
+raised it, and reported as the interpreter reports it (`steps.op_error`). With a `check` (a
 worker's cancellation and status callback) a second variant calls it before every step, as the
 interpreter does.
 """
@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from wengert.execution.fusion import chains
-from wengert.execution.steps import Step, conform, elementwise_ufunc, result_dtype, step_error
+from wengert.execution.steps import Step, conform, elementwise_ufunc, op_error, result_dtype
 from wengert.ir.graph import TensorType
 
 # Ufuncs whose Python operator is the same computation: the ufunc itself on arrays, the same
@@ -60,7 +60,7 @@ class CompiledPlan:
             step = self._failed_step(exc)
             if step is None:  # a check, a result refused by `conform`, a fused chain: already reported
                 raise
-            raise step_error(step, exc) from exc
+            raise op_error(step.node, exc) from exc
 
     def _failed_step(self, exc: Exception) -> Step | None:
         """The step whose op raised `exc` (None when something else on its line raised)."""
@@ -97,9 +97,9 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
     fused = chains(steps, types, outputs)
     lines = [f"def plan({''.join(f'v{i}, ' for i in inputs)}batch, check):"]
     # A 0-d float input a ufunc reads enters as the NumPy scalar it holds, like a 0-d ufunc result.
+    ufunc_reads = {i for step in steps if _ufunc(step, types) is not None for i in step.args}
     for i in inputs:
-        if zero_d[i] and types[i].is_float and any(i in step.args and _ufunc(step, types) is not None
-                                                   for step in steps):
+        if zero_d[i] and types[i].is_float and i in ufunc_reads:
             scalar.add(i)
             lines.append(f"    v{i} = v{i}[()]")
     at: dict[int, Step] = {}
@@ -147,7 +147,6 @@ def _generate(steps: Sequence[Step], inputs: Sequence[int], outputs: Sequence[in
         k += 1
     lines.append(f"    return ({''.join(name(i, False) + ', ' for i in outputs)})")
     return lines, namespace, at
-
 
 
 def _ufunc(step: Step, types: Sequence[TensorType]) -> np.ufunc | None:

@@ -331,8 +331,8 @@ class Engine:
         price = self.priced((plan, batch, response), lambda: Price((Run(what, self.profile(plan), batch),),
                                                                   response))
         # The plan's inputs in order, each from the inputs (False) or the seeds (True) by name.
-        sources = [(name.startswith(prefix) and name[len(prefix):] in seeds, name) for name in dgraph.input_names]
-        sources = [(True, name[len(prefix):]) if seed else (False, name) for seed, name in sources]
+        sources = [(True, name[len(prefix):]) if name.startswith(prefix) and name[len(prefix):] in seeds
+                   else (False, name) for name in dgraph.input_names]
         split = _splitter(plan, graph.output_names, prefix, batched, batch)
 
         def runner(inputs, seeds, check):

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from wengert.execution.steps import Step, elementwise_ufunc, result_dtype, step_error
+from wengert.execution.steps import Step, elementwise_ufunc, op_error, result_dtype
 from wengert.ir.graph import TensorType
 
 MIN_SIZE = 1 << 16  # elements: below this a chain's values fit in the cache anyway
@@ -84,7 +84,7 @@ class FusedChain:
                 for op in self._ops:
                     op.ufunc(*[views[i] for i in op.args], out=views[op.out])
         except Exception as exc:
-            raise step_error(op.step, exc) from exc
+            raise op_error(op.step.node, exc) from exc
         return outs
 
 

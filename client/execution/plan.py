@@ -20,7 +20,7 @@ import numpy as np
 
 from wengert.errors import InvalidRequest, InvalidTensor, quoted, short
 from wengert.execution.compiled import CompiledPlan
-from wengert.execution.steps import Step, conform, step_error
+from wengert.execution.steps import Step, conform, op_error
 from wengert.ir.graph import Graph, Node, TensorType, dtype_name
 
 Check = Callable[[Node], None]  # called with each node before it runs: raise to stop the run
@@ -141,7 +141,7 @@ class Plan:
             try:
                 out = step.call(*[values[i] for i in step.args], **step.attrs)
             except Exception as exc:
-                raise step_error(step, exc) from exc
+                raise op_error(step.node, exc) from exc
             values[step.out] = conform(out, step, batch)
             for i in step.free:
                 values[i] = None

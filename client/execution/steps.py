@@ -46,11 +46,6 @@ def conform(out: Any, step: Step, batch: int | None) -> np.ndarray:
     return out
 
 
-def step_error(step: Step, exc: Exception) -> WengertError:
-    """What `exc`, raised by `step`'s op, is reported as: naming the node and op."""
-    return op_error(step.node, exc)
-
-
 def op_error(node: Node, exc: Exception) -> WengertError:
     """What `exc`, raised by `node`'s op (run by a plan, or on a sparsity walk's index sets),
     is reported as: naming the node and op."""

@@ -309,7 +309,7 @@ def with_policy(graph: Graph, checkpoint: Checkpoint) -> Graph:
 
 
 def _rewritten(node, policy: dict, rewrite):
-    if not node.attrs or not node.bodies:  # most nodes have no attributes: asked first, as cheaper
+    if not node.bodies:
         return node
     attrs = tuple((k, policy[k] if node.op == "adjoint_scan" and k in policy else
                    rewrite(v) if isinstance(v, Graph) else
