@@ -80,12 +80,15 @@ class GraphCache:
         return digest, graph
 
     def _lookup(self, graph_id: str) -> Graph | None:
-        with self._lock:
-            entry = self._graphs.get(graph_id)
-            if entry is None:
-                return None
+        """Without the lock, as `LRU.get` reads (see there why): writers see only a reordering."""
+        entry = self._graphs.get(graph_id)
+        if entry is None:
+            return None
+        try:
             self._graphs.move_to_end(graph_id)
-            return entry.graph
+        except KeyError:  # evicted in between: the graph read is still right
+            pass
+        return entry.graph
 
     def _keep(self, digest: str, graph: Graph, owner: str) -> Graph:
         """Store `graph` for `owner` within the bounds; a racing twin keeps the first object."""
@@ -97,17 +100,19 @@ class GraphCache:
                 return found.graph
             if size > self.share:
                 return graph
+            # Look-ups reorder the map at any moment without the lock: walk a snapshot of it, and
+            # take the oldest in one step (an iterator over the map itself would fail).
             while self._owned.get(owner, 0) + size > self.share:
-                self._evict(next(k for k, e in self._graphs.items() if e.owner == owner))
+                self._forget(self._graphs.pop(next(k for k, e in list(self._graphs.items()) if e.owner == owner)))
             while self._graphs and (len(self._graphs) >= self.size or self.bytes + size > self.max_bytes):
-                self._evict(next(iter(self._graphs)))
+                self._forget(self._graphs.popitem(last=False)[1])
             self._graphs[digest] = _Entry(graph, size, owner)
             self._owned[owner] = self._owned.get(owner, 0) + size
             self.bytes += size
             return graph
 
-    def _evict(self, digest: str) -> None:
-        entry = self._graphs.pop(digest)
+    def _forget(self, entry: _Entry) -> None:
+        """Account for `entry`, taken out of the map."""
         self.bytes -= entry.size
         self._owned[entry.owner] -= entry.size
         if not self._owned[entry.owner]:

@@ -36,9 +36,10 @@ class Metrics:
                               registry=self.registry)
         self.computing = Histogram("wengert_computing_seconds", "Time a compute worker spent on a request",
                                    buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._cache_results = {True: self.cache.labels("hit"), False: self.cache.labels("miss")}
 
     def record_cache(self, hit: bool) -> None:
-        self.cache.labels("hit" if hit else "miss").inc()
+        self._cache_results[hit].inc()  # labels() takes a lock and builds a key: not on every call
 
     def record_call(self, method: str, code: str, seconds: float) -> None:
         children = self._children.get((method, code))

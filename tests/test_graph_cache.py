@@ -6,6 +6,9 @@ evicted ones resent)."""
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import numpy as np
 import pytest
 
@@ -85,3 +88,47 @@ def test_a_server_sent_60_graphs_of_8_mb_stops_growing_at_its_cache_bound():
             send(k)
         assert server.peak_rss() - filled < 64 * MB, f"{(server.peak_rss() - filled) / MB:.0f} MB"
         send(0)  # long evicted: the SDK resends it
+
+
+def test_lookups_without_the_lock_while_clients_over_their_share_evict():
+    """Look-ups take no lock and reorder the map while a writer walks it for the oldest graph
+    of a client over its share; switching threads every microsecond makes that likely."""
+    graphs = [graph_to_proto(wg.trace(lambda x, k=k: x * float(k) + 1.0, np.ones(3))) for k in range(24)]
+    cache = GraphCache(size=100, max_bytes=12 * 512 * 4, share=0.5)  # a few graphs per client
+    ids = [cache.put(g, graph_from_proto, "seed")[0] for g in graphs]
+    errors: list[BaseException] = []
+    writing = threading.Event()
+
+    def look() -> None:
+        try:
+            while writing.is_set():
+                for graph_id in ids:
+                    _held(cache, graph_id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def send(owner: str) -> None:
+        try:
+            for i in range(1200):
+                cache.put(graphs[(5 * i + len(owner)) % len(graphs)], graph_from_proto, owner)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writing.set()
+    lookers = [threading.Thread(target=look) for _ in range(2)]
+    senders = [threading.Thread(target=send, args=(owner,)) for owner in ("a", "bb")]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in lookers + senders:
+            t.start()
+        for t in senders:
+            t.join()
+        writing.clear()
+        for t in lookers:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]
+    held = [graph_id for graph_id in ids if _held(cache, graph_id)]
+    assert 0 < len(held) == len(cache) and cache.bytes <= cache.max_bytes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from wengert.lru import LRU
@@ -42,3 +43,50 @@ def test_get_or_make_makes_once_and_racing_makers_share_the_first_value():
         t.join()
     assert len(made) == 4 and len({id(r) for r in results}) == 1
     assert lru.get_or_make("k", lambda: 1 / 0) is results[0]  # present: make is not called
+
+
+def test_reads_without_the_lock_keep_the_map_whole_while_writers_evict():
+    """Reads take no lock and writers evict under them. Switching threads every microsecond
+    makes every interleaving of a read's two steps with a writer's steps likely."""
+    lru: LRU[int, int] = LRU(8, max_bytes=40, weigh=lambda key, value: value)
+    errors: list[BaseException] = []
+    writing = threading.Event()
+
+    def read() -> None:
+        try:
+            while writing.is_set():
+                for key in range(32):
+                    value = lru.get(key)
+                    assert value is None or value == key % 7 + 1, (key, value)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def write(offset: int) -> None:
+        try:
+            for i in range(20_000):
+                key = (7 * i + offset) % 32
+                lru.setdefault(key, key % 7 + 1)
+                if i % 5 == 0:
+                    lru.pop((key + 3) % 32)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writing.set()
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    writers = [threading.Thread(target=write, args=(k,)) for k in range(2)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in readers + writers:
+            t.start()
+        for t in writers:
+            t.join()
+        writing.clear()
+        for t in readers:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]
+    held = {key: value for key in range(32) if (value := lru.get(key)) is not None}
+    assert 0 < len(held) == len(lru) <= 8
+    assert lru.bytes == sum(held.values()) <= 40  # the weights of exactly the entries held
