@@ -1,17 +1,21 @@
 """Tensors between the gRPC process and compute workers (server/execution/shm.py): large arrays
 travel through shared-memory segments the receiver unlinks as it maps them, small ones inside
-the pickle, and a full /dev/shm falls back to the pickle instead of failing."""
+the pickle, a full /dev/shm falls back to the pickle instead of failing, and what a server
+killed outright leaves behind is removed by the next one."""
 
 from __future__ import annotations
 
 import errno
 import glob
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from wengert.server.execution import shm
+from wengert.testing import launch, start_server, wait_until_serving
 
 PREFIX = f"wengert-test-{os.getpid()}-"
 LARGE = shm.INLINE_BYTES // 8 * 3  # float64 elements well past the inline size
@@ -43,3 +47,33 @@ def test_a_full_dev_shm_sends_the_array_in_the_pickle(monkeypatch):
     data, names = shm.dumps(array, PREFIX)
     assert names == [] and segments() == []
     np.testing.assert_array_equal(shm.loads(data), array)
+
+
+def test_files_of_servers_no_longer_running_are_swept_and_live_ones_kept(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid names no process now
+    dead = [os.path.join(shm.SEGMENT_DIR, f"wengert-{gone.pid}-{rest}") for rest in ("status-0", "1-7-in-0")]
+    alive = os.path.join(shm.SEGMENT_DIR, f"wengert-{os.getpid()}-status-0")
+    for path in dead + [alive]:
+        open(path, "wb").close()
+    try:
+        assert shm.sweep_orphans() >= 2
+        assert [os.path.exists(p) for p in dead + [alive]] == [False, False, True]
+    finally:
+        for path in dead + [alive]:
+            if os.path.exists(path):
+                os.unlink(path)
+
+
+def test_a_server_killed_outright_leaves_files_the_next_server_removes():
+    killed = wait_until_serving(launch("--compute-workers", "1"))
+    try:
+        killed.process.kill()
+        killed.process.wait()
+        left = glob.glob(os.path.join(shm.SEGMENT_DIR, f"wengert-{killed.process.pid}-*"))
+        assert left  # its workers' status files: a SIGKILLed server cannot remove them
+        with start_server("--compute-workers", "1"):
+            assert not any(os.path.exists(path) for path in left)
+    finally:
+        killed.close_log()
+        shm.sweep(f"wengert-{killed.process.pid}-")

@@ -138,7 +138,11 @@ class Pool:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        """Start every worker and wait until each has loaded its plugins."""
+        """Start every worker and wait until each has loaded its plugins (first unlinking what
+        servers killed outright left in shared memory)."""
+        orphans = shm.sweep_orphans()
+        if orphans:
+            log.info("removed %d shared-memory files of servers no longer running", orphans)
         for slot in range(self.size):
             self._start(slot)
 

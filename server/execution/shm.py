@@ -10,7 +10,8 @@ Segments are files in /dev/shm named `wengert-<server pid>-<slot>-<request>-<par
 that *receives* a message owns its segments: it unlinks each one as soon as it has mapped it
 (the mapping stays valid until the arrays viewing it are gone). When a worker dies, its segments
 that nobody mapped are found by their name prefix and unlinked (`sweep`), so nothing is left in
-/dev/shm after a crash. Files are created and unlinked through the file system rather than
+/dev/shm after a crash. A server killed outright (SIGKILL, the OOM killer) cannot sweep: the
+next server to start on the host unlinks the files of servers no longer alive (`sweep_orphans`). Files are created and unlinked through the file system rather than
 `multiprocessing.shared_memory`, whose resource tracker unlinks segments when the process that
 merely attached them exits.
 """
@@ -114,6 +115,24 @@ def discard(names: list[str]) -> None:
             os.unlink(os.path.join(SEGMENT_DIR, name))
         except FileNotFoundError:
             pass
+
+
+def sweep_orphans() -> int:
+    """Unlink every file of a server process that no longer exists (its segments and status
+    files); returns how many there were. A live process of that pid, ours or not, keeps its
+    files."""
+    servers = {os.path.basename(path).split("-")[1] for path in glob.glob(os.path.join(SEGMENT_DIR, "wengert-*-*"))}
+    return sum(sweep(f"wengert-{pid}-") for pid in servers if pid.isdigit() and not _alive(int(pid)))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def sweep(name_prefix: str) -> int:
