@@ -102,8 +102,9 @@ def wait_for(condition, timeout: float = 30.0) -> None:
 
 
 def segments(server) -> list[str]:
-    """Shared-memory segments of the server's requests (status files excepted)."""
-    return [p for p in glob.glob(f"/dev/shm/wengert-{server.process.pid}-*") if "-status-" not in p]
+    """Shared-memory segments of the server's requests (its status and lock files excepted)."""
+    return [p for p in glob.glob(f"/dev/shm/wengert-{server.process.pid}-*")
+            if "-status-" not in p and not p.endswith("-lock")]
 
 
 def misbehave(stub, op: str | pb.EvaluateRequest, **call) -> tuple[grpc.StatusCode, str, float]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import errno
 import glob
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -49,20 +47,22 @@ def test_a_full_dev_shm_sends_the_array_in_the_pickle(monkeypatch):
     np.testing.assert_array_equal(shm.loads(data), array)
 
 
-def test_files_of_servers_no_longer_running_are_swept_and_live_ones_kept(tmp_path):
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()  # its pid names no process now
-    dead = [os.path.join(shm.SEGMENT_DIR, f"wengert-{gone.pid}-{rest}") for rest in ("status-0", "1-7-in-0")]
-    alive = os.path.join(shm.SEGMENT_DIR, f"wengert-{os.getpid()}-status-0")
-    for path in dead + [alive]:
-        open(path, "wb").close()
+def test_files_of_a_server_whose_lock_nobody_holds_are_swept_and_a_held_ones_kept():
+    gone, running = f"wengert-gone{os.getpid()}-", f"wengert-running{os.getpid()}-"
+    held = shm.claim(f"running{os.getpid()}")  # as a running server holds its lock
+    paths = [os.path.join(shm.SEGMENT_DIR, prefix + rest) for prefix in (gone, running)
+             for rest in ("lock", "status-0", "1-7-in-0")]
+    for path in paths:
+        open(path, "ab").close()
     try:
-        assert shm.sweep_orphans() >= 2
-        assert [os.path.exists(p) for p in dead + [alive]] == [False, False, True]
+        assert shm.sweep_orphans() >= 3
+        assert [os.path.exists(p) for p in paths] == [False] * 3 + [True] * 3
+        with pytest.raises(RuntimeError, match="another running server holds"):
+            shm.claim(f"running{os.getpid()}")
     finally:
-        for path in dead + [alive]:
-            if os.path.exists(path):
-                os.unlink(path)
+        os.close(held)
+        shm.sweep(gone)
+        shm.sweep(running)
 
 
 def test_a_server_killed_outright_leaves_files_the_next_server_removes():

@@ -134,12 +134,14 @@ class Pool:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["wengert.server.execution.worker"])
         self._closing = False
+        self._claim: int | None = None  # the lock on this server's files in /dev/shm, once started
         self._handles: dict[int, Handle] = {}
         self._lock = threading.Lock()
 
     def start(self) -> None:
         """Start every worker and wait until each has loaded its plugins (first unlinking what
         servers killed outright left in shared memory)."""
+        self._claim = shm.claim(self.pid)
         orphans = shm.sweep_orphans()
         if orphans:
             log.info("removed %d shared-memory files of servers no longer running", orphans)
@@ -361,3 +363,5 @@ class Pool:
         for handle in handles:
             handle.process.join(5)
         shm.sweep(f"wengert-{self.pid}-")
+        if self._claim is not None:
+            os.close(self._claim)

@@ -10,14 +10,19 @@ Segments are files in /dev/shm named `wengert-<server pid>-<slot>-<request>-<par
 that *receives* a message owns its segments: it unlinks each one as soon as it has mapped it
 (the mapping stays valid until the arrays viewing it are gone). When a worker dies, its segments
 that nobody mapped are found by their name prefix and unlinked (`sweep`), so nothing is left in
-/dev/shm after a crash. A server killed outright (SIGKILL, the OOM killer) cannot sweep: the
-next server to start on the host unlinks the files of servers no longer alive (`sweep_orphans`). Files are created and unlinked through the file system rather than
+/dev/shm after a crash. A server killed outright (SIGKILL, the OOM killer) cannot sweep, so
+each server holds a lock on a file of its own, `wengert-<pid>-lock`, while it runs (`claim`),
+and the next server to start unlinks the files of every server whose lock nobody holds
+(`sweep_orphans`): a lock, not the pid, says whether a server is alive, because servers in
+other containers sharing /dev/shm have pids this one cannot see. Files are created and unlinked
+through the file system rather than
 `multiprocessing.shared_memory`, whose resource tracker unlinks segments when the process that
 merely attached them exits.
 """
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import io
 import mmap
@@ -117,22 +122,43 @@ def discard(names: list[str]) -> None:
             pass
 
 
+def claim(server_pid: int | str) -> int:
+    """Lock this server's lock file for as long as the returned descriptor stays open (the
+    kernel releases it when the process dies, however it dies)."""
+    path = os.path.join(SEGMENT_DIR, f"wengert-{server_pid}-lock")
+    while True:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RuntimeError(f"another running server holds {path}: servers sharing {SEGMENT_DIR} (containers "
+                               "with a shared IPC namespace) must have distinct pids; give each its own") from None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # a sweep unlinked it between our open and our lock: make it again
+
+
 def sweep_orphans() -> int:
-    """Unlink every file of a server process that no longer exists (its segments and status
-    files); returns how many there were. A live process of that pid, ours or not, keeps its
-    files."""
-    servers = {os.path.basename(path).split("-")[1] for path in glob.glob(os.path.join(SEGMENT_DIR, "wengert-*-*"))}
-    return sum(sweep(f"wengert-{pid}-") for pid in servers if pid.isdigit() and not _alive(int(pid)))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+    """Unlink every file of a server whose lock file nobody holds (it was killed outright);
+    returns how many there were."""
+    count = 0
+    for path in glob.glob(os.path.join(SEGMENT_DIR, "wengert-*-lock")):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # its server runs
+            os.close(fd)
+            continue
+        count += sweep(path[len(os.path.join(SEGMENT_DIR, "")):-len("lock")])
+        os.close(fd)
+    return count
 
 
 def sweep(name_prefix: str) -> int:
