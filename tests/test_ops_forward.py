@@ -423,3 +423,19 @@ def test_pow_of_negative_bases_agrees_with_numpy():
         assert got.dtype == want.dtype
         np.testing.assert_allclose(got, want, rtol=ulp, atol=0)
     np.testing.assert_array_equal(pow_(np.array([-2, 3]), np.array([3, 2])), [-8, 9])  # integers: NumPy's
+
+
+@pytest.mark.filterwarnings("error")  # no overflow or invalid-value warning, even at the extremes
+def test_sigmoid_is_the_textbook_formula_on_each_side_of_zero_exactly():
+    """1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, bit for bit, in both float dtypes,
+    without ever overflowing."""
+    sigmoid = REGISTRY.get("sigmoid").forward
+    rng = np.random.default_rng(0)
+    for dtype in ("float64", "float32"):
+        x = np.concatenate([rng.normal(0, 30, 1000), [0.0, -0.0, np.inf, -np.inf, np.nan, 800.0, -800.0]]).astype(dtype)
+        got = sigmoid(x)
+        with np.errstate(over="ignore"):
+            above, below = 1 / (1 + np.exp(-x[x >= 0])), np.exp(x[~(x >= 0)]) / (1 + np.exp(x[~(x >= 0)]))
+        assert got.dtype == x.dtype
+        np.testing.assert_array_equal(got[x >= 0], above)
+        np.testing.assert_array_equal(got[~(x >= 0)], below)

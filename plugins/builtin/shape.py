@@ -8,6 +8,8 @@ rules are `slice` and `take` again, so derivatives of any order stay within this
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 import wengert as wg
@@ -185,6 +187,12 @@ def _slice_shape(shape: tuple[int, ...], starts, stops, steps) -> tuple[int, ...
 
 def _index(starts, stops, steps) -> tuple[slice, ...]:
     """Python slices selecting exactly range(start, stop, step) on each axis."""
+    return _slices(tuple(starts), tuple(stops), tuple(steps))
+
+
+@functools.lru_cache(maxsize=4096)
+def _slices(starts: tuple[int, ...], stops: tuple[int, ...], steps: tuple[int, ...]) -> tuple[slice, ...]:
+    """`_index`, made once per bounds: a loop's body slices the same way on every iteration."""
     out = []
     for start, stop, step in zip(starts, stops, steps):
         r = range(start, stop, step)
@@ -320,7 +328,7 @@ OPS = [
           vjp=(lambda g, ans, x, axes: wg.transpose(g, tuple(np.argsort(_perm(axes, x.ndim)))),),
           batched_forward=lambda x, axes: np.transpose(x, (0, *(a + 1 for a in _perm(axes, x.ndim - 1)))),
           examples=_cases(([(3, 4)], {}), ([(2, 3, 4)], {"axes": (1, -1, 0)}))),
-    OpDef("reshape", lambda x, shape: np.reshape(x, shape), _reshape_infer,
+    OpDef("reshape", lambda x, shape: x.reshape(shape), _reshape_infer,
           attrs=(Attr("shape", "ints", doc="the new shape; one -1 is inferred"),),
           doc="the same entries in a new shape (C order)",
           jvp=(lambda x_dot, ans, x, shape: wg.reshape(x_dot, ans.shape),),
