@@ -21,9 +21,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 import grpc
 import numpy as np
@@ -182,6 +183,39 @@ def _peak_rss(pid: int) -> int:
     except (OSError, StopIteration):
         return 0  # gone meanwhile
     return int(line.split()[1]) * 1024
+
+
+def race(writers: Sequence[Callable[[], None]], reader: Callable[[], None], readers: int = 2) -> list[BaseException]:
+    """Run each of `writers` once, in threads of their own, while `readers` threads call `reader`
+    again and again until the writers are done, switching threads every microsecond so that
+    every interleaving of their steps is likely. Returns what any of them raised."""
+    errors: list[BaseException] = []
+    writing = threading.Event()
+
+    def guarded(work: Callable[[], None], repeat: bool) -> None:
+        try:
+            work()
+            while repeat and writing.is_set():
+                work()
+        except BaseException as exc:
+            errors.append(exc)
+
+    writing.set()
+    reading = [threading.Thread(target=guarded, args=(reader, True)) for _ in range(readers)]
+    writing_threads = [threading.Thread(target=guarded, args=(w, False)) for w in writers]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in reading + writing_threads:
+            t.start()
+        for t in writing_threads:
+            t.join()
+        writing.clear()
+        for t in reading:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    return errors
 
 
 def free_port() -> int:

@@ -6,16 +6,13 @@ evicted ones resent)."""
 
 from __future__ import annotations
 
-import sys
-import threading
-
 import numpy as np
 import pytest
 
 import wengert as wg
 from wengert.errors import GraphNotFound
 from wengert.server.cache import GraphCache, graph_bytes
-from wengert.testing import start_server
+from wengert.testing import race, start_server
 from wengert.transport.wire import graph_from_proto, graph_to_proto
 
 MB = 1 << 20
@@ -92,43 +89,20 @@ def test_a_server_sent_60_graphs_of_8_mb_stops_growing_at_its_cache_bound():
 
 def test_lookups_without_the_lock_while_clients_over_their_share_evict():
     """Look-ups take no lock and reorder the map while a writer walks it for the oldest graph
-    of a client over its share; switching threads every microsecond makes that likely."""
+    of a client over its share, racing step by step."""
     graphs = [graph_to_proto(wg.trace(lambda x, k=k: x * float(k) + 1.0, np.ones(3))) for k in range(24)]
     cache = GraphCache(size=100, max_bytes=12 * 512 * 4, share=0.5)  # a few graphs per client
     ids = [cache.put(g, graph_from_proto, "seed")[0] for g in graphs]
-    errors: list[BaseException] = []
-    writing = threading.Event()
 
     def look() -> None:
-        try:
-            while writing.is_set():
-                for graph_id in ids:
-                    _held(cache, graph_id)
-        except BaseException as exc:
-            errors.append(exc)
+        for graph_id in ids:
+            _held(cache, graph_id)
 
     def send(owner: str) -> None:
-        try:
-            for i in range(1200):
-                cache.put(graphs[(5 * i + len(owner)) % len(graphs)], graph_from_proto, owner)
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(3000):
+            cache.put(graphs[(5 * i + len(owner)) % len(graphs)], graph_from_proto, owner)
 
-    writing.set()
-    lookers = [threading.Thread(target=look) for _ in range(2)]
-    senders = [threading.Thread(target=send, args=(owner,)) for owner in ("a", "bb")]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for t in lookers + senders:
-            t.start()
-        for t in senders:
-            t.join()
-        writing.clear()
-        for t in lookers:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    errors = race([lambda: send("a"), lambda: send("bb")], look)
     assert not errors, errors[0]
     held = [graph_id for graph_id in ids if _held(cache, graph_id)]
     assert 0 < len(held) == len(cache) and cache.bytes <= cache.max_bytes

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 from wengert.lru import LRU
+from wengert.testing import race
 
 
 def test_the_least_recently_used_entry_is_evicted():
@@ -46,46 +46,22 @@ def test_get_or_make_makes_once_and_racing_makers_share_the_first_value():
 
 
 def test_reads_without_the_lock_keep_the_map_whole_while_writers_evict():
-    """Reads take no lock and writers evict under them. Switching threads every microsecond
-    makes every interleaving of a read's two steps with a writer's steps likely."""
+    """Reads take no lock and writers evict under them, racing step by step."""
     lru: LRU[int, int] = LRU(8, max_bytes=40, weigh=lambda key, value: value)
-    errors: list[BaseException] = []
-    writing = threading.Event()
 
     def read() -> None:
-        try:
-            while writing.is_set():
-                for key in range(32):
-                    value = lru.get(key)
-                    assert value is None or value == key % 7 + 1, (key, value)
-        except BaseException as exc:
-            errors.append(exc)
+        for key in range(32):
+            value = lru.get(key)
+            assert value is None or value == key % 7 + 1, (key, value)
 
     def write(offset: int) -> None:
-        try:
-            for i in range(20_000):
-                key = (7 * i + offset) % 32
-                lru.setdefault(key, key % 7 + 1)
-                if i % 5 == 0:
-                    lru.pop((key + 3) % 32)
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(20_000):
+            key = (7 * i + offset) % 32
+            lru.setdefault(key, key % 7 + 1)
+            if i % 5 == 0:
+                lru.pop((key + 3) % 32)
 
-    writing.set()
-    readers = [threading.Thread(target=read) for _ in range(2)]
-    writers = [threading.Thread(target=write, args=(k,)) for k in range(2)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for t in readers + writers:
-            t.start()
-        for t in writers:
-            t.join()
-        writing.clear()
-        for t in readers:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    errors = race([lambda: write(0), lambda: write(1)], read)
     assert not errors, errors[0]
     held = {key: value for key in range(32) if (value := lru.get(key)) is not None}
     assert 0 < len(held) == len(lru) <= 8
