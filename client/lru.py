@@ -33,14 +33,7 @@ class LRU(Generic[K, V]):
         self._lock = threading.Lock()
 
     def get(self, key: K, default: V | None = None) -> V | None:
-        value = self._items.get(key, _MISSING)
-        if value is _MISSING:
-            return default
-        try:
-            self._items.move_to_end(key)
-        except KeyError:  # evicted by a writer in between: the value read is still right
-            pass
-        return value
+        return read(self._items, key, default)
 
     def setdefault(self, key: K, value: V) -> V:
         """The value held under `key`, storing `value` there first if there is none (so of
@@ -74,3 +67,16 @@ class LRU(Generic[K, V]):
 
 
 _MISSING: object = object()
+
+
+def read(items: OrderedDict, key, default=None):
+    """`items[key]` (or `default`), made the most recent, without a lock (see above): for
+    LRU maps with bookkeeping of their own, such as the server's graph cache."""
+    value = items.get(key, _MISSING)
+    if value is _MISSING:
+        return default
+    try:
+        items.move_to_end(key)
+    except KeyError:  # evicted by a writer in between: the value read is still right
+        pass
+    return value

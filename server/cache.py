@@ -22,7 +22,7 @@ from typing import Callable
 
 from wengert.errors import GraphNotFound, quoted
 from wengert.ir.graph import Graph
-from wengert.lru import LRU
+from wengert.lru import LRU, read
 from wengert.transport.wire import graph_digest
 from wengert.v1 import graph_pb2
 
@@ -80,15 +80,8 @@ class GraphCache:
         return digest, graph
 
     def _lookup(self, graph_id: str) -> Graph | None:
-        """Without the lock, as `LRU.get` reads (see there why): writers see only a reordering."""
-        entry = self._graphs.get(graph_id)
-        if entry is None:
-            return None
-        try:
-            self._graphs.move_to_end(graph_id)
-        except KeyError:  # evicted in between: the graph read is still right
-            pass
-        return entry.graph
+        entry = read(self._graphs, graph_id)  # without the lock: writers see only a reordering
+        return None if entry is None else entry.graph
 
     def _keep(self, digest: str, graph: Graph, owner: str) -> Graph:
         """Store `graph` for `owner` within the bounds; a racing twin keeps the first object."""

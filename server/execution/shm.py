@@ -15,9 +15,8 @@ each server holds a lock on a file of its own, `wengert-<pid>-lock`, while it ru
 and the next server to start unlinks the files of every server whose lock nobody holds
 (`sweep_orphans`): a lock, not the pid, says whether a server is alive, because servers in
 other containers sharing /dev/shm have pids this one cannot see. Files are created and unlinked
-through the file system rather than
-`multiprocessing.shared_memory`, whose resource tracker unlinks segments when the process that
-merely attached them exits.
+through the file system rather than `multiprocessing.shared_memory`, whose resource tracker
+unlinks segments when the process that merely attached them exits.
 """
 
 from __future__ import annotations
@@ -156,7 +155,7 @@ def sweep_orphans() -> int:
         except BlockingIOError:  # its server runs
             os.close(fd)
             continue
-        count += sweep(path[len(os.path.join(SEGMENT_DIR, "")):-len("lock")])
+        count += sweep(os.path.basename(path)[:-len("lock")])  # wengert-<pid>-
         os.close(fd)
     return count
 
